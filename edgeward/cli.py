@@ -1,0 +1,105 @@
+"""The command-line frame every edgeward command shares.
+
+- ``--log-level`` and ``--log-format text|json`` on every command;
+- exit codes: 0 done, 1 the work failed (a check failed, a push was not verified),
+  2 usage or configuration error, 3 not built yet, 130 interrupted;
+- a configuration or input error prints one sentence (file, key, what was expected),
+  never a traceback and never a secret.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import Final
+
+from edgeward.config import ConfigError
+from edgeward.logs import setup_logging
+
+EXIT_OK: Final = 0
+EXIT_FAILED: Final = 1
+EXIT_USAGE: Final = 2
+EXIT_NOT_BUILT: Final = 3
+EXIT_INTERRUPTED: Final = 130
+
+
+class UsageError(Exception):
+    """A mistake in what the user asked for; printed as one line, exit code 2."""
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keep the examples in descriptions as written, and show defaults."""
+
+
+def parser(prog: str, description: str, epilog: str = "") -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=prog, description=description, epilog=epilog, formatter_class=HelpFormatter
+    )
+    add_logging_options(p)
+    return p
+
+
+def add_logging_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("logging")
+    g.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="how much to log (to standard error)",
+    )
+    g.add_argument(
+        "--log-format",
+        default="text",
+        choices=["text", "json"],
+        help="'json' writes one JSON object per line for log shippers",
+    )
+
+
+def subcommands(p: argparse.ArgumentParser) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    return sub
+
+
+def add_subcommand(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    help: str,
+    description: str = "",
+    epilog: str = "",
+) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        name,
+        help=help,
+        description=description or help,
+        epilog=epilog,
+        formatter_class=HelpFormatter,
+    )
+    add_logging_options(p)
+    return p
+
+
+def run(main: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Set up logging and run ``main(args)``, mapping errors to exit codes."""
+    setup_logging(getattr(args, "log_level", "info"), getattr(args, "log_format", "text"))
+    try:
+        return main(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (ConfigError, UsageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def not_built(what: str, issue: str) -> int:
+    """What a command says before its issue has landed: never a pretend success."""
+    print(f"{what}: not built yet ({issue})", file=sys.stderr)
+    return EXIT_NOT_BUILT
+
+
+def stub_main(prog: str, what: str, issue: str, argv: Sequence[str] | None = None) -> int:
+    p = parser(prog, f"{what} (not built yet: {issue})")
+    p.parse_args(argv)
+    return not_built(prog, issue)

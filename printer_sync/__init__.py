@@ -1,0 +1,1 @@
+"""edgeward printer_sync: push renewed certificates to printers and prove they serve them."""

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import pytest
+
+from edgeward.netaddr import format_hostport, is_loopback, parse_hostport
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("127.0.0.1:8443", ("127.0.0.1", 8443)),
+        ("[::1]:80", ("::1", 80)),
+        ("localhost:0", ("localhost", 0)),
+        (" 0.0.0.0:65535 ", ("0.0.0.0", 65535)),
+    ],
+)
+def test_parse(text: str, expected: tuple[str, int]) -> None:
+    assert parse_hostport(text) == expected
+    assert parse_hostport(format_hostport(*expected)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("127.0.0.1", "expected HOST:PORT"),
+        ("::1:80", "brackets"),
+        ("[::1:80", "missing ']'"),
+        ("[nothost]:80", "not an IPv6 address"),
+        ("host:99999", "0 to 65535"),
+        ("host:http", "0 to 65535"),
+        (":80", "missing host"),
+    ],
+)
+def test_parse_errors(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_hostport(text)
+
+
+def test_default_port_and_loopback() -> None:
+    assert parse_hostport("example.test", default_port=443) == ("example.test", 443)
+    assert is_loopback("127.8.9.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("192.0.2.1") and not is_loopback("example.test")
