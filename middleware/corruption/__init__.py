@@ -1,0 +1,1 @@
+"""Detecting bytes that a middlebox corrupted in transit (see ``classify``)."""
