@@ -1,0 +1,70 @@
+"""``caldav-gateway doctor``: check a live deployment the way an Apple device meets it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from caldav_gateway.doctor.runner import run_doctor
+from caldav_gateway.doctor.target import Target
+from edgeward import cli
+from edgeward.secrets import read_secret_file
+
+HELP = "check a deployment from the client's side (TLS, probes, discovery)"
+DESCRIPTION = """\
+Check a running CalDAV server the way Apple's calendar daemons meet it, and print each
+check with pass/fail and the fix:
+
+  TLS      the certificate served WITHOUT SNI is valid for the host; the same one with SNI;
+           more than 14 days left; TLS 1.2 or later
+  probes   /.well-known/caldav redirects (301) to a path that answers; every probe path
+           (/principals/, /dav/principals/, /caldav/v2, /calendar/dav/<user>/user/,
+           /dav.php, /remote.php/dav/, ...) is 404 and never 401; an anonymous PROPFIND on
+           / is 401 with a Basic realm
+  discovery  with credentials: current-user-principal -> calendar-home-set -> calendars;
+           OPTIONS on the principal announces DAV: calendar-access
+
+The password is read from a file and never printed; it is only sent once the certificate
+checked out. Exit status: 0 all checks passed (warnings allowed), 1 a check failed,
+2 bad arguments."""
+EPILOG = """\
+examples:
+  # the make-run demo (private CA under ./var/)
+  caldav-gateway doctor https://localhost:8443/ --user demo \\
+      --password-file var/caldav/demo.password --ca var/caldav/ca.pem
+
+  # a public deployment, machine-readable
+  caldav-gateway doctor https://cal.example.org:8443/ --user alice \\
+      --password-file ~/.config/cal.pw --json | jq '.checks[] | select(.status=="fail")'
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "url", metavar="URL", help="the server as users type it, e.g. https://host:8443/"
+    )
+    p.add_argument("--user", required=True, help="a real account on the server")
+    p.add_argument(
+        "--password-file",
+        required=True,
+        type=Path,
+        metavar="FILE",
+        help="file whose first line is the password (never given on the command line)",
+    )
+    p.add_argument(
+        "--ca", type=Path, metavar="FILE", help="trust this CA (PEM) instead of the system's"
+    )
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds per network operation")
+    p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        password = read_secret_file(args.password_file)
+        target = Target.parse(args.url, args.user, password, args.ca, args.timeout)
+    except ValueError as exc:
+        raise cli.UsageError(str(exc)) from None
+    report = run_doctor(target)
+    print(report.to_json() if args.json else report.to_text(), file=sys.stdout)
+    return cli.EXIT_OK if report.ok else cli.EXIT_FAILED
