@@ -4,3 +4,36 @@ Each section belongs to one feature; import the metric from here, never redeclar
 """
 
 from __future__ import annotations
+
+# --- corruption and attribution ---
+# Label values of ``asn`` are bounded by ``middleware.attribution.labels.AsnLabels``: the
+# top-N AS numbers by request volume plus those with corruption events, then ``other``;
+# ``unknown`` when no table or resolver knows the client (private addresses included).
+from prometheus_client import Counter as _Counter
+from prometheus_client import Histogram as _Histogram
+
+CORRUPTION_EVENTS = _Counter(
+    "edgeward_corruption_events_total",
+    "Corrupted requests seen by a sensor (source asgi|edge), by kind and client AS number.",
+    ["kind", "source", "asn"],
+)
+REQUESTS_BY_ASN = _Counter(
+    "edgeward_requests_by_asn_total",
+    "All requests by client AS number, from the prefix table: the denominator of the rates.",
+    ["asn"],
+)
+ATTRIBUTION_DROPPED = _Counter(
+    "edgeward_attribution_dropped_total",
+    "Corruption events dropped because the attribution queue was full.",
+)
+ATTRIBUTION_LOOKUP_SECONDS = _Histogram(
+    "edgeward_attribution_lookup_seconds",
+    "Time to attribute one event's client to an AS, by method (table, whois, cache, none).",
+    ["method"],
+    buckets=(1e-6, 1e-5, 1e-4, 1e-3, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+WHOIS_LOOKUPS = _Counter(
+    "edgeward_attribution_whois_lookups_total",
+    "ipwhois lookups by outcome (ok, not_found, error, timeout, budget, cached, negative).",
+    ["outcome"],
+)

@@ -1,0 +1,372 @@
+"""An offline IP → ASN table: longest-prefix match over sorted integer ranges.
+
+Loaded once from one of three public formats (picked by file name, sniffed otherwise):
+
+- iptoasn TSV (``ip2asn-v4.tsv``, ``ip2asn-combined.tsv``, ``ip2asn-v4-u32.tsv``, ``.gz``
+  too): ``range_start  range_end  AS_number  country_code  AS_description``; rows with AS 0
+  ("Not routed") are skipped;
+- pyasn ``.dat`` (``.gz`` too): ``;`` comment lines, then ``CIDR<TAB>ASN``;
+- MaxMind ASN ``.mmdb`` (GeoLite2-ASN): ``autonomous_system_number`` and
+  ``autonomous_system_organization`` per network.
+
+Why sorted arrays and ``bisect``: nested prefixes are flattened once, at load time, into
+disjoint ranges where the most specific prefix wins; a lookup is then one ``bisect_right``
+in a list of Python ints (C speed) and one comparison. IPv4 has its own arrays so the edge
+sensor's hot loop can stay on small integers (:meth:`PrefixTable.lookup_v4_int`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import ipaddress
+import socket
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Final, Literal
+
+TableFormat = Literal["iptoasn", "pyasn", "mmdb"]
+
+_V4_MAPPED: Final = 0xFFFF << 32  # ::ffff:a.b.c.d
+_V4_MAPPED_MASK: Final = ((1 << 128) - 1) ^ 0xFFFFFFFF
+
+
+class TableError(ValueError):
+    """The table file cannot be read; the message names the file and the line."""
+
+
+@dataclass(frozen=True, slots=True)
+class ASNInfo:
+    asn: int
+    name: str
+    prefix: str  # the matching prefix (CIDR) or range (``first-last``) as written
+
+
+@dataclass(frozen=True, slots=True)
+class _Range:
+    start: int
+    end: int
+    asn: int
+    prefix: str
+
+
+def _flatten(ranges: list[_Range]) -> tuple[list[int], list[int], list[int]]:
+    """Disjoint ``(starts, ends, index)`` where the most specific range wins.
+
+    CIDR prefixes are either nested or disjoint; a partial overlap (possible only in
+    hand-made range files) is clipped to the enclosing range, so a lookup never answers
+    with a range that does not contain the address.
+    """
+    order = sorted(range(len(ranges)), key=lambda i: (ranges[i].start, -ranges[i].end))
+    starts: list[int] = []
+    ends: list[int] = []
+    index: list[int] = []
+
+    def emit(a: int, b: int, idx: int) -> None:
+        if a > b:
+            return
+        if index and index[-1] == idx and ends[-1] + 1 == a:
+            ends[-1] = b
+            return
+        starts.append(a)
+        ends.append(b)
+        index.append(idx)
+
+    stack: list[tuple[int, int]] = []  # (end, idx) of the open ranges, innermost last
+    pos = 0
+    for i in order:
+        r = ranges[i]
+        while stack and stack[-1][0] < r.start:
+            end, idx = stack.pop()
+            emit(pos, end, idx)
+            pos = end + 1
+        end = r.end
+        if stack:
+            emit(pos, r.start - 1, stack[-1][1])
+            end = min(end, stack[-1][0])
+        pos = r.start
+        stack.append((end, i))
+    while stack:
+        end, idx = stack.pop()
+        emit(pos, end, idx)
+        pos = end + 1
+    return starts, ends, index
+
+
+def _ip_int(text: str) -> tuple[int, int]:
+    """``(version, integer)`` of an address in text form; ``ValueError`` if it is none."""
+    try:
+        return 4, int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
+    except OSError:
+        pass
+    try:
+        value = int.from_bytes(socket.inet_pton(socket.AF_INET6, text.split("%", 1)[0]), "big")
+    except (OSError, ValueError):
+        raise ValueError(f"not an IP address: {text!r}") from None
+    if value & _V4_MAPPED_MASK == _V4_MAPPED:
+        return 4, value & 0xFFFFFFFF  # a dual-stack socket's view of an IPv4 client
+    return 6, value
+
+
+class PrefixTable:
+    """Longest-prefix match from IP address to AS number, IPv4 and IPv6.
+
+    Immutable once built; share one instance between sensors and threads.
+    """
+
+    __slots__ = ("_names", "_v4", "_v4_asn", "_v4_end", "_v4_start", "_v6", "source")
+
+    def __init__(
+        self,
+        prefixes: Iterable[tuple[str, int]] = (),
+        names: dict[int, str] | None = None,
+        *,
+        source: str = "",
+    ) -> None:
+        """Build from ``(prefix, asn)`` pairs; a prefix is a CIDR or ``first-last``.
+
+        ``ValueError`` names the first prefix that is neither.
+        """
+        v4: list[_Range] = []
+        v6: list[_Range] = []
+        for prefix, asn in prefixes:
+            ver, first, last = _parse_prefix(prefix)
+            (v4 if ver == 4 else v6).append(_Range(first, last, asn, prefix))
+        self._build(v4, v6, names or {}, source)
+
+    def _build(
+        self, v4: list[_Range], v6: list[_Range], names: dict[int, str], source: str
+    ) -> None:
+        self._names = dict(names)
+        self.source = source
+        starts, ends, index = _flatten(v4)
+        self._v4_start, self._v4_end = starts, ends
+        self._v4_asn = [v4[i].asn for i in index]
+        self._v4 = [v4[i] for i in index]
+        starts6, ends6, index6 = _flatten(v6)
+        self._v6 = (starts6, ends6, [v6[i] for i in index6])
+
+    @classmethod
+    def _from_ranges(
+        cls, v4: list[_Range], v6: list[_Range], names: dict[int, str], source: str
+    ) -> PrefixTable:
+        table = cls.__new__(cls)
+        table._build(v4, v6, names, source)
+        return table
+
+    def __len__(self) -> int:
+        """Disjoint ranges after flattening (nested prefixes split their parent)."""
+        return len(self._v4_start) + len(self._v6[0])
+
+    def __repr__(self) -> str:
+        return f"PrefixTable({len(self)} ranges, {len(self._names)} names, {self.source!r})"
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def lookup_v4_int(self, ip: int) -> int:
+        """The AS number of an IPv4 address given as an integer, or 0 (not routed)."""
+        i = bisect_right(self._v4_start, ip) - 1
+        if i >= 0 and ip <= self._v4_end[i]:
+            return self._v4_asn[i]
+        return 0
+
+    def lookup_asn(self, ip: str) -> int:
+        """The AS number of ``ip`` (text), or 0 when no prefix holds it or it is no address."""
+        try:
+            ver, value = _ip_int(ip)
+        except ValueError:
+            return 0
+        if ver == 4:
+            return self.lookup_v4_int(value)
+        r = self._find_v6(value)
+        return r.asn if r else 0
+
+    def lookup(self, ip: str) -> ASNInfo | None:
+        """AS number, AS name and matching prefix of ``ip``; ``None`` if unrouted.
+
+        Raises ``ValueError`` if ``ip`` is not an IP address.
+        """
+        ver, value = _ip_int(ip)
+        if ver == 4:
+            i = bisect_right(self._v4_start, value) - 1
+            if i < 0 or value > self._v4_end[i]:
+                return None
+            r = self._v4[i]
+        else:
+            found = self._find_v6(value)
+            if found is None:
+                return None
+            r = found
+        return ASNInfo(r.asn, self._names.get(r.asn, ""), r.prefix)
+
+    def name(self, asn: int) -> str:
+        return self._names.get(asn, "")
+
+    def asns(self) -> set[int]:
+        return set(self._v4_asn) | {r.asn for r in self._v6[2]}
+
+    def _find_v6(self, value: int) -> _Range | None:
+        starts, ends, ranges = self._v6
+        i = bisect_right(starts, value) - 1
+        if i >= 0 and value <= ends[i]:
+            return ranges[i]
+        return None
+
+    # -- loading -----------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: str | Path, fmt: TableFormat | None = None) -> PrefixTable:
+        """Load ``path`` (format from its name, else sniffed); ``TableError`` names the line."""
+        path = Path(path)
+        try:
+            fmt = fmt or _guess_format(path)
+            if fmt == "mmdb":
+                return _load_mmdb(path)
+            v4: list[_Range] = []
+            v6: list[_Range] = []
+            names: dict[int, str] = {}
+            with _open_text(path) as fh:
+                reader = _read_pyasn if fmt == "pyasn" else _read_iptoasn
+                for ver, r, name in reader(fh, path):
+                    (v4 if ver == 4 else v6).append(r)
+                    if name:
+                        names[r.asn] = name
+        except OSError as exc:
+            raise TableError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        except (UnicodeDecodeError, EOFError, gzip.BadGzipFile) as exc:
+            raise TableError(f"{path}: not a text table: {exc}") from exc
+        return cls._from_ranges(v4, v6, names, str(path))
+
+
+def _parse_prefix(prefix: str) -> tuple[int, int, int]:
+    """``(version, first, last)`` of a CIDR or a ``first-last`` range."""
+    if "-" in prefix:
+        a, _, b = prefix.partition("-")
+        ver, first = _ip_int(a.strip())
+        ver_b, last = _ip_int(b.strip())
+        if ver != ver_b:
+            raise ValueError(f"range {prefix!r} mixes IPv4 and IPv6")
+        if first > last:
+            raise ValueError(f"range {prefix!r} ends before it starts")
+        return ver, first, last
+    try:
+        net = ipaddress.ip_network(prefix.strip(), strict=False)
+    except ValueError:
+        raise ValueError(f"not a prefix (CIDR or first-last): {prefix!r}") from None
+    return net.version, int(net.network_address), int(net.broadcast_address)
+
+
+def _guess_format(path: Path) -> TableFormat:
+    name = path.name.lower().removesuffix(".gz")
+    if name.endswith(".mmdb"):
+        return "mmdb"
+    if name.endswith(".dat"):
+        return "pyasn"
+    if name.endswith(".tsv"):
+        return "iptoasn"
+    with path.open("rb") as probe:
+        if probe.read(2) != b"\x1f\x8b" and b"MaxMind.com" in path.read_bytes()[-128 * 1024 :]:
+            return "mmdb"
+    with _open_text(path) as fh:
+        for line in fh:
+            if line.strip() and not line.startswith((";", "#")):
+                return "pyasn" if "/" in line.split()[0] else "iptoasn"
+    return "iptoasn"
+
+
+def _open_text(path: Path) -> IO[str]:
+    with path.open("rb") as probe:
+        magic = probe.read(2)
+    if magic == b"\x1f\x8b":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return path.open(encoding="utf-8")
+
+
+_Row = tuple[int, _Range, str]
+
+
+def _read_iptoasn(fh: IO[str], path: Path) -> Iterator[_Row]:
+    for lineno, raw in enumerate(fh, 1):
+        line = raw.rstrip("\r\n")
+        if not line.strip() or line.startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) < 3:
+            raise TableError(f"{path}:{lineno}: expected 'start<TAB>end<TAB>ASN...', got {line!r}")
+        first, last, asn_text = fields[0].strip(), fields[1].strip(), fields[2].strip()
+        try:
+            asn = int(asn_text.removeprefix("AS"))
+        except ValueError:
+            raise TableError(f"{path}:{lineno}: AS number {asn_text!r} is not a number") from None
+        if asn == 0:
+            continue  # iptoasn's "Not routed"
+        try:
+            if first.isdigit() and last.isdigit():  # the -u32 flavour
+                ver, a, b = 4, int(first), int(last)
+                if b >= 1 << 32:
+                    raise ValueError(f"{last} is beyond IPv4")
+            else:
+                ver, a = _ip_int(first)
+                ver_b, b = _ip_int(last)
+                if ver != ver_b:
+                    raise ValueError("range mixes IPv4 and IPv6")
+            if a > b:
+                raise ValueError("range ends before it starts")
+        except ValueError as exc:
+            raise TableError(f"{path}:{lineno}: {exc}") from None
+        name = fields[4].strip() if len(fields) > 4 else ""
+        yield ver, _Range(a, b, asn, _range_text(ver, a, b)), name
+
+
+def _range_text(ver: int, a: int, b: int) -> str:
+    size = b - a + 1
+    cls: type[ipaddress.IPv4Network | ipaddress.IPv6Network]
+    cls, addr, bits = (
+        (ipaddress.IPv4Network, ipaddress.IPv4Address, 32)
+        if ver == 4
+        else (ipaddress.IPv6Network, ipaddress.IPv6Address, 128)
+    )
+    if size & (size - 1) == 0 and a % size == 0:  # exactly one CIDR block
+        return str(cls((a, bits - size.bit_length() + 1)))
+    return f"{addr(a)}-{addr(b)}"
+
+
+def _read_pyasn(fh: IO[str], path: Path) -> Iterator[_Row]:
+    for lineno, raw in enumerate(fh, 1):
+        line = raw.strip()
+        if not line or line.startswith(";"):
+            continue
+        fields = line.split()
+        try:
+            net = ipaddress.ip_network(fields[0], strict=False)
+            asn = int(fields[1])
+        except (ValueError, IndexError):
+            raise TableError(f"{path}:{lineno}: expected 'CIDR<TAB>ASN', got {line!r}") from None
+        first, last = int(net.network_address), int(net.broadcast_address)
+        yield net.version, _Range(first, last, asn, str(net)), ""
+
+
+def _load_mmdb(path: Path) -> PrefixTable:
+    import maxminddb  # only this format needs it
+    from maxminddb.errors import InvalidDatabaseError
+
+    v4: list[_Range] = []
+    v6: list[_Range] = []
+    names: dict[int, str] = {}
+    try:
+        with maxminddb.open_database(str(path)) as reader:
+            for network, record in reader:
+                if not isinstance(record, dict):
+                    continue
+                asn = record.get("autonomous_system_number")
+                if not isinstance(asn, int) or asn == 0:
+                    continue
+                org = record.get("autonomous_system_organization")
+                if isinstance(org, str):
+                    names[asn] = org
+                first, last = int(network.network_address), int(network.broadcast_address)
+                (v4 if network.version == 4 else v6).append(_Range(first, last, asn, str(network)))
+    except (InvalidDatabaseError, ValueError) as exc:
+        raise TableError(f"{path}: not a MaxMind database: {exc}") from exc
+    return PrefixTable._from_ranges(v4, v6, names, str(path))
