@@ -12,6 +12,7 @@ import datetime as dt
 import ipaddress
 import socket
 import ssl
+import warnings
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -88,8 +89,11 @@ def _old_protocol_accepted(target: Target) -> bool | None:
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
     try:
-        ctx.minimum_version = ssl.TLSVersion.TLSv1
-        ctx.maximum_version = ssl.TLSVersion.TLSv1_1
+        with warnings.catch_warnings():
+            # Deprecated on purpose: offering only the old versions is the whole test.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_1
         ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
     except (ValueError, ssl.SSLError):
         return None

@@ -1,0 +1,317 @@
+"""``caldav-gateway doctor`` against real servers on loopback.
+
+- a plain Radicale served directly over TLS (the misconfiguration the gateway exists to
+  fix): its probe paths answer 401, so the doctor must fail and name the fix;
+- the same Radicale with an expired certificate, or one for another host: the TLS checks
+  fail and the password is never sent;
+- nginx with two certificates on one IP:port picked by SNI (a shared vhost): the client
+  without SNI gets the wrong one;
+- the real gateway (fixture from ``conftest.py``): every check passes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from caldav_gateway.cli import main
+from caldav_gateway.doctor.dav import DavError, parse_multistatus
+from caldav_gateway.doctor.target import Target
+from caldav_gateway.doctor.tls_checks import covers
+from edgeward import pki
+from edgeward.secrets import Secret
+from tests.support.net import free_port, wait_port
+from tests.support.servers import nginx, process
+
+PASSWORD = "doctor-s3cret-Pw!"
+
+
+@dataclass(frozen=True)
+class Served:
+    url: str
+    ca: Path
+    password_file: Path
+
+
+def write_pki(
+    tmp: Path,
+    leaf_names: tuple[str, ...],
+    not_before: dt.datetime | None = None,
+    not_after: dt.datetime | None = None,
+) -> tuple[Path, Path, Path]:
+    ca = pki.make_ca()
+    leaf = pki.issue(ca, leaf_names, not_before=not_before, not_after=not_after)
+    pki.write_pair(leaf, tmp / "key.pem", tmp / "cert.pem")
+    (tmp / "ca.pem").write_bytes(ca.cert_pem())
+    return tmp / "ca.pem", tmp / "cert.pem", tmp / "key.pem"
+
+
+@contextlib.contextmanager
+def direct_radicale(tmp: Path, cert: Path, key: Path) -> Iterator[int]:
+    """``python -m radicale`` serving TLS itself, users alice/bob: no gateway in front."""
+    port = free_port()
+    (tmp / "users").write_text(f"alice:{PASSWORD}\nbob:{PASSWORD}\n")
+    (tmp / "radicale.conf").write_text(
+        f"""[server]
+hosts = 127.0.0.1:{port}
+ssl = True
+certificate = {cert}
+key = {key}
+[auth]
+type = htpasswd
+htpasswd_filename = {tmp / "users"}
+htpasswd_encryption = plain
+# Radicale's 1 s anonymous delay would only slow the test down, not change any answer.
+delay = 0
+[rights]
+type = owner_only
+[storage]
+filesystem_folder = {tmp / "collections"}
+[web]
+type = none
+"""
+    )
+    argv = [sys.executable, "-m", "radicale", "-C", str(tmp / "radicale.conf")]
+    with process(argv, port=port, log=tmp / "radicale.log"):
+        yield port
+
+
+def doctor(
+    capsys: pytest.CaptureFixture[str], url: str, pw: Path, ca: Path | None, user: str = "alice"
+) -> tuple[int, dict[str, dict[str, str]], str]:
+    argv = ["doctor", url, "--user", user, "--password-file", str(pw), "--json"]
+    if ca is not None:
+        argv += ["--ca", str(ca)]
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert PASSWORD not in out + err, "the doctor printed the password"
+    doc = json.loads(out)
+    assert doc["ok"] is (code == 0)
+    return code, {c["id"]: c for c in doc["checks"]}, out + err
+
+
+@pytest.fixture
+def password_file(tmp_path: Path) -> Path:
+    p = tmp_path / "pw"
+    p.write_text(PASSWORD + "\n")
+    return p
+
+
+def test_plain_radicale_fails_on_probes_and_names_the_fix(
+    tmp_path: Path, password_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ca, cert, key = write_pki(tmp_path, ("localhost", "127.0.0.1"))
+    with direct_radicale(tmp_path, cert, key) as port:
+        code, checks, _ = doctor(capsys, f"https://localhost:{port}/", password_file, ca)
+    assert code == 1
+    probes = {k: v for k, v in checks.items() if k.startswith("probe ")}
+    assert len(probes) >= 10
+    for cid, c in probes.items():
+        assert c["status"] == "fail", cid
+        assert "401" in c["detail"]
+        assert "caldav-gateway serve" in c["fix"]
+    # Everything Radicale does right is reported as right: the doctor blames precisely.
+    for cid in ("tls.no-sni", "tls.sni", "tls.expiry", "tls.version", "root-401"):
+        assert checks[cid]["status"] == "pass", checks[cid]
+    assert checks["discovery.principal"]["detail"].endswith("/alice/")
+    assert checks["discovery.options"]["status"] == "pass"
+    # Radicale's redirect lacks Cache-Control (RFC 6764 SHOULD): a warning, not a failure.
+    assert checks["well-known"]["status"] == "warn"
+
+
+@pytest.mark.parametrize(
+    ("case", "names", "validity", "failing", "detail"),
+    [
+        (
+            "expired",
+            ("localhost", "127.0.0.1"),
+            {
+                "not_before": dt.datetime.now(dt.UTC) - dt.timedelta(days=100),
+                "not_after": dt.datetime.now(dt.UTC) - dt.timedelta(days=1),
+            },
+            {"tls.no-sni", "tls.expiry"},
+            "expired",
+        ),
+        (
+            "expires-soon",
+            ("localhost", "127.0.0.1"),
+            {
+                "not_before": dt.datetime.now(dt.UTC) - dt.timedelta(days=80),
+                "not_after": dt.datetime.now(dt.UTC) + dt.timedelta(days=10),
+            },
+            {"tls.expiry"},
+            "days left",
+        ),
+        ("wrong-host", ("cal.example.org",), {}, {"tls.no-sni"}, "not valid for 'localhost'"),
+    ],
+)
+def test_certificate_problems_fail_tls_checks(
+    tmp_path: Path,
+    password_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    case: str,
+    names: tuple[str, ...],
+    validity: dict[str, dt.datetime],
+    failing: set[str],
+    detail: str,
+) -> None:
+    ca, cert, key = write_pki(tmp_path, names, **validity)
+    with direct_radicale(tmp_path, cert, key) as port:
+        code, checks, _ = doctor(capsys, f"https://localhost:{port}/", password_file, ca)
+    assert code == 1
+    tls_failed = {k for k, c in checks.items() if k.startswith("tls.") and c["status"] == "fail"}
+    assert tls_failed == failing, case
+    assert detail in " ".join(checks[k]["detail"] for k in failing)
+    if "tls.no-sni" in failing:
+        # An untrusted certificate: the password must not travel, discovery is skipped.
+        assert {checks[k]["status"] for k in checks if k.startswith("discovery.")} == {"skip"}
+    else:
+        assert checks["discovery.principal"]["status"] == "pass"
+
+
+def test_shared_ip_port_picking_certificates_by_sni(
+    tmp_path: Path, password_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A shared vhost: SNI 'localhost' gets the right certificate, no SNI the default one."""
+    ca = pki.make_ca()
+    right = pki.issue(ca, ("localhost",))
+    other = pki.issue(ca, ("www.example.org",))
+    pki.write_pair(right, tmp_path / "right.key", tmp_path / "right.pem")
+    pki.write_pair(other, tmp_path / "other.key", tmp_path / "other.pem")
+    (tmp_path / "ca.pem").write_bytes(ca.cert_pem())
+    port = free_port()
+    block = f"""
+    server {{
+        listen 127.0.0.1:{port} ssl default_server;
+        server_name www.example.org;
+        ssl_certificate {tmp_path}/other.pem;
+        ssl_certificate_key {tmp_path}/other.key;
+        location / {{ return 404; }}
+    }}
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        server_name localhost;
+        ssl_certificate {tmp_path}/right.pem;
+        ssl_certificate_key {tmp_path}/right.key;
+        location / {{ return 404; }}
+    }}
+    """
+    with nginx(block, tmp_path):
+        wait_port(port)
+        code, checks, _ = doctor(
+            capsys, f"https://localhost:{port}/", password_file, tmp_path / "ca.pem"
+        )
+    assert code == 1
+    assert checks["tls.no-sni"]["status"] == "fail"
+    assert "www.example.org" in checks["tls.no-sni"]["detail"]
+    assert checks["tls.sni"]["status"] == "fail"
+    assert "dedicate" in checks["tls.sni"]["fix"]
+
+
+@pytest.mark.parametrize(
+    ("argv_tail", "message"),
+    [
+        (["https://localhost:1/", "--password-file", "{missing}"], "secret file not found"),
+        (["ftp://localhost/", "--password-file", "{pw}"], "expected an https:// URL"),
+        (["https://alice:pw@localhost/", "--password-file", "{pw}"], "not the URL"),
+        (["https://localhost:x/", "--password-file", "{pw}"], "port is not a number"),
+        (
+            ["https://localhost/", "--password-file", "{pw}", "--ca", "{missing}"],
+            "CA file not found",
+        ),
+    ],
+)
+def test_usage_errors_exit_2_with_one_sentence(
+    tmp_path: Path,
+    password_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv_tail: list[str],
+    message: str,
+) -> None:
+    subst = {"{pw}": str(password_file), "{missing}": str(tmp_path / "missing")}
+    argv = ["doctor", "--user", "alice", *[subst.get(a, a) for a in argv_tail]]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert message in err
+    assert "Traceback" not in err and PASSWORD not in out + err
+
+
+def test_help_teaches_and_hides_nothing_secret(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["doctor", "--help"])
+    out = capsys.readouterr().out
+    assert "examples:" in out and "--password-file" in out and "--ca" in out
+
+
+@pytest.mark.parametrize(
+    ("names", "host", "expected"),
+    [
+        (("cal.example.org",), "cal.example.org", True),
+        (("cal.example.org",), "CAL.Example.org.", True),
+        (("cal.example.org",), "example.org", False),
+        (("*.example.org",), "cal.example.org", True),
+        (("*.example.org",), "a.cal.example.org", False),
+        (("*.example.org",), "example.org", False),
+        (("127.0.0.1",), "127.0.0.1", True),
+        (("127.0.0.1",), "127.0.0.2", False),
+        (("::1",), "::1", True),
+        (("localhost",), "127.0.0.1", False),
+    ],
+)
+def test_name_matching_uses_subject_alt_names(
+    names: tuple[str, ...], host: str, expected: bool
+) -> None:
+    cert = pki.issue(_CA, names).cert
+    assert covers(cert, host) is expected
+
+
+_CA = pki.make_ca()
+
+
+@settings(max_examples=60)
+@given(st.binary(max_size=300))
+def test_multistatus_parser_never_crashes(body: bytes) -> None:
+    with contextlib.suppress(DavError):
+        parse_multistatus(body)
+
+
+@settings(max_examples=40)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["/", "/alice/", "/alice/cal/", "/a%20b/"]), st.booleans()),
+        max_size=5,
+    )
+)
+def test_multistatus_parser_keeps_only_found_properties(rows: list[tuple[str, bool]]) -> None:
+    def response(href: str, found: bool) -> str:
+        status = "HTTP/1.1 200 OK" if found else "HTTP/1.1 404 Not Found"
+        return (
+            f"<D:response><D:href>{href}</D:href><D:propstat><D:prop>"
+            "<D:current-user-principal><D:href>/alice/</D:href></D:current-user-principal>"
+            f"</D:prop><D:status>{status}</D:status></D:propstat></D:response>"
+        )
+
+    body = (
+        '<D:multistatus xmlns:D="DAV:">' + "".join(response(*r) for r in rows) + "</D:multistatus>"
+    )
+    got = parse_multistatus(body.encode())
+    assert [r.href for r in got] == [h for h, _ in rows]
+    assert [r.href_of("DAV:", "current-user-principal") for r in got] == [
+        "/alice/" if found else None for _, found in rows
+    ]
+
+
+def test_untrusted_client_never_carries_the_password() -> None:
+    target = Target.parse("https://localhost:1/", "alice", Secret(PASSWORD))
+    with pytest.raises(ValueError, match="unverified"):
+        target.client(trusted=False, with_auth=True)
+    assert PASSWORD not in repr(target)
