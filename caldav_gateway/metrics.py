@@ -1,0 +1,69 @@
+"""The gateway's Prometheus metrics, declared once.
+
+Labels stay bounded: methods outside the WebDAV/CalDAV set count as ``other``, probe paths
+are reduced to their family (see :mod:`caldav_gateway.families`) and clients to ``ios``,
+``macos`` or ``other``. With ``--workers N`` the process runs in prometheus_client's
+multiprocess mode; the gauge then reports the most recent value any worker wrote.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from prometheus_client import Counter, Gauge
+
+REQUESTS: Final = Counter(
+    "edgeward_caldav_requests_total",
+    "Requests answered on the CalDAV port, by method and status code.",
+    ["method", "status"],
+)
+PROBE_NOT_FOUND: Final = Counter(
+    "edgeward_caldav_probe_not_found_total",
+    "Requests the probe policy answered 404 (never 401), by path family and client family.",
+    ["family", "client"],
+)
+AUTH_FAILURES: Final = Counter(
+    "edgeward_caldav_auth_failures_total",
+    "Requests carrying credentials that Radicale refused with 401 (wrong user or password).",
+)
+THROTTLED: Final = Counter(
+    "edgeward_caldav_throttled_total",
+    "Failed-login throttling: 'delayed' answers and 'refused' (429) requests.",
+    ["action"],
+)
+CERT_NOT_AFTER: Final = Gauge(
+    "edgeward_caldav_certificate_not_after_seconds",
+    "Expiry (Unix time) of the certificate currently served for new handshakes.",
+    multiprocess_mode="mostrecent",
+)
+CERT_RELOADS: Final = Counter(
+    "edgeward_caldav_certificate_reloads_total",
+    "Certificate reload attempts after the files changed, by result (loaded, refused).",
+    ["result"],
+)
+
+# Methods a CalDAV/WebDAV client sends; anything else is counted as "other".
+KNOWN_METHODS: Final = frozenset(
+    {
+        "GET",
+        "HEAD",
+        "POST",
+        "PUT",
+        "DELETE",
+        "OPTIONS",
+        "PROPFIND",
+        "PROPPATCH",
+        "REPORT",
+        "MKCOL",
+        "MKCALENDAR",
+        "MOVE",
+        "COPY",
+        "LOCK",
+        "UNLOCK",
+        "ACL",
+    }
+)
+
+
+def method_label(method: str) -> str:
+    return method if method in KNOWN_METHODS else "other"

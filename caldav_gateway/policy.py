@@ -1,0 +1,122 @@
+"""The probe policy: the gateway owns the namespace of its dedicated port.
+
+Apple's calendar daemons probe paths of other servers' layouts (``/principals/``,
+``/dav/principals/``, ``/caldav/v2``, ``/calendar/dav/<user>/user/`` …) and ask the user
+for the password again after **any** 401. Radicale answers 401 on all of them. So:
+
+- ``/.well-known/caldav`` and ``/.well-known/carddav`` (any method, trailing slash or not,
+  credentials or not) → 301 to ``/`` with ``Cache-Control: no-cache`` (RFC 6764);
+- ``/`` and the paths of real principals → Radicale (discovery keeps its required 401);
+- ``/.web`` → Radicale only when the web interface is enabled, and without the
+  ``Authorization`` header so that it can never answer 401;
+- everything else → 404 without ``WWW-Authenticate``, whatever the method and credentials.
+
+Mode ``denylist`` inverts the last rule: only the known probe families get 404 and every
+other path goes to Radicale. Trade-off: in ``principals`` mode anyone can tell a real
+username (401) from an unknown one (404); in ``denylist`` mode usernames stay hidden
+but a probe path nobody has seen yet gets Radicale's 401 and re-prompts the device.
+
+Every decision is taken on :func:`caldav_gateway.paths.normalise` of ``scope["path"]``,
+the path Radicale itself will act on, so encodings and dot segments cannot bypass it.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from caldav_gateway import metrics, paths
+from caldav_gateway.clients import client_family
+from caldav_gateway.principals import Principals
+
+PolicyMode = Literal["principals", "denylist"]
+
+_NOT_FOUND_BODY: Final = b"Not Found\n"
+_REDIRECT_BODY: Final = b"Moved Permanently\n"
+
+
+class ProbePolicy:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        principals: Principals,
+        mode: PolicyMode = "principals",
+        web: bool = False,
+    ) -> None:
+        if mode not in ("principals", "denylist"):
+            raise ValueError(f"policy mode must be 'principals' or 'denylist', not {mode!r}")
+        self.app = app
+        self.principals = principals
+        self.mode = mode
+        self.web = web
+        deny = set(paths.PROBE_FAMILIES)
+        if web:
+            deny.discard(".web")
+        self._deny: frozenset[str] = frozenset(deny)
+
+    def decide(self, raw_path: str) -> Literal["redirect", "radicale", "web", "not-found"]:
+        """What to do with a request for ``scope["path"]`` (public for tests)."""
+        path = paths.normalise(raw_path)
+        if paths.is_well_known_redirect(path):
+            return "redirect"
+        if path == "/":
+            return "radicale"
+        first = paths.first_segment(path)
+        if first == ".web":
+            return "web" if self.web else "not-found"
+        if self.mode == "principals":
+            return "radicale" if first in self.principals.names() else "not-found"
+        if first.lower() in self._deny:
+            return "not-found"
+        return "radicale"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        decision = self.decide(scope["path"])
+        if decision == "radicale":
+            await self.app(scope, receive, send)
+        elif decision == "web":
+            # The web UI's files need no login (its script authenticates against "/");
+            # without credentials Radicale cannot answer 401 here.
+            headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"authorization"]
+            await self.app({**scope, "headers": headers}, receive, send)
+        elif decision == "redirect":
+            await _answer(
+                scope,
+                send,
+                301,
+                [(b"location", b"/"), (b"cache-control", b"no-cache")],
+                _REDIRECT_BODY,
+            )
+        else:
+            metrics.PROBE_NOT_FOUND.labels(
+                paths.family_of(paths.normalise(scope["path"])), _client(scope)
+            ).inc()
+            await _answer(scope, send, 404, [], _NOT_FOUND_BODY)
+
+
+def _client(scope: Scope) -> str:
+    for key, value in scope["headers"]:
+        if key.lower() == b"user-agent":
+            return client_family(value.decode("latin-1"))
+    return "other"
+
+
+async def _answer(
+    scope: Scope, send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
+    start: Message = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            *headers,
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+    }
+    await send(start)
+    await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})

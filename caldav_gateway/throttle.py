@@ -1,0 +1,147 @@
+"""Failed logins cost time per client address; anonymous challenges stay immediate.
+
+Radicale's own ``[auth] delay`` sleeps on *every* 401 and 403, including the anonymous
+first request every Apple client sends before its credentials, and it blocks a worker
+thread while it sleeps. The gateway runs Radicale with ``delay = 0`` and throttles here
+instead, only where it matters: a request **carrying credentials** that Radicale answers
+401 is a failed login. The n-th failure from one address within ``window`` seconds is
+answered after ``min(base_delay × 2^(n-1), max_delay)`` seconds (an async sleep: no thread
+is held); once ``limit`` failures are within the window, further requests with
+credentials from that address get 429 with ``Retry-After`` until the oldest of them ages
+out. Successes do not reset the count, so a valid account cannot be used to launder
+guesses against another.
+
+Threat model: the CalDAV port is exposed directly (no proxy in front), so the client
+address is the TCP peer (``scope["client"]``); ``X-Forwarded-For`` is never trusted
+(uvicorn runs with ``proxy_headers=False``). With ``--workers N`` each worker keeps its
+own counts, so an attacker spread over the workers gets at most N times the budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from caldav_gateway import metrics
+from edgeward.config import setting
+from edgeward.logs import get_logger
+
+log = get_logger("caldav_gateway.throttle")
+
+
+def _positive(value: float) -> None:
+    if value <= 0:
+        raise ValueError(f"expected a number above 0, got {value}")
+
+
+def _not_negative(value: float) -> None:
+    if value < 0:
+        raise ValueError(f"expected a number of 0 or more, got {value}")
+
+
+@dataclass(frozen=True)
+class ThrottleSettings:
+    base_delay: float = setting(
+        0.5, help="seconds the first failed login waits; doubles per failure", check=_not_negative
+    )
+    max_delay: float = setting(8.0, help="the longest delay of one answer", check=_not_negative)
+    limit: int = setting(10, help="failed logins within the window before 429", check=_positive)
+    window: float = setting(900.0, help="seconds a failed login counts", check=_positive)
+    max_clients: int = setting(
+        10000, help="addresses tracked at most (oldest forgotten first)", check=_positive
+    )
+
+
+class LoginThrottle:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        settings: ThrottleSettings | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        s = settings or ThrottleSettings()
+        if s.max_delay < s.base_delay:
+            raise ValueError("throttle max_delay must be at least base_delay")
+        self.app = app
+        self.settings = s
+        self.clock = clock
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def _recent(self, client: str, now: float) -> deque[float]:
+        times = self._failures.get(client)
+        if times is None:
+            return deque()
+        while times and times[0] <= now - self.settings.window:
+            times.popleft()
+        if not times:
+            del self._failures[client]
+        return times
+
+    def retry_after(self, client: str) -> int | None:
+        """Seconds until ``client`` may try credentials again, or ``None`` if it may now."""
+        now = self.clock()
+        times = self._recent(client, now)
+        if len(times) < self.settings.limit:
+            return None
+        oldest_counted = times[-self.settings.limit]
+        return max(1, math.ceil(oldest_counted + self.settings.window - now))
+
+    def record_failure(self, client: str) -> float:
+        """Count a failed login; returns the delay its answer must wait."""
+        now = self.clock()
+        times = self._recent(client, now)
+        if not times:
+            self._failures[client] = times
+        times.append(now)
+        self._failures.move_to_end(client)
+        while len(self._failures) > self.settings.max_clients:
+            self._failures.popitem(last=False)
+        n = len(times)
+        return float(min(self.settings.base_delay * 2 ** min(n - 1, 30), self.settings.max_delay))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _has_credentials(scope):
+            await self.app(scope, receive, send)
+            return
+        client = scope["client"][0] if scope.get("client") else "unknown"
+        wait = self.retry_after(client)
+        if wait is not None:
+            metrics.THROTTLED.labels("refused").inc()
+            log.warning("login refused for %s: too many failed logins, retry in %ds", client, wait)
+            body = b"Too Many Requests\n"
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 429,
+                    "headers": [
+                        (b"retry-after", str(wait).encode()),
+                        (b"content-type", b"text/plain; charset=utf-8"),
+                        (b"content-length", str(len(body)).encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+
+        async def send_throttled(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] == 401:
+                metrics.AUTH_FAILURES.inc()
+                delay = self.record_failure(client)
+                log.warning("failed login from %s: answering after %.1fs", client, delay)
+                if delay > 0:
+                    metrics.THROTTLED.labels("delayed").inc()
+                    await asyncio.sleep(delay)
+            await send(message)
+
+        await self.app(scope, receive, send_throttled)
+
+
+def _has_credentials(scope: Scope) -> bool:
+    return any(k.lower() == b"authorization" for k, _ in scope["headers"])

@@ -1,0 +1,122 @@
+"""One certificate for every client, with or without SNI, reloaded when its files change.
+
+uvicorn is given one server context for the life of the process. Its ``sni_callback``
+runs for **every** ClientHello (``server_name`` is ``None`` when the client sent no SNI,
+as some Apple daemons do) and points the new connection at the context of the current
+certificate pair. A renewal therefore reaches new handshakes only; established
+connections keep the context they started with and are never dropped. A new pair is
+loaded into a fresh context first: if the files do not parse or the key does not match
+the certificate, the old context stays in service and the error is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+from pathlib import Path
+from typing import Literal
+
+from cryptography import x509
+
+from caldav_gateway import metrics
+from edgeward.logs import get_logger
+
+log = get_logger("caldav_gateway.tls")
+
+TLSVersion = Literal["1.2", "1.3"]
+_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+
+
+class CertificateError(ValueError):
+    """A certificate/key pair that cannot be served (the message names the files)."""
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    st = os.stat(path)
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def load_pair(
+    cert: Path, key: Path, min_version: TLSVersion = "1.2"
+) -> tuple[ssl.SSLContext, x509.Certificate]:
+    """A server context for the pair, and the leaf certificate; ``CertificateError`` if unusable."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = _VERSIONS[min_version]
+    ctx.options |= ssl.OP_NO_COMPRESSION
+    try:
+        ctx.load_cert_chain(cert, key)
+        leaf = x509.load_pem_x509_certificate(cert.read_bytes())
+    except FileNotFoundError as exc:
+        raise CertificateError(f"{exc.filename}: file not found") from None
+    except PermissionError as exc:
+        raise CertificateError(f"{exc.filename}: not readable (permission denied)") from None
+    except (ssl.SSLError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or str(exc)
+        raise CertificateError(
+            f"{cert} / {key}: not a usable certificate and key ({reason})"
+        ) from None
+    # The HTTP/1.1 front speaks nothing else.
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx, leaf
+
+
+class CertificateReloader:
+    """Holds the context new handshakes use; :meth:`check` swaps it when the files change."""
+
+    def __init__(self, cert: Path, key: Path, *, min_version: TLSVersion = "1.2") -> None:
+        self.cert = cert
+        self.key = key
+        self.min_version = min_version
+        self._stamps = self._read_stamps()
+        current, leaf = load_pair(cert, key, min_version)
+        self._current = current
+        self.leaf = leaf
+        # The context uvicorn listens with; it only dispatches to the current one.
+        self.context, _ = load_pair(cert, key, min_version)
+        self.context.sni_callback = self._on_client_hello
+        self._publish()
+
+    def _read_stamps(self) -> tuple[tuple[int, int, int], tuple[int, int, int]] | None:
+        try:
+            return (_stamp(self.cert), _stamp(self.key))
+        except OSError:
+            return None
+
+    def _publish(self) -> None:
+        metrics.CERT_NOT_AFTER.set(self.leaf.not_valid_after_utc.timestamp())
+
+    def _on_client_hello(
+        self, conn: ssl.SSLObject | ssl.SSLSocket, server_name: str | None, base: ssl.SSLContext
+    ) -> None:
+        conn.context = self._current
+        return None
+
+    def check(self) -> bool:
+        """Reload if the files changed; returns True when a new pair went into service."""
+        stamps = self._read_stamps()
+        if stamps is None or stamps == self._stamps:
+            return False
+        self._stamps = stamps
+        try:
+            ctx, leaf = load_pair(self.cert, self.key, self.min_version)
+        except CertificateError as exc:
+            # Often the certificate is written before the key: the next change retries.
+            metrics.CERT_RELOADS.labels("refused").inc()
+            log.error("new certificate refused, still serving the old one: %s", exc)
+            return False
+        self._current, self.leaf = ctx, leaf
+        metrics.CERT_RELOADS.labels("loaded").inc()
+        self._publish()
+        log.info(
+            "certificate reloaded: %s (not after %s)",
+            leaf.subject.rfc4514_string(),
+            leaf.not_valid_after_utc.isoformat(),
+        )
+        return True
+
+    async def watch(self, interval: float) -> None:
+        """Poll the files every ``interval`` seconds until cancelled."""
+        while True:
+            await asyncio.sleep(interval)
+            self.check()
