@@ -1,0 +1,1 @@
+"""Printer drivers: one module per device family behind :class:`~.base.Driver`."""

@@ -1,0 +1,28 @@
+"""printer_sync's Prometheus metrics, declared once.
+
+Labels stay bounded: ``printer`` is a configured name, ``result`` is an outcome
+(``verified``, ``skipped_unchanged``, ``dry_run``) or an :class:`~printer_sync.errors.ErrorKind`.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from prometheus_client import Counter, Gauge, Histogram
+
+PUSH_TOTAL: Final = Counter(
+    "edgeward_printer_push_total",
+    "Push attempts per printer by result: an outcome, or the error kind of a failure.",
+    ["printer", "result"],
+)
+PUSH_DURATION: Final = Histogram(
+    "edgeward_printer_push_duration_seconds",
+    "Wall time of pushes that sent something to the printer (reboot wait included).",
+    ["printer"],
+    buckets=(1, 2, 5, 10, 30, 60, 120, 180, 300, 600),
+)
+PUSH_LAST_SUCCESS: Final = Gauge(
+    "edgeward_printer_push_last_success_timestamp_seconds",
+    "Unix time of the last push that ended verified or found the printer up to date.",
+    ["printer"],
+)

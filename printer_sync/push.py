@@ -1,0 +1,382 @@
+"""One push per printer: a small state machine that never reports a false success.
+
+    validate local files → fetch the served certificate (TLS, no SNI) → check the pin
+    → equal to ours? skip → log in → import missing CA certificates → upload key + chain
+    → wait for the reboot → switch to the CA-signed certificate if the printer was on its
+    self-signed one → wait → verify the served fingerprint is ours → record
+
+The only way to ``verified`` is a TLS handshake that shows the new fingerprint. Every
+push writes a ``running`` history row before it sends anything (crash-safe), and ends
+with the outcome, the error kind and a sentence for the operator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Final, Literal, TypeVar
+
+import httpx
+from cryptography import x509
+
+from edgeward.logs import get_logger
+from edgeward.pki import fingerprint
+from printer_sync import metrics
+from printer_sync.config import Config, PrinterConfig
+from printer_sync.drivers.base import Driver
+from printer_sync.drivers.registry import resolve_driver
+from printer_sync.errors import ErrorKind, PushError
+from printer_sync.history import INTERRUPTED, History
+from printer_sync.trust import Served, check_pin, fetch_served
+from printer_sync.validate import load_bundle
+
+log = get_logger("printer_sync.push")
+
+Outcome = Literal["verified", "skipped_unchanged", "dry_run", "failed"]
+Progress = Callable[[str, str], None]  # (printer name, what happens now)
+T = TypeVar("T")
+
+# After a reboot, a printer may need a moment before it serves its final certificate.
+BACK_UP_GRACE: Final = 2.0
+POLL_INTERVAL: Final = 0.1
+MAX_CONCURRENT: Final = 32
+
+
+@dataclass(frozen=True)
+class Retry:
+    attempts: int = 3
+    backoff: float = 2.0  # seconds before the first retry, doubled each time
+
+
+@dataclass(frozen=True)
+class PushResult:
+    printer: str
+    outcome: Outcome
+    error: ErrorKind | None
+    message: str
+    old_fingerprint: str | None
+    new_fingerprint: str | None
+    duration: float
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome != "failed"
+
+    @property
+    def result_label(self) -> str:
+        """The ``result`` label of the push counter: the outcome, or the error kind."""
+        return str(self.error) if self.error is not None else self.outcome
+
+
+def normalise_fingerprint(text: str) -> str:
+    hexdigits = "".join(c for c in text if c.isalnum()).upper()
+    if len(hexdigits) != 64 or any(c not in "0123456789ABCDEF" for c in hexdigits):
+        raise ValueError(f"{text!r} is not a SHA-256 fingerprint (64 hex digits)")
+    return ":".join(hexdigits[i : i + 2] for i in range(0, 64, 2))
+
+
+def _client(printer: PrinterConfig, allowed: set[str]) -> httpx.AsyncClient:
+    """An HTTP client whose every response must come over a pinned TLS certificate."""
+    if printer.tls == "system":
+        ctx = ssl.create_default_context()
+    else:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+
+    async def check_peer(response: httpx.Response) -> None:
+        stream = response.extensions.get("network_stream")
+        tls = stream.get_extra_info("ssl_object") if stream is not None else None
+        der = tls.getpeercert(binary_form=True) if tls is not None else None
+        if der is None:
+            raise PushError(ErrorKind.TLS_UNTRUSTED, "the printer answered without TLS")
+        served = hashlib.sha256(der).hexdigest().upper()
+        served_fp = ":".join(served[i : i + 2] for i in range(0, 64, 2))
+        if served_fp not in allowed:
+            raise PushError(
+                ErrorKind.PIN_CHANGED,
+                f"the printer's TLS certificate changed during the push ({served_fp}); stopped",
+            )
+
+    hooks = {"response": [check_peer]} if printer.tls == "pin" else {}
+    base = printer.url if printer.url.endswith("/") else printer.url + "/"
+    return httpx.AsyncClient(
+        base_url=base,
+        verify=ctx,
+        timeout=printer.timeout,
+        follow_redirects=False,
+        event_hooks=hooks,
+        headers={"User-Agent": "printer-sync (edgeward)"},
+    )
+
+
+async def _retrying(
+    what: Callable[[], Awaitable[T]], retry: Retry, say: Callable[[str], None]
+) -> T:
+    delay = retry.backoff
+    for attempt in range(1, retry.attempts + 1):
+        try:
+            return await what()
+        except PushError as exc:
+            if not exc.retryable or attempt == retry.attempts:
+                raise
+            say(f"{exc.kind}; retrying in {delay:g} s ({attempt}/{retry.attempts})")
+            await asyncio.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")
+
+
+async def wait_for_certificate(
+    printer: PrinterConfig, *, expect: str | None, within: float, said_reboot: bool
+) -> Served:
+    """Poll the served certificate until ``expect`` shows (or, if None, until back up).
+
+    A printer that announced a reboot is first seen going down; one that comes back
+    with another certificate gets :data:`BACK_UP_GRACE` seconds, then ``old_certificate``.
+    Never seen back within ``within``: ``reboot_timeout``.
+    """
+    deadline = time.monotonic() + within
+    saw_down = False
+    back_since: float | None = None
+    last: Served | None = None
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        try:
+            served = await fetch_served(printer, timeout=max(0.2, min(2.0, remaining)))
+        except PushError:
+            saw_down, back_since, last = True, None, None
+        else:
+            last = served
+            if expect is not None and served.fingerprint == expect:
+                return served
+            if saw_down or not said_reboot:
+                if expect is None:
+                    return served
+                back_since = back_since or time.monotonic()
+                if time.monotonic() - back_since >= BACK_UP_GRACE:
+                    break
+        await asyncio.sleep(POLL_INTERVAL)
+    if last is None:
+        raise PushError(
+            ErrorKind.REBOOT_TIMEOUT,
+            f"the printer did not come back within {within:g} s (reboot_timeout)",
+        )
+    if expect is None:
+        raise PushError(
+            ErrorKind.REBOOT_TIMEOUT,
+            f"the printer announced a restart but did not restart within {within:g} s",
+        )
+    raise PushError(
+        ErrorKind.OLD_CERTIFICATE,
+        f"the printer is up but serves {last.fingerprint} ({last.subject}), not the pushed "
+        f"{expect}: it did not take the new certificate",
+    )
+
+
+async def _session(
+    printer: PrinterConfig,
+    driver_cls: type[Driver],
+    allowed: set[str],
+    step: Callable[[Driver], Awaitable[T]],
+) -> T:
+    """Log in on a fresh client (sessions do not survive reboots) and run ``step``."""
+    async with _client(printer, allowed) as client:
+        driver = driver_cls(printer, client)
+        await driver.login()
+        return await step(driver)
+
+
+async def push_printer(
+    printer: PrinterConfig,
+    *,
+    history: History,
+    dry_run: bool = False,
+    force: bool = False,
+    progress: Progress | None = None,
+    retry: Retry = Retry(),
+    settle: float = 5.0,
+    repin: str | None = None,
+    config_path: str = "FILE",
+) -> PushResult:
+    started = time.monotonic()
+    name = printer.name
+
+    def say(message: str) -> None:
+        log.info("%s: %s", name, message, extra={"printer": name})
+        if progress is not None:
+            progress(name, message)
+
+    row = None if dry_run else history.start(name)
+    old_fp: str | None = None
+    new_fp: str | None = None
+    sent = False
+
+    def done(outcome: Outcome, message: str, error: ErrorKind | None = None) -> PushResult:
+        duration = time.monotonic() - started
+        result = PushResult(name, outcome, error, message, old_fp, new_fp, duration)
+        if row is not None:
+            history.finish(
+                row,
+                outcome,
+                old_fingerprint=old_fp,
+                new_fingerprint=new_fp,
+                error=str(error) if error else None,
+                message=message,
+            )
+        metrics.PUSH_TOTAL.labels(name, result.result_label).inc()
+        if sent:
+            metrics.PUSH_DURATION.labels(name).observe(duration)
+        if outcome in ("verified", "skipped_unchanged"):
+            metrics.PUSH_LAST_SUCCESS.labels(name).set_to_current_time()
+        level = log.warning if outcome == "failed" else log.info
+        level(
+            "%s: %s: %s",
+            name,
+            result.result_label,
+            message,
+            extra={"printer": name, "result": result.result_label, "duration": duration},
+        )
+        return result
+
+    try:
+        driver_cls = await resolve_driver(printer)
+        say("validating local files")
+        bundle = await load_bundle(printer, driver_cls.limits, settle=settle)
+        new_fp = bundle.fingerprint
+        say("fetching the served certificate")
+        served = await _retrying(lambda: fetch_served(printer), retry, say)
+        old_fp = served.fingerprint
+        if repin is not None:
+            wanted = normalise_fingerprint(repin)
+            if wanted != old_fp:
+                raise PushError(
+                    ErrorKind.PIN_CHANGED,
+                    f"--repin {wanted} does not match what {name} serves ({old_fp}); nothing sent",
+                )
+            if not dry_run:
+                history.set_pin(name, old_fp, "operator")
+        check_pin(
+            printer, history, old_fp, ours=new_fp, config_path=config_path, record=not dry_run
+        )
+        missing_cas = [c for c in bundle.ca_certs if _fp(c) not in history.imported_cas(name)]
+        if old_fp == new_fp and not missing_cas and not force:
+            return done("skipped_unchanged", f"already serves {new_fp}")
+        if dry_run:
+            extra = f"; would import {len(missing_cas)} CA certificate(s)" if missing_cas else ""
+            return done("dry_run", f"would upload {new_fp} in place of {old_fp}{extra}")
+
+        allowed = {old_fp, new_fp}
+        reboot_timeout = printer.reboot_timeout
+
+        async def prepare(driver: Driver) -> bool:
+            nonlocal sent
+            st = await driver.status()
+            for ca in missing_cas:
+                if _fp(ca) in st.ca_fingerprints:
+                    history.record_ca(name, _fp(ca))
+                    continue
+                say(f"importing CA certificate {ca.subject.rfc4514_string()}")
+                sent = True
+                if await driver.import_ca(ca):
+                    await wait_for_certificate(
+                        printer, expect=None, within=reboot_timeout, said_reboot=True
+                    )
+                    await driver.login()
+                history.record_ca(name, _fp(ca))
+            say(f"uploading key and {1 + len(bundle.chain)} certificate(s)")
+            sent = True
+            reboots = await driver.upload_chain(bundle)
+            say("the printer restarts" if reboots else "the printer applied the certificate")
+            if st.uses_ca_signed:
+                await wait_for_certificate(
+                    printer, expect=new_fp, within=reboot_timeout, said_reboot=reboots
+                )
+            elif reboots:
+                await wait_for_certificate(
+                    printer, expect=None, within=reboot_timeout, said_reboot=True
+                )
+            return st.uses_ca_signed
+
+        was_ca_signed = await _retrying(
+            lambda: _session(printer, driver_cls, allowed, prepare), retry, say
+        )
+        if not was_ca_signed:
+            say("switching from the self-signed to the CA-signed certificate")
+
+            async def switch(driver: Driver) -> bool:
+                return await driver.use_ca_signed()
+
+            reboots = await _retrying(
+                lambda: _session(printer, driver_cls, allowed, switch), retry, say
+            )
+            await wait_for_certificate(
+                printer, expect=new_fp, within=reboot_timeout, said_reboot=reboots
+            )
+        # The verification, never skipped: one more handshake must show our fingerprint.
+        final = await fetch_served(printer)
+        if final.fingerprint != new_fp:
+            raise PushError(
+                ErrorKind.OLD_CERTIFICATE,
+                f"the printer serves {final.fingerprint}, not the pushed {new_fp}",
+            )
+        if printer.tls == "pin":
+            history.set_pin(name, new_fp, "pushed")
+        return done("verified", f"serves {new_fp} (valid until {bundle.not_after:%Y-%m-%d})")
+    except PushError as exc:
+        return done("failed", exc.message, exc.kind)
+    except asyncio.CancelledError:
+        if row is not None:
+            history.finish(row, INTERRUPTED, message="the push was cancelled before it finished")
+        raise
+    except Exception as exc:
+        log.exception("%s: unexpected error", name)
+        return done("failed", f"unexpected error: {type(exc).__name__}", ErrorKind.INTERNAL)
+
+
+def _fp(cert: x509.Certificate) -> str:
+    return fingerprint(cert)
+
+
+async def push_all(
+    config: Config,
+    names: Sequence[str] | None = None,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    progress: Progress | None = None,
+    repin: str | None = None,
+    history: History | None = None,
+) -> list[PushResult]:
+    """Push every named printer (all when ``names`` is None) concurrently, in config order."""
+    printers = [config.printer(n) for n in names] if names else list(config.printers)
+    retry = Retry(config.retry_attempts, config.retry_backoff)
+    limit = asyncio.Semaphore(MAX_CONCURRENT)
+    own = history is None
+    db = history or History(config.db_path)
+    source = str(config.source) if config.source else "FILE"
+
+    async def one(p: PrinterConfig) -> PushResult:
+        async with limit:
+            return await push_printer(
+                p,
+                history=db,
+                dry_run=dry_run,
+                force=force,
+                progress=progress,
+                retry=retry,
+                settle=config.file_settle,
+                repin=repin,
+                config_path=source,
+            )
+
+    try:
+        return list(await asyncio.gather(*(one(p) for p in printers)))
+    finally:
+        if own:
+            db.close()
