@@ -37,3 +37,13 @@ WHOIS_LOOKUPS = _Counter(
     "ipwhois lookups by outcome (ok, not_found, error, timeout, budget, cached, negative).",
     ["outcome"],
 )
+
+# --- signed URLs ---
+# ``result`` is one of ``middleware.signed.outcome.RESULTS`` (seven values, all exported
+# at zero from start-up so a rate() never starts from a missing series).
+SIGNED_URL_CHECKS = _Counter(
+    "edgeward_signed_url_checks_total",
+    "Signed-URL checks on protected paths, by result (valid, missing, malformed, "
+    "bad_signature, unknown_key, expired, corrupted).",
+    ["result"],
+)

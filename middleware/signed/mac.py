@@ -1,0 +1,43 @@
+"""HMAC-SHA256 with the key schedule computed once per key.
+
+``hmac.digest(key, msg, "sha256")`` pads and hashes the key on every call; a verifier
+checks many messages under few keys, so the two padded-key hash states are computed once
+and copied per message (RFC 2104: ``H(K^opad || H(K^ipad || m))``). The result is
+byte-identical to ``hmac.digest`` (tests check it on random keys and messages) at about a
+third of its cost for URL-sized messages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Final
+
+_BLOCK: Final = 64  # SHA-256 block size in bytes
+_IPAD: Final = bytes.maketrans(bytes(range(256)), bytes(b ^ 0x36 for b in range(256)))
+_OPAD: Final = bytes.maketrans(bytes(range(256)), bytes(b ^ 0x5C for b in range(256)))
+
+
+class HmacSha256:
+    """A prepared HMAC-SHA256 key. Holds hash states, never prints key material."""
+
+    __slots__ = ("_inner", "_outer")
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) > _BLOCK:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(_BLOCK, b"\0")
+        self._inner = hashlib.sha256(key.translate(_IPAD))
+        self._outer = hashlib.sha256(key.translate(_OPAD))
+
+    def digest(self, message: bytes) -> bytes:
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()
+
+    def __repr__(self) -> str:
+        return "HmacSha256(<key hidden>)"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("prepared keys are not picklable")
