@@ -1,0 +1,289 @@
+"""deploy/nginx: every file passes ``nginx -t``; a request goes through the shipped vhost.
+
+The files are rendered under a temporary prefix (paths and ports only, see render.py);
+the real nginx then judges the real directives, and the end-to-end test sends real
+requests through them to a real uvicorn serving the demo app, reading what nginx logged
+with the parsers dpi-watch uses.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import socket
+import ssl
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from edgeward import pki
+from middleware.demo import app as demo_app
+from middleware.edge.nginx_log import parse_combined, parse_json
+from tests.deploy.render import (
+    LOG_FORMATS,
+    NGINX_DIR,
+    NginxPorts,
+    leftover_production_paths,
+    render_nginx,
+)
+from tests.support.net import free_port
+from tests.support.servers import nginx, uvicorn_server
+from tests.support.tools import in_ci, require_tool
+
+STREAM_MODULE = Path("/usr/lib/nginx/modules/ngx_stream_module.so")
+LINK_SECRET = "test-link-secret-not-for-production"
+# The test's client connects from 127.0.0.1, which stands in for the trusted front proxy.
+TRUST_LOOPBACK = "set_real_ip_from 127.0.0.1;\n"
+
+
+def _ports(app: int = 1) -> NginxPorts:
+    udp = free_port(kind=socket.SOCK_DGRAM)
+    return NginxPorts(free_port(), free_port(), app, udp, free_port(), free_port())
+
+
+@dataclass(frozen=True)
+class Site:
+    prefix: Path
+    conf: Path  # the rendered edgeward-app.conf
+    ca: pki.Issued
+
+
+def write_site(prefix: Path, ports: NginxPorts, *, secure_link: bool) -> Site:
+    """The shipped nginx files, rendered into ``prefix`` the way deploy/README.md installs them."""
+    conf_dir = prefix / "conf"
+    conf_dir.mkdir(parents=True, exist_ok=True)
+    (prefix / "logs").mkdir(exist_ok=True)
+    (prefix / "www").mkdir(exist_ok=True)
+    for name in ("edgeward-log-formats.conf", "realip.conf", "secure-link.conf"):
+        text = render_nginx((NGINX_DIR / name).read_text(), prefix, ports)
+        if name == "realip.conf":
+            text += TRUST_LOOPBACK
+        (conf_dir / name).write_text(text)
+    secret = (NGINX_DIR / "secure-link-secret.conf.example").read_text()
+    secret = secret.replace("replace-with-a-long-random-secret", LINK_SECRET)
+    (conf_dir / "secure-link-secret.conf").write_text(secret)
+    app_conf = (NGINX_DIR / "edgeward-app.conf").read_text()
+    if secure_link:
+        app_conf = app_conf.replace(
+            "# include /etc/nginx/edgeward/secure-link.conf;",
+            "include /etc/nginx/edgeward/secure-link.conf;",
+        )
+    rendered = render_nginx(app_conf, prefix, ports)
+    assert leftover_production_paths(rendered) == []
+    conf = conf_dir / "edgeward-app.conf"
+    conf.write_text(rendered)
+    ca = pki.make_ca("edgeward test CA")
+    leaf = pki.issue(ca, ["example.org", "127.0.0.1"])
+    pki.write_pair(leaf, prefix / "certs" / "privkey.pem", prefix / "certs" / "fullchain.pem")
+    return Site(prefix, conf, ca)
+
+
+def nginx_t(main_conf: str, prefix: Path) -> subprocess.CompletedProcess[str]:
+    binary = require_tool("nginx")
+    conf = prefix / "nginx-t.conf"
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    conf.write_text(f"{user}pid {prefix}/t.pid;\nerror_log {prefix}/logs/t-error.log;\n{main_conf}")
+    return subprocess.run(
+        [binary, "-t", "-p", str(prefix), "-c", str(conf)], capture_output=True, text=True
+    )
+
+
+def _http(block: str, prefix: Path) -> str:
+    return (
+        "events { worker_connections 64; }\n"
+        f"http {{\n  client_body_temp_path {prefix}/tmp-body;\n"
+        f"  proxy_temp_path {prefix}/tmp-proxy;\n{block}\n}}\n"
+    )
+
+
+def _stream_module() -> str:
+    if not STREAM_MODULE.exists():
+        hint = "apt-get install -y libnginx-mod-stream"
+        if in_ci():
+            pytest.fail(f"nginx's stream module is required in CI ({hint}; see .ci/run)")
+        pytest.skip(f"nginx's stream module missing ({hint})")
+    return f"load_module {STREAM_MODULE};\n"
+
+
+def test_log_formats_file_has_both_formats() -> None:
+    text = LOG_FORMATS.read_text()
+    assert re.search(r"log_format\s+edgeward_json\s+escape=json", text)
+    assert "edgeward_combined" in text
+
+
+@pytest.mark.parametrize("secure_link", [False, True], ids=["plain", "with-secure-link"])
+def test_app_vhost_passes_nginx_t(tmp_path: Path, secure_link: bool) -> None:
+    site = write_site(tmp_path, _ports(), secure_link=secure_link)
+    result = nginx_t(_http(f"include {site.conf};", tmp_path), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "syntax is ok" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "context"),
+    [
+        ("edgeward-log-formats.conf", "http"),
+        ("realip.conf", "server"),
+        ("secure-link.conf", "server"),
+        ("caldav-stream.conf", "main"),
+    ],
+)
+def test_each_file_passes_nginx_t_in_its_context(tmp_path: Path, name: str, context: str) -> None:
+    ports = _ports()
+    site = write_site(tmp_path, ports, secure_link=False)
+    included = tmp_path / "conf" / f"only-{name}"
+    included.write_text(render_nginx((NGINX_DIR / name).read_text(), tmp_path, ports))
+    assert leftover_production_paths(included.read_text()) == []
+    if context == "main":
+        main = _stream_module() + "events { worker_connections 64; }\n" + f"include {included};\n"
+    elif context == "http":
+        main = _http(f"include {included};", tmp_path)
+    else:
+        server = f"server {{ listen 127.0.0.1:{ports.http}; include {included}; }}"
+        upstream = f"upstream edgeward_app {{ server 127.0.0.1:{ports.app}; }}"
+        main = _http(f"{upstream}\n{server}", tmp_path)
+    result = nginx_t(main, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert site.prefix == tmp_path
+
+
+def test_a_broken_file_fails_nginx_t(tmp_path: Path) -> None:
+    """The check is real: the same rendering with one directive misspelt is refused."""
+    site = write_site(tmp_path, _ports(), secure_link=False)
+    text = site.conf.read_text()
+    broken = re.sub(r"^(\s*)proxy_pass ", r"\1proxy_passs ", text, count=1, flags=re.M)
+    site.conf.write_text(broken)
+    result = nginx_t(_http(f"include {site.conf};", tmp_path), tmp_path)
+    assert result.returncode != 0
+    assert "proxy_passs" in result.stderr
+
+
+def nginx_token(expires: int, uri: str, remote_addr: str, secret: str) -> str:
+    """nginx's secure_link_md5 token for the shipped expression (public formula)."""
+    digest = hashlib.md5(f"{expires}{uri}{remote_addr} {secret}".encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+@pytest.fixture
+def running_site(tmp_path: Path) -> Iterator[tuple[Site, NginxPorts, socket.socket]]:
+    syslog = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    syslog.bind(("127.0.0.1", 0))
+    syslog.settimeout(5)
+    with uvicorn_server(demo_app) as base:
+        app_port = int(base.rsplit(":", 1)[1])
+        ports = NginxPorts(
+            free_port(), free_port(), app_port, syslog.getsockname()[1], free_port(), free_port()
+        )
+        prefix = tmp_path / "nginx"
+        site = write_site(prefix, ports, secure_link=True)
+        with nginx(f"include {site.conf};", tmp_path):
+            yield site, ports, syslog
+    syslog.close()
+
+
+def _raw_tls(port: int, request: bytes, ca: pki.Issued, tmp: Path) -> bytes:
+    ca_file = tmp / "ca.pem"
+    ca_file.write_bytes(ca.cert_pem())
+    ctx = ssl.create_default_context(cafile=str(ca_file))
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        ctx.wrap_socket(raw, server_hostname="example.org") as tls,
+    ):
+        tls.sendall(request)
+        data = b""
+        while chunk := tls.recv(65536):
+            data += chunk
+    return data
+
+
+@pytest.mark.slow
+def test_request_through_shipped_vhost_reaches_app_and_logs(
+    running_site: tuple[Site, NginxPorts, socket.socket], tmp_path: Path
+) -> None:
+    site, ports, syslog = running_site
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(site.ca.cert_pem())
+    client = "203.0.113.7"
+    with httpx.Client(verify=ssl.create_default_context(cafile=str(ca_file))) as http:
+        base = f"https://127.0.0.1:{ports.https}"
+        headers = {"Host": "example.org", "X-Forwarded-For": client}
+        home = http.get(f"{base}/", headers=headers)
+        assert home.status_code == 200
+        assert "edgeward demo" in home.text
+
+        # Port 80 sends everything to https, keeping the request target.
+        plain = httpx.get(f"http://127.0.0.1:{ports.http}/a?b=c", headers={"Host": "example.org"})
+        assert plain.status_code == 301
+        assert plain.headers["location"] == "https://example.org/a?b=c"
+
+        # secure_link: nginx answers 403/410 itself; a valid link reaches the app.
+        future = int(time.time()) + 600
+        good = nginx_token(future, "/media/cat.jpg", client, LINK_SECRET)
+        cases = {
+            f"/media/cat.jpg?md5={good}&expires={future}": "app",
+            f"/media/dog.jpg?md5={good}&expires={future}": 403,
+            f"/media/cat.jpg?md5={good[:-2]}AA&expires={future}": 403,
+            f"/media/cat.jpg?md5={good}&expires={future + 1}": 403,
+            "/media/cat.jpg": 403,
+        }
+        past = int(time.time()) - 60
+        expired = nginx_token(past, "/media/cat.jpg", client, LINK_SECRET)
+        cases[f"/media/cat.jpg?md5={expired}&expires={past}"] = 410
+        for target, expected in cases.items():
+            r = http.get(base + target, headers=headers)
+            if expected == "app":
+                # The demo app has no /media route: its 404 proves nginx let it through.
+                assert r.status_code not in (403, 410), target
+                assert "nginx" not in r.text, target
+            else:
+                assert r.status_code == expected, target
+                assert "nginx" in r.text, target  # nginx's own error page, not the app's
+        # The same valid link from another client address is refused (realip feeds $remote_addr).
+        other = http.get(
+            base + f"/media/cat.jpg?md5={good}&expires={future}",
+            headers={**headers, "X-Forwarded-For": "203.0.113.8"},
+        )
+        assert other.status_code == 403
+
+    # The seed's corruption: nginx refuses the request line (400) and logs it escaped.
+    answer = _raw_tls(
+        ports.https,
+        b"GET /media/ca\x80\x01t.jpg HTTP/1.1\r\nHost: example.org\r\n\r\n",
+        site.ca,
+        tmp_path,
+    )
+    assert answer.startswith(b"HTTP/1.1 400")
+
+    log = site.prefix / "logs" / "edgeward-access.log"
+    deadline = time.monotonic() + 5
+    while log.read_bytes().count(b"\n") < len(cases) + 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    records = [parse_combined(line) for line in log.read_bytes().splitlines(keepends=True)]
+    assert records[0].client == client  # realip applied from the trusted front
+    assert records[0].request == b"GET / HTTP/1.1"
+    assert records[0].forwarded_for == client
+    corrupted = [r for r in records if b"\x80\x01" in r.request]
+    assert len(corrupted) == 1
+    assert corrupted[0].status == 400
+    assert corrupted[0].target == b"/media/ca\x80\x01t.jpg"
+
+    # The syslog copy carries the same lines in edgeward_json.
+    got = []
+    while True:
+        try:
+            datagram = syslog.recv(65536)
+        except TimeoutError:
+            break
+        body = datagram.split(b"edgeward: ", 1)[1]
+        got.append(parse_json(body))
+        if b"\x80\x01" in got[-1].request:
+            break
+    assert got[0].client == client
+    assert got[-1].request == b"GET /media/ca\x80\x01t.jpg HTTP/1.1"

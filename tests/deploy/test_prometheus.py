@@ -1,0 +1,79 @@
+"""deploy/prometheus: promtool checks the config and rules, and runs the rule unit tests."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from edgeward.run import URLS
+from tests.deploy.promql import RULE_TESTS, RULES, SCRAPE, rule_exprs
+from tests.support.tools import require_tool
+
+
+def promtool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    binary = require_tool("promtool", "prometheus")
+    return subprocess.run([binary, *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+def test_promtool_check_config() -> None:
+    result = promtool("check", "config", SCRAPE.name, cwd=SCRAPE.parent)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_promtool_check_rules() -> None:
+    result = promtool("check", "rules", str(RULES))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(rule_exprs())} rules found" in result.stdout
+
+
+def test_promtool_test_rules() -> None:
+    result = promtool("test", "rules", str(RULE_TESTS))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
+    doc = yaml.safe_load(RULE_TESTS.read_text())
+    fires: set[str] = set()
+    quiet: set[str] = set()
+    for case in doc["tests"]:
+        for check in case.get("alert_rule_test", []):
+            (fires if check["exp_alerts"] else quiet).add(check["alertname"])
+    alerts = set(rule_exprs())
+    assert alerts - fires == set(), "alerts without a test where they fire"
+    assert alerts - quiet == set(), "alerts without a test where they stay quiet"
+
+
+@pytest.mark.parametrize("alert", sorted(rule_exprs()))
+def test_rule_tests_catch_a_broken_alert(alert: str, tmp_path: Path) -> None:
+    """Each alert's tests bite: with its expression replaced by one that never fires,
+    promtool's unit tests fail."""
+    rules = RULES.read_text()
+    doc = yaml.safe_load(rules)
+    for group in doc["groups"]:
+        for rule in group["rules"]:
+            if rule.get("alert") == alert:
+                rule["expr"] = "vector(0) > 1"
+    (tmp_path / RULES.name).write_text(yaml.safe_dump(doc))
+    (tmp_path / "tests").mkdir()
+    shutil.copy(RULE_TESTS, tmp_path / "tests" / RULE_TESTS.name)
+    result = promtool("test", "rules", str(tmp_path / "tests" / RULE_TESTS.name))
+    assert result.returncode != 0
+    assert f"alertname: {alert}" in result.stdout + result.stderr
+
+
+def test_scrape_config_covers_every_metrics_port() -> None:
+    """Every /metrics of the suite is scraped, on the ports `make run` announces."""
+    doc = yaml.safe_load(SCRAPE.read_text())
+    targets = {
+        t for job in doc["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]
+    }
+    expected = {"127.0.0.1:8000", "127.0.0.1:9465", "127.0.0.1:9466", "127.0.0.1:9467"}
+    announced = " ".join(URLS.values())
+    assert all(t in announced for t in expected), announced
+    assert targets == expected
