@@ -16,9 +16,21 @@ _LAZY: dict[str, str] = {
     "sign_url": "middleware.signed",
     "verify_url": "middleware.signed",
     "SignedURLMiddleware": "middleware.signed",
+    "CorruptionSensorMiddleware": "middleware.corruption.sensor",
+    "classify": "middleware.corruption.classify",
+    "Attributor": "middleware.attribution.attributor",
+    "CorruptionEvent": "middleware.attribution.events",
+    "PrefixTable": "middleware.attribution.prefix_table",
 }
 
 if TYPE_CHECKING:
+    from middleware.attribution.attributor import Attributor as Attributor
+    from middleware.attribution.events import CorruptionEvent as CorruptionEvent
+    from middleware.attribution.prefix_table import PrefixTable as PrefixTable
+    from middleware.corruption.classify import classify as classify
+    from middleware.corruption.sensor import (
+        CorruptionSensorMiddleware as CorruptionSensorMiddleware,
+    )
     from middleware.signed import KeyRing as KeyRing
     from middleware.signed import SignedURLMiddleware as SignedURLMiddleware
     from middleware.signed import sign_url as sign_url

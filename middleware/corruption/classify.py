@@ -8,12 +8,19 @@ Kinds, most specific first:
 - ``invalid_utf8`` — bytes ``>= 0x80`` that do not decode as UTF-8.
 
 Data is checked as received and, when it holds ``%``, percent-decoded too (what reaches
-an ASGI app is percent-encoded; what nginx logs is raw). Clean printable ASCII takes a
-fast path: one C-level ``translate`` and one ``in`` test.
+an ASGI app is percent-encoded; what nginx logs is raw). In decoded data, tab, line feed
+and carriage return are not findings: HTML forms submitted with GET legitimately encode
+them (``%0A`` in a textarea's value); raw, they are.
+
+Clean printable ASCII without ``%`` takes a fast path of three C-level calls (``isascii``,
+a one-byte ``in`` — an ``int`` needle is a plain ``memchr``, several times cheaper than a
+``bytes`` needle — and ``isprintable`` on the ASCII text), about 0.15 µs for a typical
+path; ``bench/corruption.py`` measures it.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final, Literal
 from urllib.parse import unquote_to_bytes
@@ -21,7 +28,10 @@ from urllib.parse import unquote_to_bytes
 Kind = Literal["dpi_signature", "control_bytes", "invalid_utf8"]
 KINDS: Final[tuple[Kind, ...]] = ("dpi_signature", "control_bytes", "invalid_utf8")
 
-_PRINTABLE: Final = bytes(range(0x20, 0x7F))
+_PERCENT: Final = 0x25
+_DPI: Final = re.compile(rb"\x80[\x01\x04]")
+_CONTROL_RAW: Final = re.compile(rb"[\x00-\x1f\x7f]")
+_CONTROL_DECODED: Final = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _WINDOW: Final = 8  # evidence bytes kept on each side of the offending offset
 
 
@@ -33,16 +43,14 @@ class Finding:
     decoded: bool  # found after percent-decoding
 
 
-def _scan(data: bytes) -> tuple[Kind, int] | None:
+def _scan(data: bytes, control: re.Pattern[bytes]) -> tuple[Kind, int] | None:
     # dpi_signature first: it is the most specific and proves transport damage.
-    start = 0
-    while (i := data.find(b"\x80", start)) >= 0:
-        if i + 1 < len(data) and data[i + 1] in (0x01, 0x04):
-            return "dpi_signature", i
-        start = i + 1
-    for i, b in enumerate(data):
-        if b < 0x20 or b == 0x7F:
-            return "control_bytes", i
+    hit = _DPI.search(data)
+    if hit is not None:
+        return "dpi_signature", hit.start()
+    hit = control.search(data)
+    if hit is not None:
+        return "control_bytes", hit.start()
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -58,19 +66,17 @@ def _finding(data: bytes, hit: tuple[Kind, int], decoded: bool) -> Finding:
 
 def classify(data: bytes) -> Finding | None:
     """The first corruption found in ``data`` (raw, then percent-decoded), or ``None``."""
-    if not data.translate(None, _PRINTABLE):
-        if b"%" not in data:
-            return None  # fast path: printable ASCII with nothing encoded
-    else:
-        hit = _scan(data)
-        if hit is not None:
-            return _finding(data, hit, decoded=False)
-        if b"%" not in data:
-            return None
-    decoded = unquote_to_bytes(data)
-    if not decoded.translate(None, _PRINTABLE):
+    if data.isascii() and _PERCENT not in data and data.decode("ascii").isprintable():
+        return None  # fast path, inlined: a call costs as much as the checks
+    hit = _scan(data, _CONTROL_RAW)
+    if hit is not None:
+        return _finding(data, hit, decoded=False)
+    if _PERCENT not in data:
         return None
-    hit = _scan(decoded)
+    decoded = unquote_to_bytes(data)
+    if decoded.isascii() and decoded.decode("ascii").isprintable():
+        return None
+    hit = _scan(decoded, _CONTROL_DECODED)
     return _finding(decoded, hit, decoded=True) if hit is not None else None
 
 

@@ -1,0 +1,160 @@
+"""The ASGI sensor: flag (or refuse) requests whose URL or headers a middlebox corrupted.
+
+For each HTTP request, :class:`CorruptionSensorMiddleware`:
+
+1. resolves the client address (the peer, or ``X-Forwarded-For`` from a trusted proxy,
+   see ``client_address.py``) and counts the request for its AS (the denominator; a
+   prefix-table lookup, microseconds);
+2. classifies the raw path, the query string, and the ``Referer`` and ``Cookie`` values
+   (``classify.py``); clean ASCII takes the classifier's fast path;
+3. on a finding: stores it in ``scope["state"]["corruption"]`` (so ``SignedURLMiddleware``
+   and the app can tell transport damage from forgery), queues a :class:`CorruptionEvent`
+   for attribution (never waiting for it), and either passes the request on
+   (``action="flag"``) or answers 400 (``action="reject"``).
+
+The attributor's background workers start with the ASGI lifespan (and stop with it,
+flushing what is queued) or, without lifespan, lazily at the first event.
+Non-HTTP scopes other than lifespan pass through untouched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Final, Literal
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from middleware.attribution.attributor import Attributor
+from middleware.attribution.events import CorruptionEvent
+from middleware.corruption.classify import Finding, classify
+from middleware.corruption.client_address import TrustedProxies, client_address
+
+Action = Literal["flag", "reject"]
+
+_HEADERS: Final = {b"referer": "referer", b"cookie": "cookie"}
+_XFF: Final = b"x-forwarded-for"
+_REJECT_BODY: Final = b"Bad Request: the request was corrupted in transit\n"
+
+
+class CorruptionSensorMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        attributor: Attributor | None = None,
+        trusted_proxies: Iterable[str] = ("127.0.0.1", "::1"),
+        action: Action = "flag",
+        count_requests: bool = True,
+    ) -> None:
+        """``attributor``: where events and request counts go (default: a table-less one,
+        so every AS is ``unknown``). ``trusted_proxies``: peers whose ``X-Forwarded-For``
+        is believed (addresses, networks, ``*``). ``action``: ``flag`` passes corrupted
+        requests on, ``reject`` answers 400. ``count_requests``: count every request per AS
+        (turn off when another sensor, e.g. ``dpi-watch`` at nginx, already counts them).
+        """
+        if action not in ("flag", "reject"):
+            raise ValueError(f"action must be 'flag' or 'reject', not {action!r}")
+        self.app = app
+        self.attributor = attributor if attributor is not None else Attributor()
+        self.trusted = TrustedProxies(trusted_proxies)
+        self.action: Action = action
+        self.count_requests = count_requests
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = scope["headers"]
+        finding, where = self._inspect(scope, headers)
+        if finding is None and not self.count_requests:
+            await self.app(scope, receive, send)
+            return
+        client = self._client(scope, headers)
+        if self.count_requests:
+            self.attributor.count_request(client or "")
+        if finding is None:
+            await self.app(scope, receive, send)
+            return
+        scope.setdefault("state", {})["corruption"] = finding
+        self.attributor.submit(
+            CorruptionEvent(
+                time.time(),
+                "asgi",
+                finding.kind,
+                client or "",
+                finding.evidence_hex,
+                finding.offset,
+                where,
+            )
+        )
+        if self.action == "reject":
+            await _bad_request(send)
+            return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _inspect(scope: Scope, headers: list[tuple[bytes, bytes]]) -> tuple[Finding | None, str]:
+        raw_path = scope.get("raw_path")
+        if raw_path is None:  # servers may omit it; the decoded path is then all we have
+            raw_path = scope["path"].encode("utf-8", "surrogateescape")
+        finding = classify(raw_path)
+        if finding is not None:
+            return finding, "path"
+        query = scope.get("query_string", b"")
+        if query:
+            finding = classify(query)
+            if finding is not None:
+                return finding, "query"
+        for name, value in headers:
+            where = _HEADERS.get(name)
+            if where is not None:
+                finding = classify(value)
+                if finding is not None:
+                    return finding, where
+        return None, ""
+
+    def _client(self, scope: Scope, headers: list[tuple[bytes, bytes]]) -> str | None:
+        peer = scope.get("client")
+        host = peer[0] if peer else None
+        if host is None or host not in self.trusted:
+            return client_address(host, (), self.trusted)
+        forwarded = [v.decode("latin-1") for k, v in headers if k == _XFF]
+        return client_address(host, forwarded, self.trusted)
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        attributor = self.attributor
+
+        async def receive_wrapper() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await attributor.start()
+            return message
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                await attributor.stop()
+            await send(message)
+
+        await self.app(scope, receive_wrapper, send_wrapper)
+
+
+async def _bad_request(send: Send) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 400,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(_REJECT_BODY)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": _REJECT_BODY})
