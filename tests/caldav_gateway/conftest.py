@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import ssl
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,10 @@ class Gateway:
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client context trusting only the test CA (for httpx ``verify=``, http.client)."""
+        return ssl.create_default_context(cafile=str(self.ca))
 
 
 def write_htpasswd(path: Path, users: dict[str, str]) -> None:
@@ -113,3 +118,28 @@ def running_gateway(
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     with running_gateway(tmp_path_factory.mktemp("gateway")) as gw:
         yield gw
+
+
+@contextlib.contextmanager
+def direct_radicale(
+    tmp: Path, cert: Path, key: Path, htpasswd: Path, *, collections: Path | None = None
+) -> Iterator[int]:
+    """``python -m radicale`` serving TLS itself, no gateway: the peer and the misconfiguration.
+
+    Its settings mirror what the gateway gives the embedded Radicale (htpasswd autodetect,
+    ``owner_only`` rights, no auth delay, no web UI), so any difference a test sees comes
+    from the gateway. Yields the port.
+    """
+    port = free_port()
+    conf = tmp / "radicale.conf"
+    conf.write_text(
+        f"[server]\nhosts = 127.0.0.1:{port}\nssl = True\ncertificate = {cert}\nkey = {key}\n"
+        f"[auth]\ntype = htpasswd\nhtpasswd_filename = {htpasswd}\n"
+        "htpasswd_encryption = autodetect\ndelay = 0\nrealm = CalDAV\n"
+        "[rights]\ntype = owner_only\n"
+        f"[storage]\nfilesystem_folder = {collections or tmp / 'collections'}\n"
+        "[web]\ntype = none\n[logging]\nmask_passwords = True\n"
+    )
+    argv = [sys.executable, "-m", "radicale", "-C", str(conf)]
+    with process(argv, port=port, log=tmp / "radicale.log", timeout=60):
+        yield port

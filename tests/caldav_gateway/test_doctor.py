@@ -14,11 +14,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import sys
+import ssl
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -29,8 +30,9 @@ from caldav_gateway.doctor.target import Target
 from caldav_gateway.doctor.tls_checks import covers
 from edgeward import pki
 from edgeward.secrets import Secret
+from tests.caldav_gateway.conftest import Gateway, direct_radicale, write_htpasswd
 from tests.support.net import free_port, wait_port
-from tests.support.servers import nginx, process
+from tests.support.servers import nginx
 
 PASSWORD = "doctor-s3cret-Pw!"
 
@@ -56,32 +58,9 @@ def write_pki(
 
 
 @contextlib.contextmanager
-def direct_radicale(tmp: Path, cert: Path, key: Path) -> Iterator[int]:
-    """``python -m radicale`` serving TLS itself, users alice/bob: no gateway in front."""
-    port = free_port()
-    (tmp / "users").write_text(f"alice:{PASSWORD}\nbob:{PASSWORD}\n")
-    (tmp / "radicale.conf").write_text(
-        f"""[server]
-hosts = 127.0.0.1:{port}
-ssl = True
-certificate = {cert}
-key = {key}
-[auth]
-type = htpasswd
-htpasswd_filename = {tmp / "users"}
-htpasswd_encryption = plain
-# Radicale's 1 s anonymous delay would only slow the test down, not change any answer.
-delay = 0
-[rights]
-type = owner_only
-[storage]
-filesystem_folder = {tmp / "collections"}
-[web]
-type = none
-"""
-    )
-    argv = [sys.executable, "-m", "radicale", "-C", str(tmp / "radicale.conf")]
-    with process(argv, port=port, log=tmp / "radicale.log"):
+def plain_radicale(tmp: Path, cert: Path, key: Path) -> Iterator[int]:
+    write_htpasswd(tmp / "users", {"alice": PASSWORD, "bob": PASSWORD})
+    with direct_radicale(tmp, cert, key, tmp / "users") as port:
         yield port
 
 
@@ -110,7 +89,7 @@ def test_plain_radicale_fails_on_probes_and_names_the_fix(
     tmp_path: Path, password_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ca, cert, key = write_pki(tmp_path, ("localhost", "127.0.0.1"))
-    with direct_radicale(tmp_path, cert, key) as port:
+    with plain_radicale(tmp_path, cert, key) as port:
         code, checks, _ = doctor(capsys, f"https://localhost:{port}/", password_file, ca)
     assert code == 1
     probes = {k: v for k, v in checks.items() if k.startswith("probe ")}
@@ -165,7 +144,7 @@ def test_certificate_problems_fail_tls_checks(
     detail: str,
 ) -> None:
     ca, cert, key = write_pki(tmp_path, names, **validity)
-    with direct_radicale(tmp_path, cert, key) as port:
+    with plain_radicale(tmp_path, cert, key) as port:
         code, checks, _ = doctor(capsys, f"https://localhost:{port}/", password_file, ca)
     assert code == 1
     tls_failed = {k for k, c in checks.items() if k.startswith("tls.") and c["status"] == "fail"}
@@ -215,6 +194,33 @@ def test_shared_ip_port_picking_certificates_by_sni(
     assert "www.example.org" in checks["tls.no-sni"]["detail"]
     assert checks["tls.sni"]["status"] == "fail"
     assert "dedicate" in checks["tls.sni"]["fix"]
+
+
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
+def test_the_gateway_passes_every_check(
+    gateway: Gateway, tmp_path: Path, capsys: pytest.CaptureFixture[str], host: str
+) -> None:
+    password = gateway.users["alice"]
+    pw = tmp_path / "pw"
+    pw.write_text(password + "\n")
+    verify = ssl.create_default_context(cafile=gateway.ca)
+    with httpx.Client(base_url=gateway.url, verify=verify, auth=("alice", password)) as http:
+        r = http.request("MKCALENDAR", "/alice/doctor/")
+        assert r.status_code in (201, 409), r.text  # 409: made by the other parametrisation
+    argv = ["doctor", f"https://{host}:{gateway.port}/", "--user", "alice"]
+    argv += ["--password-file", str(pw), "--ca", str(gateway.ca), "--json"]
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert password not in out + err
+    doc = json.loads(out)
+    assert [c for c in doc["checks"] if c["status"] != "pass"] == []
+    assert code == 0 and doc["ok"] is True
+    assert doc["counts"]["pass"] >= 20
+    # The same run as text: one line per check, the verdict last.
+    assert main(argv[:-1]) == 0
+    text = capsys.readouterr().out
+    assert text.splitlines()[-1].startswith("OK: ") and "FAIL" not in text
+    assert password not in text
 
 
 @pytest.mark.parametrize(
