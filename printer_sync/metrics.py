@@ -26,3 +26,27 @@ PUSH_LAST_SUCCESS: Final = Gauge(
     "Unix time of the last push that ended verified or found the printer up to date.",
     ["printer"],
 )
+
+# --- daemon ---
+# Set by `printer-sync watch` (printer_sync/watch.py) after every check of a printer.
+SERVED_NOT_AFTER: Final = Gauge(
+    "edgeward_printer_served_not_after_timestamp_seconds",
+    "Unix time at which the certificate the printer served at the last check expires "
+    "(kept while the printer is unreachable, so expiry alerts still fire).",
+    ["printer"],
+)
+REACHABLE: Final = Gauge(
+    "edgeward_printer_reachable",
+    "1 if the printer answered the last TLS handshake, else 0.",
+    ["printer"],
+)
+IN_SYNC: Final = Gauge(
+    "edgeward_printer_in_sync",
+    "1 if the printer served the local certificate at the last check, else 0.",
+    ["printer"],
+)
+LAST_CHECK: Final = Gauge(
+    "edgeward_printer_last_check_timestamp_seconds",
+    "Unix time of the daemon's last check of the printer (reachable or not).",
+    ["printer"],
+)
