@@ -142,7 +142,8 @@ def decode_secret(encoded: str) -> bytes:
     if not _B64URL.fullmatch(encoded):
         raise KeyFileError("secret is not base64url (A-Z a-z 0-9 - _)")
     try:
-        return base64.urlsafe_b64decode(encoded.rstrip("=") + "=" * (-len(encoded) % 4))
+        bare = encoded.rstrip("=")
+        return base64.urlsafe_b64decode(bare + "=" * (-len(bare) % 4))
     except (binascii.Error, ValueError):
         raise KeyFileError("secret is not valid base64url (wrong length)") from None
 

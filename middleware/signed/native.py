@@ -80,7 +80,7 @@ def verify_url(
 
     ``leeway`` seconds of clock skew are forgiven on ``exp``. Never raises on any input.
     """
-    t = target if isinstance(target, bytes) else target.encode("utf-8", "surrogatepass")
+    t = target if isinstance(target, bytes) else _encode(target)
     i = t.rfind(b"&sig=")
     if i < 0:
         return _rejected(t, "malformed")
@@ -108,6 +108,14 @@ def verify_url(
                 if exp + leeway < (time.time() if now is None else now):
                     return Verdict("expired", t[:end], key.kid, exp)
     return Verdict("valid", t[:end], key.kid, exp)
+
+
+def _encode(target: str) -> bytes:
+    # Text from a command line may carry undecodable bytes as surrogate escapes.
+    try:
+        return target.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return target.encode("utf-8", "surrogatepass")
 
 
 def _rejected(t: bytes, provisional: Result) -> Verdict:
