@@ -208,7 +208,9 @@ async def push_printer(
     name = printer.name
 
     def say(message: str) -> None:
-        log.info("%s: %s", name, message, extra={"printer": name})
+        # A CLI shows progress itself; a daemon has only its log.
+        level = log.debug if progress is not None else log.info
+        level("%s: %s", name, message, extra={"printer": name})
         if progress is not None:
             progress(name, message)
 
