@@ -1,15 +1,207 @@
-"""``dpi-watch``: edge sensor over nginx logs."""
+"""``dpi-watch``: the edge sensor over nginx's access log (file tail or syslog)."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import contextlib
+import signal
 import sys
 from collections.abc import Sequence
 
-from edgeward.cli import stub_main
+from edgeward.cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    add_subcommand,
+    parser,
+    run,
+    subcommands,
+)
+from edgeward.logs import get_logger
+from edgeward.metrics import serve_metrics
+from edgeward.netaddr import parse_hostport
+from middleware.attribution.attributor import Attributor
+from middleware.attribution.prefix_table import PrefixTable, TableError
+from middleware.edge.nginx_log import LOG_FORMATS
+from middleware.edge.realip import TrustedProxies
+from middleware.edge.watch import EdgeIngest, run_syslog, run_tail
+
+log = get_logger("middleware.dpi_watch")
+
+DESCRIPTION = """\
+Read nginx's access log, classify every request line, count every request under its
+client's network (AS number) and record each corrupted one (the 0x80 0x01 / 0x80 0x04
+signature of faulty deep-packet-inspection gear, control bytes, invalid UTF-8).
+nginx refuses such request lines with 400 before any app sees them: its log is the only
+place they show. Metrics on --metrics-listen (/metrics):
+  edgeward_requests_by_asn_total{asn}                 every request (the denominator)
+  edgeward_corruption_events_total{kind,source="edge",asn}
+  edgeward_edge_log_lines_total{result="parsed|malformed"}
+"""
+
+EPILOG = """\
+examples:
+  # follow the file nginx writes (rotation, truncation and a file created later are fine)
+  dpi-watch tail /var/log/nginx/access.log --asn-table ip2asn-v4.tsv.gz \\
+      --events /var/lib/edgeward/edge-events.jsonl
+
+  # receive `access_log syslog:server=127.0.0.1:5140 edgeward_json;` datagrams
+  dpi-watch syslog --listen 127.0.0.1:5140 --nginx-format json --asn-table ipasn.dat
+
+  # nginx behind a TCP load balancer at 10.0.0.5 speaking the PROXY protocol
+  dpi-watch tail access.log --nginx-format json --trusted-proxy 10.0.0.5
+
+log formats (deploy/nginx/edgeward-log-formats.conf):
+  combined   nginx's default; corrupted bytes appear as \\xHH escapes
+  json       edgeward_json (escape=json): raw bytes, invalid UTF-8 on purpose
+A line that does not parse is counted (result="malformed") and skipped, never fatal.
+
+exit codes: 0 stopped by SIGINT/SIGTERM, 1 cannot listen or read, 2 usage/config error.
+"""
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("attribution")
+    g.add_argument(
+        "--asn-table",
+        metavar="FILE",
+        help="offline IP→ASN table: iptoasn TSV (.gz), pyasn .dat, MaxMind ASN .mmdb "
+        "(without it every client is 'unknown')",
+    )
+    g.add_argument(
+        "--events",
+        metavar="FILE",
+        help="append each corruption event as one JSON line (dpi-report reads it)",
+    )
+    g.add_argument(
+        "--top-n",
+        type=int,
+        default=20,
+        metavar="N",
+        help="AS numbers with their own metric series by volume (the rest: 'other')",
+    )
+    g.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="a proxy whose $proxy_protocol_addr / X-Forwarded-For is believed when it is "
+        "the logged $remote_addr (repeat; default none: $remote_addr is the client)",
+    )
+    p.add_argument(
+        "--nginx-format",
+        choices=LOG_FORMATS,
+        default="combined",
+        help="the nginx log_format of the input",
+    )
+    p.add_argument(
+        "--metrics-listen",
+        default="127.0.0.1:9467",
+        metavar="HOST:PORT",
+        help="serve /metrics here ('' to disable)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = parser("dpi-watch", DESCRIPTION, EPILOG)
+    sub = subcommands(p)
+    t = add_subcommand(
+        sub,
+        "tail",
+        "follow access-log files like tail -F",
+        epilog="example:\n  dpi-watch tail /var/log/nginx/access.log --asn-table ip2asn-v4.tsv",
+    )
+    t.add_argument("files", nargs="+", metavar="FILE", help="log files to follow")
+    t.add_argument(
+        "--from-start",
+        action="store_true",
+        help="read files present at start from their first line (default: only new lines)",
+    )
+    t.add_argument(
+        "--interval", type=float, default=0.25, metavar="S", help="seconds between polls"
+    )
+    _common(t)
+    s = add_subcommand(
+        sub,
+        "syslog",
+        "receive nginx's access_log syslog: datagrams (UDP)",
+        epilog="nginx side:\n"
+        "  access_log syslog:server=127.0.0.1:5140,tag=nginx edgeward_json;\n"
+        "example:\n  dpi-watch syslog --listen 127.0.0.1:5140 --nginx-format json",
+    )
+    s.add_argument("--listen", default="127.0.0.1:5140", metavar="HOST:PORT", help="UDP address")
+    _common(s)
+    return p
+
+
+def _attributor(args: argparse.Namespace) -> Attributor:
+    table = None
+    if args.asn_table:
+        try:
+            table = PrefixTable.load(args.asn_table)
+        except TableError as exc:
+            raise UsageError(str(exc)) from None
+        log.info("ASN table %s: %d prefixes", args.asn_table, len(table))
+    if args.top_n < 0:
+        raise UsageError("--top-n must be >= 0")
+    return Attributor(table=table, events_path=args.events, top_n=args.top_n)
+
+
+def _check_listen(value: str, option: str) -> None:
+    try:
+        parse_hostport(value)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    try:
+        trusted = TrustedProxies(args.trusted_proxy)
+    except ValueError as exc:
+        raise UsageError(f"--trusted-proxy: {exc}") from None
+    if args.metrics_listen:
+        _check_listen(args.metrics_listen, "--metrics-listen")
+    if args.command == "syslog":
+        _check_listen(args.listen, "--listen")
+    attributor = _attributor(args)
+    ingest = EdgeIngest(attributor, log_format=args.nginx_format, trusted=trusted)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    metrics = None
+    try:
+        if args.metrics_listen:
+            metrics = await serve_metrics(args.metrics_listen)
+            log.info("metrics on http://%s/metrics", args.metrics_listen)
+        await attributor.start()
+        if args.command == "tail":
+            await run_tail(
+                args.files, ingest, stop, interval=args.interval, from_start=args.from_start
+            )
+        else:
+            await run_syslog(args.listen, ingest, stop)
+    except OSError as exc:
+        log.error("%s", exc)
+        return EXIT_FAILED
+    finally:
+        await attributor.stop()
+        if metrics is not None:
+            server, task = metrics
+            server.should_exit = True
+            with contextlib.suppress(Exception):
+                await task
+    log.info("stopped: %r", ingest)
+    return EXIT_OK
+
+
+def _main(args: argparse.Namespace) -> int:
+    return asyncio.run(_serve(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return stub_main("dpi-watch", "edge sensor over nginx logs", "issue 4", argv)
+    return run(_main, build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""The edge sensor: nginx's access log (file or syslog) → classifier → attribution."""

@@ -1,0 +1,116 @@
+"""The hot loop: count requests per client over whole chunks of a ``combined`` log.
+
+Parsing a million lines one by one in Python costs about a microsecond each; this module
+does the common case with C-level bytes operations over a chunk of many lines and leaves
+per-line Python work to the rare lines that need it:
+
+1. **Shape check.** A chunk of ``n`` lines passes when it holds only printable ASCII
+   (nginx's escaping guarantees it), ``n`` clients at line starts, ``n`` ``] "`` (the
+   ``[$time_local] "$request"`` junction) and ``n`` lines ending in ``"``. Otherwise the
+   chunk is parsed line by line (:func:`~middleware.edge.nginx_log.parse_combined`) and
+   malformed lines are counted exactly.
+2. **Clients** are collected with one regex ``findall`` and counted with ``Counter`` (C);
+   callers resolve each *distinct* address once, not once per line.
+3. **Candidates**: only lines holding a ``\\xHH`` escape or a percent-encoded control or
+   high byte can be corrupted (a superset of what the classifier flags in a request line);
+   they are returned whole for a full parse and :func:`classify`.
+
+With trusted proxies the logged address is not always the client (see
+:mod:`middleware.edge.realip`), so chunks whose clients include a trusted proxy take the
+line-by-line path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Final
+
+from middleware.edge.nginx_log import MalformedLine, parse_combined
+from middleware.edge.realip import TrustedProxies
+
+_CLIENTS: Final = re.compile(rb"\n([0-9A-Fa-f.:]+) ")
+# Two patterns, each with a literal first byte: sre then skips ahead at C speed (an
+# alternation of the two scans ten times slower).
+_ESCAPED: Final = re.compile(rb"\\x")
+_ENCODED: Final = re.compile(rb"%(?:[0189A-Fa-f][0-9A-Fa-f]|7[Ff])")
+_PRINTABLE: Final = bytes(range(0x20, 0x7F)) + b"\n"
+_SMALL: Final = 64  # lines: below this a chunk that fails the shape check is parsed line by line
+
+
+def needs_classify(request: bytes) -> bool:
+    """Whether a request line could hold corruption (cheap; the classifier decides)."""
+    return (
+        _ESCAPED.search(request) is not None
+        or _ENCODED.search(request) is not None
+        or bool(request.translate(None, _PRINTABLE[:-1]))
+    )
+
+
+class CombinedScan:
+    """Accumulates per-client request counts over chunks of complete ``combined`` lines."""
+
+    __slots__ = ("candidates", "clients", "lines", "malformed", "trusted")
+
+    def __init__(self, trusted: TrustedProxies | None = None) -> None:
+        self.clients: Counter[bytes] = Counter()  # address as logged → requests
+        self.candidates: list[bytes] = []  # whole lines to parse and classify
+        self.malformed = 0
+        self.lines = 0
+        self.trusted = trusted if trusted else None
+
+    def feed(self, chunk: bytes) -> None:
+        """Scan ``chunk``: complete lines, each ending in ``\\n`` (the last one may not)."""
+        if not chunk:
+            return
+        if chunk[-1:] != b"\n":
+            chunk += b"\n"
+        self._feed(chunk)
+
+    def _feed(self, chunk: bytes) -> None:
+        n = chunk.count(b"\n")
+        clients = _CLIENTS.findall(b"\n" + chunk)
+        if (
+            len(clients) != n
+            or chunk.count(b'"') not in (6 * n, 8 * n, 10 * n)
+            or chunk.translate(None, _PRINTABLE)
+        ):
+            if n <= _SMALL:
+                self._slow(chunk)
+                return
+            # One odd line must not send thousands of lines down the slow path: halve
+            # until the odd part is small.
+            mid = chunk.find(b"\n", len(chunk) // 2) + 1
+            if 0 < mid < len(chunk):
+                self._feed(chunk[:mid])
+                self._feed(chunk[mid:])
+            else:
+                self._slow(chunk)
+            return
+        if self.trusted is not None and any(self.trusted.trusts(c.decode()) for c in set(clients)):
+            self._slow(chunk)
+            return
+        self.clients.update(clients)  # a list: counted by C code into the running Counter
+        self.lines += n
+        starts: set[int] = set()
+        for pattern in (_ESCAPED, _ENCODED):
+            pos = 0
+            while (m := pattern.search(chunk, pos)) is not None:
+                start = chunk.rfind(b"\n", 0, m.start()) + 1
+                pos = chunk.find(b"\n", m.end()) + 1  # chunks end in \n: never 0 here
+                if start not in starts:
+                    starts.add(start)
+                    self.candidates.append(chunk[start : pos - 1])
+
+    def _slow(self, chunk: bytes) -> None:
+        for line in chunk.split(b"\n")[:-1]:
+            self.lines += 1
+            try:
+                record = parse_combined(line)
+            except MalformedLine:
+                self.malformed += 1
+                continue
+            client = self.trusted.client_of(record) if self.trusted else record.client
+            self.clients[client.encode()] += 1
+            if needs_classify(record.request):
+                self.candidates.append(line)

@@ -1,0 +1,234 @@
+"""The edge sensor: blocks of nginx log lines → denominator counts and corruption events.
+
+:class:`EdgeIngest` is synchronous and does no I/O; the file tail and the syslog listener
+(:func:`run_tail`, :func:`run_syslog`) hand it blocks of complete lines. Per block:
+
+- every parsed line is one request of its client's AS (``Attributor.count_asn``, summed
+  per AS over the block, the client → AS lookup cached per distinct address);
+- lines whose request line may be corrupted are parsed in full, classified
+  (:func:`middleware.corruption.classify.classify`) and submitted as ``source="edge"``
+  events; the attributor resolves and records them in the background;
+- malformed lines are counted (``edgeward_edge_log_lines_total{result="malformed"}``) and
+  skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Final
+
+from edgeward.logs import get_logger
+from middleware.attribution.attributor import Attributor
+from middleware.attribution.events import CorruptionEvent
+from middleware.corruption.classify import classify
+from middleware.edge import syslog
+from middleware.edge.fastscan import CombinedScan, needs_classify
+from middleware.edge.nginx_log import LogFormat, LogRecord, MalformedLine, parser_for
+from middleware.edge.realip import TrustedProxies
+from middleware.edge.tail import FileFollower
+from middleware.metrics import EDGE_LOG_LINES
+
+log = get_logger("middleware.edge.watch")
+
+_CACHE_SIZE: Final = 100_000  # distinct client addresses whose AS is remembered
+_PARSED = EDGE_LOG_LINES.labels("parsed")
+_MALFORMED = EDGE_LOG_LINES.labels("malformed")
+
+
+class EdgeIngest:
+    def __init__(
+        self,
+        attributor: Attributor,
+        *,
+        log_format: LogFormat = "combined",
+        trusted: TrustedProxies | None = None,
+    ) -> None:
+        self.attributor = attributor
+        self.log_format: LogFormat = log_format
+        self.trusted = trusted if trusted else None
+        self.lines = 0
+        self.malformed = 0
+        self.corrupted = 0
+        self._parse = parser_for(log_format)
+        self._asn_of: dict[bytes, int] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"EdgeIngest(format={self.log_format}, lines={self.lines}, "
+            f"malformed={self.malformed}, corrupted={self.corrupted})"
+        )
+
+    def feed(self, block: bytes) -> None:
+        """Take complete log lines, each ending in ``\\n`` (the last one may omit it)."""
+        if not block:
+            return
+        if self.log_format == "combined":
+            scan = CombinedScan(self.trusted)
+            scan.feed(block)
+            self._count(scan.clients)
+            lines, malformed = scan.lines, scan.malformed
+            for line in scan.candidates:
+                try:
+                    self._inspect(self._parse(line))
+                except MalformedLine:  # the fast scan passed it, the full parse did not
+                    malformed += 1
+        else:
+            lines, malformed = self._feed_lines(block.split(b"\n"))
+        self.lines += lines
+        self.malformed += malformed
+        _PARSED.inc(lines - malformed)
+        if malformed:
+            _MALFORMED.inc(malformed)
+
+    def _feed_lines(self, lines: Iterable[bytes]) -> tuple[int, int]:
+        clients: Counter[bytes] = Counter()
+        total = malformed = 0
+        for line in lines:
+            if not line.strip():
+                continue
+            total += 1
+            try:
+                record = self._parse(line)
+            except MalformedLine:
+                malformed += 1
+                continue
+            client = self.trusted.client_of(record) if self.trusted else record.client
+            clients[client.encode()] += 1
+            if needs_classify(record.request):
+                self._inspect(record, client)
+        self._count(clients)
+        return total, malformed
+
+    def _count(self, clients: Counter[bytes]) -> None:
+        cache = self._asn_of
+        table = self.attributor.table
+        per_asn: dict[int, int] = {}
+        for client, n in clients.items():
+            asn = cache.get(client)
+            if asn is None:
+                asn = table.lookup_asn(client.decode("ascii", "replace")) if table else 0
+                if len(cache) >= _CACHE_SIZE:
+                    cache.clear()  # simplest bound; refilled at one lookup per address
+                cache[client] = asn
+            per_asn[asn] = per_asn.get(asn, 0) + n
+        for asn, n in per_asn.items():
+            self.attributor.count_asn(asn, n)
+
+    def _inspect(self, record: LogRecord, client: str | None = None) -> None:
+        finding = classify(record.request)
+        if finding is None:
+            return
+        if client is None:
+            client = self.trusted.client_of(record) if self.trusted else record.client
+        self.corrupted += 1
+        log.info(
+            "corrupted request line from %s: %s at byte %d (%s)",
+            client,
+            finding.kind,
+            finding.offset,
+            finding.evidence_hex,
+        )
+        self.attributor.submit(
+            CorruptionEvent(
+                time=record.time or time.time(),
+                source="edge",
+                kind=finding.kind,
+                client=client,
+                evidence_hex=finding.evidence_hex,
+                offset=finding.offset,
+                detail="request_line",
+            )
+        )
+
+
+async def _report_every(ingest: EdgeIngest, every: float, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), every)
+        except TimeoutError:
+            log.info(
+                "lines=%d malformed=%d corrupted=%d dropped=%d",
+                ingest.lines,
+                ingest.malformed,
+                ingest.corrupted,
+                ingest.attributor.dropped,
+            )
+
+
+async def run_tail(
+    paths: Iterable[str | Path],
+    ingest: EdgeIngest,
+    stop: asyncio.Event,
+    *,
+    interval: float = 0.25,
+    from_start: bool = False,
+    stats_every: float = 60.0,
+) -> None:
+    """Follow ``paths`` until ``stop`` is set, feeding every new line to ``ingest``."""
+    followers = [FileFollower(p, from_start=from_start) for p in paths]
+    reporter = asyncio.create_task(_report_every(ingest, stats_every, stop))
+    try:
+        while True:
+            for f in followers:
+                block = f.poll()
+                while block:
+                    ingest.feed(block)
+                    await asyncio.sleep(0)  # a big backlog must not starve /metrics
+                    block = f.poll()
+            if stop.is_set():
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+    finally:
+        for f in followers:
+            f.close()
+        await reporter
+
+
+async def run_syslog(
+    listen: str,
+    ingest: EdgeIngest,
+    stop: asyncio.Event,
+    *,
+    flush_every: float = 0.1,
+    stats_every: float = 60.0,
+) -> None:
+    """Receive datagrams on ``listen`` until ``stop`` is set (batched every ``flush_every``)."""
+    pending: list[bytes] = []
+    bad = 0
+
+    def on_message(message: bytes) -> None:
+        pending.append(message + b"\n")
+        if len(pending) >= 4096:
+            flush()
+
+    def on_bad() -> None:
+        nonlocal bad
+        bad += 1
+        ingest.malformed += 1
+        _MALFORMED.inc()
+
+    def flush() -> None:
+        if pending:
+            block = b"".join(pending)
+            pending.clear()
+            ingest.feed(block)
+
+    transport = await syslog.listen(listen, on_message, on_bad)
+    reporter = asyncio.create_task(_report_every(ingest, stats_every, stop))
+    try:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), flush_every)
+            flush()
+    finally:
+        transport.close()
+        flush()
+        await reporter
+    if bad:
+        log.info("%d datagram(s) without syslog framing were skipped", bad)
