@@ -47,3 +47,12 @@ SIGNED_URL_CHECKS = _Counter(
     "bad_signature, unknown_key, expired, corrupted).",
     ["result"],
 )
+
+# --- edge sensor ---
+# dpi-watch's own health: lines read from nginx's log (file or syslog) by ``result``
+# (``parsed``, ``malformed``: truncated, cut by syslog, another format — counted, skipped).
+EDGE_LOG_LINES = _Counter(
+    "edgeward_edge_log_lines_total",
+    "nginx access-log lines read by dpi-watch, by result (parsed, malformed).",
+    ["result"],
+)
