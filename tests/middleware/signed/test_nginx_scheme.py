@@ -1,0 +1,147 @@
+"""The nginx scheme in isolation: nginx's documented token, $uri, $arg_*, the token decoder."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+
+from edgeward.secrets import Secret
+from middleware.signed.nginx_scheme import (
+    NginxScheme,
+    TemplateError,
+    decode_token,
+    nginx_uri,
+    strip_params,
+)
+from middleware.signed.quoting import TargetError
+from tests.middleware.signed.test_native import targets
+
+DOCS = NginxScheme(Secret("secret"))
+DOCS_URL = "/s/link?md5=_e4Nc3iduzkWRm01TBBNYw&expires=2147483647"
+NOW = 2_000_000_000.0
+
+
+def test_nginx_docs_example_is_a_vector() -> None:
+    assert DOCS.token(2147483647, b"/s/link", "127.0.0.1") == "_e4Nc3iduzkWRm01TBBNYw"
+    assert DOCS.sign("/s/link", expires_at=2147483647, remote_addr="127.0.0.1") == DOCS_URL
+    verdict = DOCS.verify(DOCS_URL.encode(), "127.0.0.1", now=NOW)
+    assert (verdict.result, verdict.exp, verdict.kid, verdict.target) == (
+        "valid",
+        2147483647,
+        None,
+        b"/s/link",
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "uri"),
+    [
+        (b"/s/link", b"/s/link"),
+        (b"/s/%6Cink", b"/s/link"),
+        (b"/s/a%20b", b"/s/a b"),
+        (b"//s///link", b"/s/link"),
+        (b"/s/./link", b"/s/link"),
+        (b"/s/x/../link", b"/s/link"),
+        (b"/s/x/%2E%2E/link", b"/s/link"),
+        (b"/s/link/", b"/s/link/"),
+        (b"/s/a+b", b"/s/a+b"),  # "+" is not a space in a path
+        (b"/", b"/"),
+        (b"/..", None),
+        (b"/s/%zz", None),
+        (b"/s/%4", None),
+    ],
+)
+def test_uri_like_nginx(raw: bytes, uri: bytes | None) -> None:
+    assert nginx_uri(raw) == uri
+
+
+@pytest.mark.parametrize(
+    ("token", "ok"),
+    [
+        (b"_e4Nc3iduzkWRm01TBBNYw", True),
+        (b"_e4Nc3iduzkWRm01TBBNYw==", True),  # padding allowed
+        (b"_e4Nc3iduzkWRm01TBBNYw=x", True),  # nginx stops at "="
+        (b"_e4Nc3iduzkWRm01TBBNYx", True),  # only the last char's unused bits differ
+        (b"_e4Nc3iduzkWRm01TBBNY", False),  # 15 bytes
+        (b"_e4Nc3iduzkWRm01TBBNYw===x", False),  # > 24 characters
+        (b"+e4Nc3iduzkWRm01TBBNYw", False),  # not base64url
+        (b"", False),
+    ],
+)
+def test_token_decoder_like_nginx(token: bytes, ok: bool) -> None:
+    raw = decode_token(token)
+    assert (raw == bytes.fromhex("fdee0d73789dbb3916466d354c104d63")) is ok
+
+
+CASES = [
+    # (name, target, client, expected)
+    ("valid", DOCS_URL, "127.0.0.1", "valid"),
+    ("parameter names are case-insensitive", DOCS_URL.replace("md5", "MD5"), "127.0.0.1", "valid"),
+    ("first md5 wins", DOCS_URL + "&md5=AAAA", "127.0.0.1", "valid"),
+    ("other client address", DOCS_URL, "127.0.0.2", "bad_signature"),
+    ("tampered path", DOCS_URL.replace("link", "linq"), "127.0.0.1", "bad_signature"),
+    ("tampered token", DOCS_URL.replace("_e4N", "_e4M"), "127.0.0.1", "bad_signature"),
+    ("extended expiry", DOCS_URL.replace("2147483647", "2147483648"), "127.0.0.1", "bad_signature"),
+    ("expired", DOCS_URL, "127.0.0.1", "expired"),
+    ("no parameters", "/s/link", "127.0.0.1", "missing"),
+    ("no expires", "/s/link?md5=_e4Nc3iduzkWRm01TBBNYw", "127.0.0.1", "malformed"),
+    ("no md5", "/s/link?expires=2147483647", "127.0.0.1", "malformed"),
+    ("expires zero", "/s/link?md5=_e4Nc3iduzkWRm01TBBNYw&expires=0", "127.0.0.1", "malformed"),
+    ("expires not digits", "/s/link?md5=x&expires=-5", "127.0.0.1", "malformed"),
+    ("token too long", "/s/link?md5=" + "A" * 25 + "&expires=5", "127.0.0.1", "malformed"),
+    ("path nginx refuses", "/s/%zz?md5=_e4Nc3iduzkWRm01TBBNYw&expires=5", "127.0.0.1", "malformed"),
+    ("corrupted", DOCS_URL.replace("link", "l%80%01k"), "127.0.0.1", "corrupted"),
+]
+
+
+@pytest.mark.parametrize(
+    ("target", "client", "expected"), [pytest.param(*c[1:], id=c[0]) for c in CASES]
+)
+def test_every_outcome(target: str, client: str, expected: str) -> None:
+    now = 2**31 + 10 if expected == "expired" else NOW
+    assert DOCS.verify(target.encode(), client, now=now).result == expected
+
+
+def test_leeway_and_stripping() -> None:
+    assert DOCS.verify(DOCS_URL.encode(), "127.0.0.1", now=2147483647 + 30, leeway=30).ok
+    assert not DOCS.verify(DOCS_URL.encode(), "127.0.0.1", now=2147483647 + 31, leeway=30).ok
+    assert strip_params(b"/a?x=1&MD5=t&y=2&Expires=3", (b"md5", b"expires")) == b"/a?x=1&y=2"
+    assert strip_params(b"/a?md5=t&expires=3", (b"md5", b"expires")) == b"/a"
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{expires}{uri}", "must contain {secret}"),
+        ("{uri}{remote_addr} {secret}", "must contain {expires}"),
+        ("{expires}{host} {secret}", "{host} unknown"),
+        ("{expires!r} {secret}", "unknown"),
+        ("{expires {secret}", "template"),
+    ],
+)
+def test_template_errors(template: str, message: str) -> None:
+    with pytest.raises(TemplateError, match=None) as info:
+        NginxScheme(Secret("secret"), template)
+    assert message in str(info.value)
+
+
+def test_secret_never_shows() -> None:
+    scheme = NginxScheme(Secret("hunter2-nginx"), "{expires}{uri} {secret}")
+    assert "hunter2" not in repr(scheme) + str(scheme)
+    with pytest.raises(TargetError) as info:
+        scheme.sign("/s/a?md5=1", expires_at=5)
+    assert "hunter2" not in str(info.value)
+
+
+@settings(max_examples=100)
+@given(target=targets)
+def test_round_trip(target: str) -> None:
+    scheme = NginxScheme(Secret("s3cret"))
+    try:
+        url = scheme.sign(target, expires_at=2147483647, remote_addr="::1")
+    except TargetError:
+        return  # a path nginx itself refuses ("/.."), or md5/expires already present
+    verdict = scheme.verify(url.encode(), "::1", now=NOW)
+    assert verdict.result == "valid"
+    assert verdict.target == strip_params(target.encode(), (b"md5", b"expires"))
+    assert scheme.verify(url.encode(), "::2", now=NOW).result in ("bad_signature", "corrupted")
