@@ -54,9 +54,9 @@ class _Range:
 def _flatten(ranges: list[_Range]) -> tuple[list[int], list[int], list[int]]:
     """Disjoint ``(starts, ends, index)`` where the most specific range wins.
 
-    CIDR prefixes are either nested or disjoint; a partial overlap (possible only in
-    hand-made range files) is clipped to the enclosing range, so a lookup never answers
-    with a range that does not contain the address.
+    CIDR prefixes are either nested or disjoint; in a partial overlap (possible only in
+    hand-made range files) the range that starts later wins from its start on, so a lookup
+    never answers with a range that does not hold the address.
     """
     order = sorted(range(len(ranges)), key=lambda i: (ranges[i].start, -ranges[i].end))
     starts: list[int] = []
@@ -81,12 +81,12 @@ def _flatten(ranges: list[_Range]) -> tuple[list[int], list[int], list[int]]:
             end, idx = stack.pop()
             emit(pos, end, idx)
             pos = end + 1
-        end = r.end
         if stack:
             emit(pos, r.start - 1, stack[-1][1])
-            end = min(end, stack[-1][0])
+            while stack and stack[-1][0] <= r.end:
+                stack.pop()  # r covers the rest of it: r takes over
         pos = r.start
-        stack.append((end, i))
+        stack.append((r.end, i))
     while stack:
         end, idx = stack.pop()
         emit(pos, end, idx)
@@ -232,10 +232,10 @@ class PrefixTable:
                     (v4 if ver == 4 else v6).append(r)
                     if name:
                         names[r.asn] = name
+        except (UnicodeDecodeError, EOFError, gzip.BadGzipFile) as exc:  # before OSError
+            raise TableError(f"{path}: not a text table: {exc}") from exc
         except OSError as exc:
             raise TableError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-        except (UnicodeDecodeError, EOFError, gzip.BadGzipFile) as exc:
-            raise TableError(f"{path}: not a text table: {exc}") from exc
         return cls._from_ranges(v4, v6, names, str(path))
 
 
