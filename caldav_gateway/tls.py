@@ -44,18 +44,22 @@ def load_pair(
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = _VERSIONS[min_version]
     ctx.options |= ssl.OP_NO_COMPRESSION
+    for path in (cert, key):
+        # load_cert_chain's own errors do not say which file is missing.
+        if not path.is_file():
+            raise CertificateError(f"{path}: file not found")
+        if not os.access(path, os.R_OK):
+            raise CertificateError(f"{path}: not readable (permission denied)")
     try:
         ctx.load_cert_chain(cert, key)
         leaf = x509.load_pem_x509_certificate(cert.read_bytes())
-    except FileNotFoundError as exc:
-        raise CertificateError(f"{exc.filename}: file not found") from None
-    except PermissionError as exc:
-        raise CertificateError(f"{exc.filename}: not readable (permission denied)") from None
     except (ssl.SSLError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or str(exc)
         raise CertificateError(
             f"{cert} / {key}: not a usable certificate and key ({reason})"
         ) from None
+    except OSError as exc:  # after SSLError, which is an OSError too
+        raise CertificateError(f"{cert} / {key}: cannot read ({exc.strerror})") from None
     # The HTTP/1.1 front speaks nothing else.
     ctx.set_alpn_protocols(["http/1.1"])
     return ctx, leaf
