@@ -96,7 +96,7 @@ def cymru_dns(
     server = CymruDNS(prefixes, delay)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
-    sock.settimeout(0.2)
+    sock.settimeout(0.05)
     server.port = sock.getsockname()[1]
     stop = threading.Event()
 
