@@ -57,6 +57,10 @@ class ThrottleSettings:
         10000, help="addresses tracked at most (oldest forgotten first)", check=_positive
     )
 
+    def __post_init__(self) -> None:
+        if self.max_delay < self.base_delay:
+            raise ValueError("max_delay must be at least base_delay")
+
 
 class LoginThrottle:
     def __init__(
@@ -67,8 +71,6 @@ class LoginThrottle:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         s = settings or ThrottleSettings()
-        if s.max_delay < s.base_delay:
-            raise ValueError("throttle max_delay must be at least base_delay")
         self.app = app
         self.settings = s
         self.clock = clock
