@@ -12,6 +12,11 @@ For each HTTP request, :class:`CorruptionSensorMiddleware`:
    for attribution (never waiting for it), and either passes the request on
    (``action="flag"``) or answers 400 (``action="reject"``).
 
+Behind uvicorn with ``--proxy-headers`` (its default for a loopback peer), the peer in the
+scope already is the forwarded client; the sensor's own walk then leaves it as is (a
+public address is not a trusted proxy). Run uvicorn with ``--no-proxy-headers`` to let
+``trusted_proxies`` alone decide, e.g. for a chain of proxies.
+
 The attributor's background workers start with the ASGI lifespan (and stop with it,
 flushing what is queued) or, without lifespan, lazily at the first event.
 Non-HTTP scopes other than lifespan pass through untouched.
