@@ -1,0 +1,1 @@
+"""dpi-report: which networks corrupt traffic (reading nginx logs and event files)."""

@@ -1,0 +1,249 @@
+"""Read ``dpi-report``'s inputs: nginx access logs (plain or ``.gz``) and JSONL event files.
+
+Each file's kind is sniffed from its first non-empty line, so they can be mixed freely:
+
+- an **event file** (``dpi-watch --events``, the ASGI sensor's attributor): JSON objects
+  with ``kind`` and ``source`` keys, one per line;
+- an nginx log in ``edgeward_json``: other JSON objects;
+- anything else: an nginx log in ``combined``.
+
+Logs are read in blocks and scanned with :class:`~middleware.edge.fastscan.CombinedScan`,
+so a million lines cost about a second; lines that do not parse are counted, never fatal.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final, Literal
+
+from middleware.corruption.classify import classify
+from middleware.edge.fastscan import CombinedScan, needs_classify
+from middleware.edge.nginx_log import LogRecord, MalformedLine, parse_combined, parse_json
+from middleware.edge.realip import TrustedProxies
+
+InputKind = Literal["nginx-combined", "nginx-json", "events"]
+_BLOCK: Final = 4 << 20
+
+
+class InputError(ValueError):
+    """An input file cannot be read at all (missing, unreadable, not gzip)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Corrupted:
+    """One corrupted request, from a log line or an event file."""
+
+    time: float
+    client: str
+    kind: str
+    evidence_hex: str
+    offset: int
+    origin: str  # "log" (found in an nginx log here) or the event's source ("edge", "asgi")
+    target: bytes | None = None  # the raw request-target, when a log line carried it
+    asn: int | None = None  # as resolved by the attributor (event files only)
+    as_name: str = ""
+
+
+@dataclass
+class InputStats:
+    path: str
+    kind: InputKind
+    lines: int = 0
+    malformed: int = 0
+
+
+@dataclass
+class Collected:
+    clients: Counter[bytes] = field(default_factory=Counter)  # requests by logged client
+    corrupted: list[Corrupted] = field(default_factory=list)
+    inputs: list[InputStats] = field(default_factory=list)
+
+    @property
+    def has_logs(self) -> bool:
+        return any(i.kind != "events" for i in self.inputs)
+
+
+def _open(path: Path) -> tuple[io.BufferedIOBase, io.BufferedIOBase]:
+    """``(reader, raw)``: ``raw.tell()`` is the progress in the file on disk."""
+    try:
+        raw = path.open("rb")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if raw.read(2) == b"\x1f\x8b":
+        raw.seek(0)
+        return gzip.GzipFile(fileobj=raw, mode="rb"), raw
+    raw.seek(0)
+    return raw, raw
+
+
+def _blocks(reader: io.BufferedIOBase, path: Path) -> Iterator[bytes]:
+    """Blocks of complete lines (a last line without newline is completed)."""
+    rest = b""
+    while True:
+        try:
+            data = reader.read(_BLOCK)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            raise InputError(f"{path}: cannot read: {exc}") from None
+        if not data:
+            break
+        end = data.rfind(b"\n")
+        if end < 0:
+            rest += data
+            continue
+        yield rest + data[: end + 1]
+        rest = data[end + 1 :]
+    if rest:
+        yield rest + b"\n"
+
+
+def sniff(first_line: bytes) -> InputKind:
+    text = first_line.strip()
+    if text.startswith(b"{"):
+        try:
+            obj = json.loads(text.decode("utf-8", "surrogateescape"))
+        except ValueError:
+            return "nginx-json"
+        if isinstance(obj, dict) and "kind" in obj and "source" in obj:
+            return "events"
+        return "nginx-json"
+    return "nginx-combined"
+
+
+def _first_line(path: Path) -> bytes:
+    reader, raw = _open(path)
+    try:
+        for block in _blocks(reader, path):
+            for line in block.split(b"\n"):
+                if line.strip():
+                    return line
+        return b""
+    finally:
+        reader.close()
+        raw.close()
+
+
+def _finding(record: LogRecord, client: str) -> Corrupted | None:
+    finding = classify(record.request)
+    if finding is None:
+        return None
+    return Corrupted(
+        time=record.time,
+        client=client,
+        kind=finding.kind,
+        evidence_hex=finding.evidence_hex,
+        offset=finding.offset,
+        origin="log",
+        target=record.target,
+    )
+
+
+def _event(obj: object) -> Corrupted | None:
+    if not isinstance(obj, dict):
+        return None
+    try:
+        asn = obj.get("asn")
+        return Corrupted(
+            time=float(obj["time"]),
+            client=str(obj["client"]),
+            kind=str(obj["kind"]),
+            evidence_hex=str(obj.get("evidence_hex", "")),
+            offset=int(obj.get("offset", -1)),
+            origin=str(obj["source"]),
+            asn=asn if isinstance(asn, int) and not isinstance(asn, bool) else None,
+            as_name=str(obj.get("as_name") or ""),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def read_file(
+    path: Path,
+    into: Collected,
+    *,
+    trusted: TrustedProxies | None = None,
+    advance: Callable[[int], None] | None = None,
+) -> InputStats:
+    """Add one input's requests and corrupted requests to ``into``."""
+    kind = sniff(_first_line(path))
+    stats = InputStats(str(path), kind)
+    reader, raw = _open(path)
+    done = 0
+    scan = CombinedScan(trusted) if kind == "nginx-combined" else None
+    try:
+        for block in _blocks(reader, path):
+            if scan is not None:
+                scan.feed(block)
+            else:
+                _read_json_lines(block, kind, into, stats, trusted)
+            if advance is not None:
+                pos = raw.tell()
+                advance(pos - done)
+                done = pos
+    finally:
+        reader.close()
+        raw.close()
+    if scan is not None:
+        into.clients.update(scan.clients)
+        stats.lines += scan.lines
+        stats.malformed += scan.malformed
+        for line in scan.candidates:
+            try:
+                record = parse_combined(line)
+            except MalformedLine:
+                stats.malformed += 1
+                continue
+            hit = _finding(record, trusted.client_of(record) if trusted else record.client)
+            if hit is not None:
+                into.corrupted.append(hit)
+    into.inputs.append(stats)
+    return stats
+
+
+def _read_json_lines(
+    block: bytes,
+    kind: InputKind,
+    into: Collected,
+    stats: InputStats,
+    trusted: TrustedProxies | None,
+) -> None:
+    for line in block.split(b"\n"):
+        if not line.strip():
+            continue
+        stats.lines += 1
+        if kind == "events":
+            try:
+                event = _event(json.loads(line))
+            except ValueError:
+                event = None
+            if event is None:
+                stats.malformed += 1
+            else:
+                into.corrupted.append(event)
+            continue
+        try:
+            record = parse_json(line)
+        except MalformedLine:
+            stats.malformed += 1
+            continue
+        client = trusted.client_of(record) if trusted else record.client
+        into.clients[client.encode()] += 1
+        if needs_classify(record.request):
+            hit = _finding(record, client)
+            if hit is not None:
+                into.corrupted.append(hit)
+
+
+def total_size(paths: list[Path]) -> int:
+    size = 0
+    for p in paths:
+        try:
+            size += p.stat().st_size
+        except OSError as exc:
+            raise InputError(f"{p}: cannot read: {exc.strerror or exc}") from None
+    return size

@@ -1,0 +1,108 @@
+"""``dpi-report --json``: a stable, documented document (schema ``edgeward.dpi-report/1``).
+
+Keys are only ever added within a schema version, never renamed or removed::
+
+    {
+      "schema": "edgeward.dpi-report/1",
+      "generated_at": "2026-11-27T03:50:00Z",
+      "inputs": [{"path": str, "kind": "nginx-combined"|"nginx-json"|"events",
+                  "lines": int, "malformed": int}],
+      "totals": {"requests": int|null, "corrupted": int, "rate": float|null,
+                 "asns": int, "flagged": [int, ...]},
+      "test": {"method": "fisher-exact-one-sided", "correction": "bonferroni",
+               "alpha": 0.05, "tested": int, "threshold": float|null},
+      "asns": [{"asn": int (0 = unknown), "name": str, "requests": int|null,
+                "corrupted": int, "kinds": {kind: int}, "rate": float|null,
+                "ci95": [low, high]|null, "p_value": float|null, "flagged": bool}],
+      "timeline": {"bucket_seconds": int,
+                   "series": {"<asn>": [[bucket_start_unix, corrupted], ...]}},
+      "recovery": null | {"attempted": int, "recovered": int,
+                          "items": [{"corrupted": str, "original": str|null,
+                                     "kid": str|null, "tries": int}]}
+    }
+
+``asns`` is sorted: flagged first, then by p-value, corrupted count, requests. Corrupted
+targets are written with nginx's ``\\xHH`` escaping (the JSON stays ASCII).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from middleware.report.build import SCHEMA, Report, clean_float
+
+
+def escape_bytes(data: bytes) -> str:
+    """nginx's log escaping: printable ASCII kept, the rest (and ``"``, ``\\``) as ``\\xHH``."""
+    return "".join(
+        chr(b) if 0x20 <= b < 0x7F and b not in (0x22, 0x5C) else f"\\x{b:02X}" for b in data
+    )
+
+
+def to_dict(report: Report) -> dict[str, Any]:
+    recovery = None
+    if report.recoveries is not None:
+        recovery = {
+            "attempted": len(report.recoveries),
+            "recovered": sum(1 for r in report.recoveries if r.original is not None),
+            "items": [
+                {
+                    "corrupted": escape_bytes(r.corrupted),
+                    "original": r.original.decode("ascii") if r.original is not None else None,
+                    "kid": r.kid,
+                    "tries": r.tries,
+                }
+                for r in report.recoveries
+            ],
+        }
+    total_rate = report.corrupted / report.requests if report.requests else None
+    return {
+        "schema": SCHEMA,
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(report.generated_at)),
+        "inputs": [
+            {"path": i.path, "kind": i.kind, "lines": i.lines, "malformed": i.malformed}
+            for i in report.inputs
+        ],
+        "totals": {
+            "requests": report.requests,
+            "corrupted": report.corrupted,
+            "rate": clean_float(total_rate),
+            "asns": len(report.rows),
+            "flagged": [r.asn for r in report.flagged],
+        },
+        "test": {
+            "method": "fisher-exact-one-sided",
+            "correction": "bonferroni",
+            "alpha": report.alpha,
+            "tested": report.tested,
+            "threshold": clean_float(report.threshold),
+        },
+        "asns": [
+            {
+                "asn": r.asn,
+                "name": r.name,
+                "requests": r.requests,
+                "corrupted": r.corrupted,
+                "kinds": dict(sorted(r.kinds.items())),
+                "rate": clean_float(r.rate),
+                "ci95": [r.ci95[0], r.ci95[1]] if r.ci95 is not None else None,
+                "p_value": clean_float(r.p_value),
+                "flagged": r.flagged,
+            }
+            for r in report.rows
+        ],
+        "timeline": {
+            "bucket_seconds": report.bucket_seconds,
+            "series": {
+                str(asn): [[t, k] for t, k in points]
+                for asn, points in sorted(report.timeline.items())
+            },
+        },
+        "recovery": recovery,
+    }
+
+
+def render_json(report: Report) -> str:
+    return json.dumps(to_dict(report), indent=2, ensure_ascii=True) + "\n"
