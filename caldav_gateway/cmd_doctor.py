@@ -32,7 +32,7 @@ EPILOG = """\
 examples:
   # the make-run demo (private CA under ./var/)
   caldav-gateway doctor https://localhost:8443/ --user demo \\
-      --password-file var/caldav/demo.password --ca var/caldav/ca.pem
+      --password-file var/caldav/demo-password --ca var/caldav/ca.pem
 
   # a public deployment, machine-readable
   caldav-gateway doctor https://cal.example.org:8443/ --user alice \\
