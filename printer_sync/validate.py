@@ -8,8 +8,9 @@ fits the driver's slots, and the key is a type and size the driver accepts.
 Certificates renew while we read them: an ACME client writes key and certificate one
 after the other, and a writer may be caught mid-file. :func:`load_bundle` therefore
 re-reads after a short pause until the files are parseable *and* unchanged between two
-reads, and gives up after ``settle`` seconds with ``file_incomplete``: a half-written file
-is waited out, never pushed.
+reads, and gives up after ``settle`` seconds with ``file_incomplete`` (or ``key_mismatch``
+when the key and the certificate still disagree): a half-written file is waited out,
+never pushed.
 """
 
 from __future__ import annotations
@@ -249,10 +250,9 @@ async def load_bundle(
             if time.monotonic() >= deadline:
                 raise PushError(ErrorKind.FILE_INCOMPLETE, str(exc)) from None
         except PushError as exc:
-            # A mismatch may be a renewal caught between two files: wait while they change.
-            if exc.kind is not ErrorKind.KEY_MISMATCH or previous == contents:
-                raise
-            if time.monotonic() >= deadline:
+            # A mismatch may be a renewal caught between the key and the certificate:
+            # give the writer until the deadline (a real mismatch only fails later).
+            if exc.kind is not ErrorKind.KEY_MISMATCH or time.monotonic() >= deadline:
                 raise
         else:
             if previous == contents:
