@@ -1,0 +1,177 @@
+"""``caldav-gateway serve`` as a user meets it: help, errors, warnings, secrets, workers."""
+
+from __future__ import annotations
+
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from edgeward import pki
+from tests.caldav_gateway.conftest import running_gateway, write_htpasswd
+from tests.support.net import free_port
+from tests.support.servers import process
+
+
+def serve(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "caldav_gateway", "serve", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_help_teaches() -> None:
+    r = serve("--help")
+    assert r.returncode == 0
+    for needed in ("examples:", "--workers", "--policy", "denylist", "htpasswd -B", "8443"):
+        assert needed in r.stdout
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    ca = pki.make_ca()
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    pki.write_pair(pki.issue(ca), key, cert)
+    users = tmp_path / "users"
+    write_htpasswd(users, {"alice": "pw-alice-1"})
+    return {"cert": cert, "key": key, "users": users, "dir": tmp_path}
+
+
+@pytest.mark.parametrize(
+    ("toml", "flags", "message"),
+    [
+        ("bogus = 1\n", [], r"gateway\.toml.*: bogus: unknown key"),
+        ("workers = 0\n", [], r"gateway\.toml.*: workers: expected 1 or more"),
+        ('listen = "nope"\n', [], r"listen: 'nope': expected HOST:PORT"),
+        ('policy = "allow"\n', [], r"policy: expected one of 'principals', 'denylist'"),
+        ("[throttle]\nlimit = 0\n", [], r"throttle\.limit"),
+        ("", ["--htpasswd", "/nonexistent/users"], r"/nonexistent/users: htpasswd file not found"),
+        ("", ["--cert", "/nonexistent/cert.pem"], r"/nonexistent/cert\.pem: file not found"),
+        ("", ["--principal", "a/b"], r"'a/b' is not a username"),
+        ("not toml [", [], r"gateway\.toml: not valid TOML"),
+    ],
+)
+def test_configuration_errors_exit_2_and_name_the_problem(
+    files: dict[str, Path], toml: str, flags: list[str], message: str
+) -> None:
+    config = files["dir"] / "gateway.toml"
+    config.write_text(toml)
+    base = ["--cert", str(files["cert"]), "--key", str(files["key"])]
+    base += ["--htpasswd", str(files["users"]), "--collections", str(files["dir"] / "c")]
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        # a busy port: if the error were missed, serve would exit 1 instead of serving
+        if "listen" not in toml:
+            base += ["--listen", f"127.0.0.1:{busy.getsockname()[1]}"]
+        r = serve("--config", str(config), *base, *flags, "--metrics-listen", "off")
+    assert r.returncode == 2, r.stderr
+    assert re.search(message, r.stderr), r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_missing_certificate_without_insecure_http(files: dict[str, Path]) -> None:
+    r = serve("--htpasswd", str(files["users"]), "--collections", str(files["dir"] / "c"))
+    assert r.returncode == 2
+    assert "cert and key are required" in r.stderr
+
+
+def test_busy_port_exits_1_after_the_start_up_warnings(files: dict[str, Path]) -> None:
+    write_htpasswd(files["users"], {"alice": "pw-a", "principals": "pw-p", "dav": "pw-d"})
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        r = serve(
+            *("--cert", str(files["cert"]), "--key", str(files["key"])),
+            *("--htpasswd", str(files["users"]), "--collections", str(files["dir"] / "c")),
+            *("--listen", f"127.0.0.1:{port}", "--metrics-listen", "off"),
+        )
+    assert r.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in r.stderr
+    assert "username 'dav' collides with the probe family /dav/" in r.stderr
+    assert "username 'principals' collides" in r.stderr
+    assert "username 'alice'" not in r.stderr
+
+
+@pytest.mark.slow
+def test_insecure_http_warns_and_serves_the_same_policy(files: dict[str, Path]) -> None:
+    port = free_port()
+    log = files["dir"] / "log"
+    argv = [sys.executable, "-m", "caldav_gateway", "serve", "--insecure-http"]
+    argv += ["--htpasswd", str(files["users"]), "--collections", str(files["dir"] / "c")]
+    argv += ["--listen", f"127.0.0.1:{port}", "--metrics-listen", "off"]
+    with process(argv, port=port, log=log):
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.request("PROPFIND", base + "/principals/").status_code == 404
+        assert httpx.request("PROPFIND", base + "/").status_code == 401
+    assert "Apple devices will not log in" in log.read_text()
+
+
+@pytest.mark.slow
+def test_secrets_never_reach_logs_or_metrics(tmp_path: Path) -> None:
+    wrong = "Wr0ng-guess-xyzzy"
+    with running_gateway(tmp_path, ["--log-level", "debug"]) as gw:
+        password = gw.users["alice"]
+        with httpx.Client(base_url=gw.url, verify=gw.ssl_context(), timeout=10) as c:
+            assert c.request("PROPFIND", "/alice/", auth=("alice", password)).status_code == 207
+            assert c.request("PROPFIND", "/", auth=("alice", wrong)).status_code == 401
+            assert c.request("PROPFIND", "/", auth=("bob", password)).status_code == 401
+            c.request("PROPFIND", "/principals/", auth=("alice", password))
+        metrics = httpx.get(gw.metrics_url).text
+        time.sleep(0.2)
+        text = gw.log_text()
+    assert "alice" in text  # debug logging was on and did log the requests
+    for secret in (password, wrong, gw.users["bob"]):
+        assert secret not in text
+        assert secret not in metrics
+
+
+@pytest.mark.slow
+def test_two_workers_share_collections_metrics_and_certificate_reload(tmp_path: Path) -> None:
+    mpdir = tmp_path / "metrics"
+    mpdir.mkdir()
+    config = tmp_path / "gateway.toml"
+    config.write_text("reload_interval = 0.2\n")
+    with running_gateway(
+        tmp_path / "gw",
+        ["--workers", "2", "--config", str(config)],
+        env={"PROMETHEUS_MULTIPROC_DIR": str(mpdir)},
+    ) as gw:
+        alice = ("alice", gw.users["alice"])
+        ctx = gw.ssl_context()
+        # fresh connections, so that both workers get some
+        for _ in range(12):
+            assert httpx.request("PROPFIND", gw.url + "/dav/", verify=ctx).status_code == 404
+        r = httpx.request("MKCALENDAR", gw.url + "/alice/shared/", auth=alice, verify=ctx)
+        assert r.status_code == 201
+        for _ in range(6):
+            r = httpx.request(
+                "PROPFIND",
+                gw.url + "/alice/shared/",
+                auth=alice,
+                verify=ctx,
+                headers={"Depth": "0"},
+            )
+            assert r.status_code == 207  # whichever worker answers sees the calendar
+        metrics = httpx.get(gw.metrics_url).text
+        assert 'edgeward_caldav_requests_total{method="PROPFIND",status="404"} 12.0' in metrics
+        assert 'edgeward_caldav_requests_total{method="PROPFIND",status="207"} 6.0' in metrics
+        assert "edgeward_caldav_certificate_not_after_seconds" in metrics
+        assert len(list(mpdir.glob("gauge_mostrecent_*.db"))) == 2  # one per worker
+
+        assert gw.ca_issued is not None
+        renewed = pki.issue(gw.ca_issued, ["localhost", "127.0.0.1"], days=20)
+        pki.write_pair(renewed, gw.key, gw.cert)
+        deadline = time.monotonic() + 10
+        while gw.log_text().count("certificate reloaded") < 2:
+            assert time.monotonic() < deadline, gw.log_text()[-2000:]
+            time.sleep(0.1)
+        for _ in range(6):
+            served, _ = pki.served_certificate(gw.host, gw.port)
+            assert pki.fingerprint(served) == renewed.fingerprint
+    text = gw.log_text()
+    assert "worker 0 started" in text and "worker 1 started" in text
