@@ -60,7 +60,7 @@ class Attributor:
     hold. ``events_path``: where event lines are appended (``None``: not written).
     ``queue_size``: events waiting at most. ``top_n``: AS numbers with their own series by
     volume (see ``labels.py``). ``workers``: events resolved at once (a slow resolver
-    holds one worker each).
+    holds one worker each). ``stop_grace``: seconds :meth:`stop` gives the queue.
     """
 
     def __init__(
@@ -73,6 +73,7 @@ class Attributor:
         top_n: int = 20,
         event_slots: int | None = None,
         workers: int = 4,
+        stop_grace: float = 5.0,
     ) -> None:
         if queue_size < 1:
             raise ValueError("queue_size must be >= 1")
@@ -86,6 +87,7 @@ class Attributor:
         self.dropped = 0
         self.processed = 0
         self._workers = workers
+        self.stop_grace = stop_grace
         self._queue: deque[CorruptionEvent] = deque()
         self._busy = 0
         self._request_children: dict[str, Any] = {}
@@ -151,15 +153,18 @@ class Attributor:
             return
         self._start_in(asyncio.get_running_loop())
 
-    async def stop(self, grace: float = 5.0) -> None:
-        """Resolve what is queued (up to ``grace`` seconds), then stop the workers."""
+    async def stop(self, grace: float | None = None) -> None:
+        """Resolve what is queued (up to ``grace`` seconds, default ``stop_grace``), then stop
+        the workers; what is left is logged and dropped."""
         if not self._tasks:
             self._close_output()
             return
         self._stopping = True
         if self._wakeup is not None:
             self._wakeup.set()
-        _done, pending = await asyncio.wait(self._tasks, timeout=grace)
+        _done, pending = await asyncio.wait(
+            self._tasks, timeout=self.stop_grace if grace is None else grace
+        )
         for task in pending:
             task.cancel()
         if pending:
