@@ -111,21 +111,30 @@ def check_well_known(target: Target, client: httpx.Client, authed: httpx.Client 
         )
     dest = urllib.parse.urljoin(target.origin + "/.well-known/caldav", location)
     parts = urllib.parse.urlsplit(dest)
-    if f"{parts.scheme}://{parts.netloc}" not in (
-        target.origin,
-        target.origin.replace(f":{target.port}", ""),
+    default_port = 443 if parts.scheme == "https" else 80
+    if (parts.scheme, parts.hostname, parts.port or default_port) != (
+        "https" if target.tls else "http",
+        target.host,
+        target.port,
     ):
-        return failed(
+        # Legal (RFC 6764 allows another server), but this run cannot vouch for it.
+        return Check(
             cid,
             title,
-            f"{r.status_code} to another origin {dest}",
-            "redirect to a path on this server",
+            "warn",
+            f"{r.status_code} to another server: {dest}",
+            "run the doctor against that URL too; Apple clients follow it",
         )
     path = parts.path or "/"
     try:
         follow = propfind(authed or client, path)
     except httpx.HTTPError as exc:
-        return failed(cid, title, f"{r.status_code} → {path}, which does not answer ({exc})", "")
+        return failed(
+            cid,
+            title,
+            f"{r.status_code} → {path}, which does not answer ({exc})",
+            "redirect to the CalDAV root (usually /)",
+        )
     fine = {207} if authed is not None else {207, 401}
     detail = f"{r.status_code} → {path} → {follow.status_code}"
     if follow.status_code not in fine:

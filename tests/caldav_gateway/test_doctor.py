@@ -196,6 +196,30 @@ def test_shared_ip_port_picking_certificates_by_sni(
     assert "dedicate" in checks["tls.sni"]["fix"]
 
 
+def test_server_still_accepting_tls_1_1_fails_the_version_check(
+    tmp_path: Path, password_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ca, cert, key = write_pki(tmp_path, ("localhost",))
+    port = free_port()
+    block = f"""
+    server {{
+        listen 127.0.0.1:{port} ssl;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1 TLSv1.1 TLSv1.2;
+        ssl_ciphers "DEFAULT:@SECLEVEL=0";
+        location / {{ return 404; }}
+    }}
+    """
+    with nginx(block, tmp_path):
+        wait_port(port)
+        code, checks, _ = doctor(capsys, f"https://localhost:{port}/", password_file, ca)
+    assert code == 1
+    assert checks["tls.version"]["status"] == "fail"
+    assert "TLS 1.0/1.1 still accepted" in checks["tls.version"]["detail"]
+    assert checks["tls.no-sni"]["status"] == "pass"
+
+
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1"])
 def test_the_gateway_passes_every_check(
     gateway: Gateway, tmp_path: Path, capsys: pytest.CaptureFixture[str], host: str
