@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from caldav_gateway.doctor.dav import CALDAV, DAV, parse_multistatus
 from edgeward import pki
@@ -250,6 +251,18 @@ def discover(device: Device, start: str) -> list[str]:
     ]
 
 
+def probe_404s(metrics_url: str) -> dict[str, float]:
+    """``edgeward_caldav_probe_not_found_total`` summed per client family."""
+    text = httpx.get(metrics_url, timeout=10).text
+    out: dict[str, float] = {}
+    for fam in text_string_to_metric_families(text):
+        for sample in fam.samples:
+            if sample.name == "edgeward_caldav_probe_not_found_total":
+                key = sample.labels["client"]
+                out[key] = out.get(key, 0) + sample.value
+    return out
+
+
 def replay_probes(
     device: Device, client: AppleClient, *, creds: bool = False
 ) -> list[tuple[Step, httpx.Response]]:
@@ -282,6 +295,7 @@ def test_apple_client_never_gets_a_401_on_a_probe(
 ) -> None:
     url, password = with_calendars.url, with_calendars.users[USER]
     verify = ssl.create_default_context(cafile=with_calendars.ca)
+    counted_before = probe_404s(with_calendars.metrics_url)
     with httpx.Client(base_url=url, verify=verify, timeout=10, follow_redirects=False) as http:
         device = Device(http, client.user_agent, httpx.BasicAuth(USER, password))
         start = "/"
@@ -304,6 +318,12 @@ def test_apple_client_never_gets_a_401_on_a_probe(
     # ...and discovery meets at most one: then the device keeps sending its credentials.
     assert sum(e.status == 401 for e in device.log[before_discovery:]) <= 1
     assert "Work" in calendars and "Home" in calendars
+    # The gateway's metrics saw these probes, attributed to the right client family.
+    family = "ios" if client.name.startswith("iOS") else "macos"
+    counted = probe_404s(with_calendars.metrics_url)
+    delta = {k: counted.get(k, 0) - counted_before.get(k, 0) for k in counted}
+    expected = sum(e.status == 404 for e in device.log)
+    assert {k: v for k, v in delta.items() if v} == {family: expected}
 
 
 @pytest.mark.parametrize("client", [CLIENTS[0], CLIENTS[-1]], ids=lambda c: c.name)
