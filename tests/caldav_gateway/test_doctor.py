@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import json
@@ -89,8 +90,15 @@ def test_plain_radicale_fails_on_probes_and_names_the_fix(
     tmp_path: Path, password_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ca, cert, key = write_pki(tmp_path, ("localhost", "127.0.0.1"))
+    wrong = tmp_path / "wrong-pw"
+    wrong.write_text("not-the-password\n")
     with plain_radicale(tmp_path, cert, key) as port:
         code, checks, _ = doctor(capsys, f"https://localhost:{port}/", password_file, ca)
+        _, with_wrong_password, _ = doctor(capsys, f"https://localhost:{port}/", wrong, ca)
+    step = with_wrong_password["discovery.principal"]
+    assert step["status"] == "fail" and "401" in step["detail"]
+    assert "--password-file" in step["fix"]
+    assert with_wrong_password["discovery.options"]["status"] == "skip"
     assert code == 1
     probes = {k: v for k, v in checks.items() if k.startswith("probe ")}
     assert len(probes) >= 10
@@ -240,11 +248,14 @@ def test_the_gateway_passes_every_check(
     assert [c for c in doc["checks"] if c["status"] != "pass"] == []
     assert code == 0 and doc["ok"] is True
     assert doc["counts"]["pass"] >= 20
-    # The same run as text: one line per check, the verdict last.
-    assert main(argv[:-1]) == 0
-    text = capsys.readouterr().out
+    # The same run as text with debug logs: one line per check, the verdict last, and
+    # the password nowhere, not even in the HTTP client's debug output.
+    assert main([*argv[:-1], "--log-level", "debug"]) == 0
+    text, logs = capsys.readouterr()
     assert text.splitlines()[-1].startswith("OK: ") and "FAIL" not in text
-    assert password not in text
+    assert "edgeward.caldav_gateway.doctor" in logs
+    basic = base64.b64encode(f"alice:{password}".encode()).decode()
+    assert password not in text + logs and basic not in text + logs
 
 
 @pytest.mark.parametrize(
