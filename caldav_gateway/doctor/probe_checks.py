@@ -2,8 +2,9 @@
 
 Apple clients send their first requests without credentials and probe many layouts
 (Apple Calendar Server, Google, Baïkal, Nextcloud...). Every 401 on such a probe makes the
-device ask for the password again, so each probe path must answer 404 — anonymously and
-with credentials. ``/`` is the exception: RFC 6764 requires ``current-user-principal`` to
+device ask for the password again, so each probe path must answer 404 to anonymous
+PROPFIND and GET, and never 401 with credentials either (the gateway answers 404 then too;
+a 403 does not prompt). ``/`` is the exception: RFC 6764 requires ``current-user-principal`` to
 need authentication, so an anonymous PROPFIND there must be a Basic 401.
 """
 
@@ -19,7 +20,7 @@ from caldav_gateway.doctor.dav import DAV, propfind_body
 from caldav_gateway.doctor.report import Check, failed, passed
 from caldav_gateway.doctor.target import Target
 
-# The families observed in public logs (see the gateway's README); ``{user}`` is the
+# The families observed in public logs (README, "doctor"); ``{user}`` is the
 # user being checked, because clients build these paths from the account name.
 PROBE_PATHS: tuple[str, ...] = (
     "/principals/",
