@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import http.client
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -305,3 +307,33 @@ def test_unknown_mode_is_refused() -> None:
 
 async def _unused_app(scope: object, receive: object, send: object) -> None:
     raise AssertionError("not called")
+
+
+@pytest.mark.slow
+def test_denylist_mode_and_web_interface_on_the_real_server(tmp_path: Path) -> None:
+    with (
+        running_gateway(tmp_path, ["--policy", "denylist", "--web"]) as gw,
+        httpx.Client(base_url=gw.url, verify=gw.ssl_context(), timeout=10) as c,
+    ):
+        # denylist: unknown users reach Radicale (usernames hidden), probes still 404
+        assert c.request("PROPFIND", "/carol/").status_code == 401
+        assert c.request("PROPFIND", "/principals/").status_code == 404
+        assert c.request("PROPFIND", "/remote.php/dav/").status_code == 404
+        # the web interface: served, and never 401 whatever the credentials
+        for auth in (None, ("alice", "wrong"), ("alice", gw.users["alice"])):
+            r = c.get("/.web/", auth=auth)
+            assert r.status_code == 200, auth
+            assert "www-authenticate" not in r.headers
+            assert "<html" in r.text.lower()
+            assert c.get("/.web/nope.js", auth=auth).status_code == 404
+
+
+def test_unread_request_bodies_do_not_break_keep_alive(client: Client) -> None:
+    conn = client.conn
+    body = b"x" * 200_000
+    conn.request("PUT", "/dav/upload.ics", body=body, headers={"Content-Type": "text/calendar"})
+    r = conn.getresponse()
+    assert (r.status, r.read()) == (404, POLICY_404_BODY)
+    conn.request("PROPFIND", "/principals/")
+    r = conn.getresponse()
+    assert (r.status, r.read()) == (404, POLICY_404_BODY)
