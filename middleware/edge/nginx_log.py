@@ -29,7 +29,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final, Literal
 
 LogFormat = Literal["combined", "json"]
@@ -90,7 +90,9 @@ def parse_time_local(text: bytes) -> float:
         raise MalformedLine(f"time {text[:40]!r} is not nginx's $time_local")
     day, _, year, hh, mm, ss, sign, oh, om = m.groups()
     try:
-        t = calendar.timegm((int(year), month, int(day), int(hh), int(mm), int(ss), 0, 0, 0))
+        # datetime validates the fields (day 32, hour 25...); timegm alone would roll over.
+        stamp = datetime(int(year), month, int(day), int(hh), int(mm), int(ss), tzinfo=UTC)
+        t = calendar.timegm(stamp.utctimetuple())
     except (ValueError, OverflowError):
         raise MalformedLine(f"time {text[:40]!r} is out of range") from None
     offset = (int(oh) * 60 + int(om)) * 60

@@ -82,6 +82,7 @@ class FileFollower:
     def poll(self) -> bytes:
         """Complete lines written since the last poll, each ending in ``\\n`` (or ``b""``)."""
         lines: list[bytes] = []
+        self._check_path()  # first: a file rotated since the last poll is drained below
         now = time.monotonic()
         for old in list(self._old):
             self._read(old, lines)
@@ -90,7 +91,6 @@ class FileFollower:
                     lines.append(bytes(old.partial) + b"\n")
                 os.close(old.fd)
                 self._old.remove(old)
-        self._check_path()
         if self._current is not None:
             self._read(self._current, lines)
         return b"".join(lines)

@@ -1,0 +1,103 @@
+"""The chunk fast path must count exactly what a line-by-line parse counts."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from middleware.edge.fastscan import CombinedScan, needs_classify
+from middleware.edge.nginx_log import MalformedLine, parse_combined
+from middleware.edge.realip import TrustedProxies
+
+T = b"[27/Nov/2026:03:35:15 +0000]"
+
+
+def line(client: bytes, target: bytes, extra: bytes = b"") -> bytes:
+    return client + b" - - " + T + b' "GET ' + target + b' HTTP/1.1" 200 3 "-" "ua"' + extra
+
+
+CLEAN = line(b"8.8.8.8", b"/index.html")
+LINES = st.sampled_from(
+    [
+        CLEAN,
+        line(b"1.1.1.1", b"/a%20b"),  # percent-encoded but clean
+        line(b"121.6.1.2", b"/ca\\x80\\x01.jpg"),  # the seed's escapes
+        line(b"121.6.1.3", b"/x%80%04y"),  # percent-encoded corruption
+        line(b"2001:db8::5", b"/caf%C3%A9"),  # IPv6 client, valid UTF-8 encoding
+        line(b"10.0.0.5", b"/", b' "8.8.4.4" "-"'),  # edgeward_combined
+        b"garbage line",
+        line(b"8.8.8.8", b"/cut")[:40],  # truncated
+        b"\xff\xfe raw bytes",
+        b"",
+    ]
+)
+
+
+def reference(lines: list[bytes]) -> tuple[Counter[bytes], int, list[bytes]]:
+    clients: Counter[bytes] = Counter()
+    malformed = 0
+    suspicious = []
+    for raw in lines:
+        try:
+            r = parse_combined(raw)
+        except MalformedLine:
+            malformed += 1
+            continue
+        clients[r.client.encode()] += 1
+        if needs_classify(r.request):
+            suspicious.append(raw)
+    return clients, malformed, suspicious
+
+
+@settings(max_examples=150)
+@given(st.lists(LINES, max_size=300), st.integers(1, 5))
+def test_fast_scan_equals_line_by_line(lines: list[bytes], pieces: int) -> None:
+    scan = CombinedScan()
+    step = max(1, len(lines) // pieces)
+    for i in range(0, len(lines), step):
+        scan.feed(b"".join(x + b"\n" for x in lines[i : i + step]))
+    clients, malformed, suspicious = reference(lines)
+    assert scan.clients == clients
+    assert scan.malformed == malformed
+    assert scan.lines == len(lines)
+    assert sorted(scan.candidates) == sorted(suspicious)
+
+
+def test_one_odd_line_does_not_send_the_chunk_down_the_slow_path() -> None:
+    lines = [CLEAN] * 5000
+    lines[2500] = b"garbage"
+    scan = CombinedScan()
+    scan.feed(b"\n".join(lines))  # no final newline: completed by feed
+    assert (scan.lines, scan.malformed, scan.clients[b"8.8.8.8"]) == (5000, 1, 4999)
+
+
+def test_trusted_proxy_lines_are_attributed_to_the_forwarded_client() -> None:
+    scan = CombinedScan(TrustedProxies(["10.0.0.0/8"]))
+    scan.feed(
+        line(b"10.0.0.5", b"/", b' "9.9.9.9, 10.0.0.7" "-"')
+        + b"\n"
+        + line(b"10.0.0.5", b"/x\\x01", b' "-" "1.1.1.1"')
+        + b"\n"
+        + CLEAN
+        + b"\n"
+    )
+    assert scan.clients == Counter({b"9.9.9.9": 1, b"1.1.1.1": 1, b"8.8.8.8": 1})
+    assert len(scan.candidates) == 1
+
+
+@pytest.mark.parametrize(
+    ("request_line", "suspect"),
+    [
+        (b"GET / HTTP/1.1", False),
+        (b"GET /a%20b%2F HTTP/1.1", False),
+        (b"GET /a%7f HTTP/1.1", True),
+        (b"GET /a%c3%a9 HTTP/1.1", True),  # may be valid UTF-8: the classifier decides
+        (b"GET /a\x80\x01 HTTP/1.1", True),
+        (b"GET /a\x01 HTTP/1.1", True),
+    ],
+)
+def test_needs_classify(request_line: bytes, suspect: bool) -> None:
+    assert needs_classify(request_line) is suspect
