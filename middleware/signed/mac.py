@@ -9,12 +9,15 @@ third of its cost for URL-sized messages.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 from typing import Final
 
 _BLOCK: Final = 64  # SHA-256 block size in bytes
 _IPAD: Final = bytes.maketrans(bytes(range(256)), bytes(b ^ 0x36 for b in range(256)))
 _OPAD: Final = bytes.maketrans(bytes(range(256)), bytes(b ^ 0x5C for b in range(256)))
+_B64URL: Final = bytes.maketrans(b"+/", b"-_")
+B64URL_LENGTH: Final = 43  # base64url of 32 bytes, without padding
 
 
 class HmacSha256:
@@ -35,6 +38,15 @@ class HmacSha256:
         outer = self._outer.copy()
         outer.update(inner.digest())
         return outer.digest()
+
+    def b64url(self, message: bytes) -> bytes:
+        """The MAC as unpadded base64url: what a signed URL carries."""
+        inner = self._inner.copy()
+        inner.update(message)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        # b2a_base64 + translate is the cheapest base64url in the standard library.
+        return binascii.b2a_base64(outer.digest(), newline=False)[:B64URL_LENGTH].translate(_B64URL)
 
     def __repr__(self) -> str:
         return "HmacSha256(<key hidden>)"

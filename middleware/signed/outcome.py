@@ -16,8 +16,7 @@ One vocabulary for both schemes (native and nginx), the metric label and the CLI
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 from middleware.corruption.classify import Finding
 
@@ -101,9 +100,10 @@ class Verdict:
         return f"Verdict({self.result!r}, kid={self.kid!r}, exp={self.exp!r})"
 
 
-@dataclass(frozen=True, slots=True)
-class SignedURL:
-    """What the app finds in ``scope["state"]["signed_url"]`` after a valid check."""
+class SignedURL(NamedTuple):
+    """What the app finds in ``scope["state"]["signed_url"]`` after a valid check.
+
+    A named tuple: immutable, and a quarter of a frozen dataclass's cost to build."""
 
     scheme: Literal["native", "nginx"]
     kid: str | None  # None for the nginx scheme (one shared secret, no key ids)

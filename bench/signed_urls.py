@@ -1,0 +1,275 @@
+"""Benchmark: what signed URLs cost, against peers measured in the same run.
+
+1. ``verify_url`` ÷ bare ``hmac.digest`` of the same message (target <= 1.6);
+2. ``verify_url`` ÷ itsdangerous ``Signer.unsign`` on a comparable payload, SHA-256 for
+   both (target < 1, i.e. faster);
+3. requests/s of a minimal Starlette app under uvicorn *with* ``SignedURLMiddleware`` ÷
+   *without*, same signed URL, same load generator (``wrk`` if installed, else an asyncio
+   keep-alive loop) on loopback, configurations interleaved A B B A (target >= 0.95).
+
+Run: ``.venv/bin/python bench/signed_urls.py`` (about a minute; ``--quick`` for less).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import timeit
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from itsdangerous import Signer
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from middleware.signed import KeyRing, SignedURLMiddleware, sign_url, verify_url
+
+SECRET = "c2VjcmV0LWtleS1mb3ItdGVzdC12ZWN0b3JzLTAwMDE"
+RING = KeyRing.parse(f"k1 {SECRET}")
+TARGET = "/media/cat.jpg?w=640"
+URL = sign_url(TARGET, RING, expires_at=4_000_000_000)
+
+
+# --- 1 and 2: the check itself --------------------------------------------------------
+
+
+def best_per_call(
+    funcs: dict[str, Callable[[], object]], number: int, rounds: int
+) -> dict[str, float]:
+    """Seconds per call, the minimum over ``rounds`` interleaved rounds (noise only adds)."""
+    best = dict.fromkeys(funcs, float("inf"))
+    for _ in range(rounds):
+        for name, func in funcs.items():
+            best[name] = min(best[name], timeit.timeit(func, number=number) / number)
+    return best
+
+
+def micro(number: int, rounds: int) -> None:
+    url = URL.encode()
+    message = URL.rsplit("&sig=", 1)[0].encode()
+    key = b"secret-key-for-test-vectors-0001"
+    signer = Signer(key, digest_method=hashlib.sha256)
+    signed_payload = signer.sign(message)
+    now = time.time()
+    assert verify_url(url, RING, now=now).ok and signer.unsign(signed_payload) == message
+    t = best_per_call(
+        {
+            "verify_url": lambda: verify_url(url, RING, now=now),
+            "hmac.digest": lambda: hmac.digest(key, message, "sha256"),
+            "Signer.unsign": lambda: signer.unsign(signed_payload),
+        },
+        number,
+        rounds,
+    )
+    print(
+        f"verify_url ÷ hmac.digest (same {len(message)}-byte message): "
+        f"{t['verify_url'] / t['hmac.digest']:.2f}  (target <= 1.6; "
+        f"{t['verify_url'] * 1e6:.2f} µs vs {t['hmac.digest'] * 1e6:.2f} µs)"
+    )
+    print(
+        f"verify_url ÷ itsdangerous Signer.unsign (sha256, same payload): "
+        f"{t['verify_url'] / t['Signer.unsign']:.2f}  (target < 1; "
+        f"{t['verify_url'] * 1e6:.2f} µs vs {t['Signer.unsign'] * 1e6:.2f} µs)"
+    )
+
+
+# --- 3: end to end under uvicorn ------------------------------------------------------
+
+
+async def media(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("ok")
+
+
+def build(config: str) -> object:
+    app = Starlette(routes=[Route("/media/{name}", media)])
+    return SignedURLMiddleware(app, keyring=RING) if config == "with" else app
+
+
+def serve(config: str, port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(build(config), host="127.0.0.1", port=port, log_level="warning", access_log=False)  # type: ignore[arg-type]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def server(config: str) -> Iterator[int]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve", config, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError(f"uvicorn ({config}) did not start")
+            time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def wrk_rps(port: int, seconds: int, conns: int) -> float:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", f"http://127.0.0.1:{port}{URL}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    if "Non-2xx" in out:
+        raise RuntimeError(f"wrk saw errors:\n{out}")
+    m = re.search(r"Requests/sec:\s*([\d.]+)", out)
+    if not m:
+        raise RuntimeError(f"cannot read wrk's output:\n{out}")
+    return float(m.group(1))
+
+
+async def _loop_rps(port: int, seconds: float, conns: int) -> float:
+    request = f"GET {URL} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
+    done = 0
+    stop = time.monotonic() + seconds
+
+    async def one() -> None:
+        nonlocal done
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        while time.monotonic() < stop:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            if not head.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError(head.decode(errors="replace"))
+            length = int(re.search(rb"content-length: (\d+)", head, re.I).group(1))  # type: ignore[union-attr]
+            await reader.readexactly(length)
+            done += 1
+        writer.close()
+
+    start = time.monotonic()
+    await asyncio.gather(*(one() for _ in range(conns)))
+    return done / (time.monotonic() - start)
+
+
+def load(port: int, seconds: int, conns: int) -> float:
+    if shutil.which("wrk"):
+        return wrk_rps(port, seconds, conns)
+    return asyncio.run(_loop_rps(port, seconds, conns))
+
+
+def end_to_end(seconds: int, rounds: int, conns: int) -> None:
+    """Both servers run side by side; each round measures both, back to back, in
+    alternating order. The figure is the median of the per-round ratios: a round's two
+    runs share the machine's background load, which moves a lot on a shared box."""
+    tool = "wrk" if shutil.which("wrk") else "asyncio loop"
+    ratios: list[float] = []
+    rps: dict[str, list[float]] = {"with": [], "without": []}
+    with server("with") as with_port, server("without") as without_port:
+        ports = {"with": with_port, "without": without_port}
+        for port in ports.values():
+            load(port, 1, conns)  # warm-up
+        for i in range(rounds):
+            order = ("without", "with") if i % 2 == 0 else ("with", "without")
+            got = {config: load(ports[config], seconds, conns) for config in order}
+            for config, value in got.items():
+                rps[config].append(value)
+            ratios.append(got["with"] / got["without"])
+    w, wo = statistics.median(rps["with"]), statistics.median(rps["without"])
+    print(
+        f"req/s with ÷ without SignedURLMiddleware (uvicorn, {tool} -c{conns}, loopback): "
+        f"{statistics.median(ratios):.3f}  (target >= 0.95; median of {rounds} interleaved "
+        f"rounds of {seconds:g} s; medians {w:.0f} vs {wo:.0f} req/s; "
+        f"round ratios {min(ratios):.2f}-{max(ratios):.2f})"
+    )
+
+
+def in_process(number: int, rounds: int) -> None:
+    """The same two apps called through ASGI in one event loop: no sockets, no HTTP
+    parsing, so the middleware's share is as large (and as steady) as it can get."""
+    path, query = URL.split("?")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": [(b"host", b"bench")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+    apps = {"with": build("with"), "without": build("without")}
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        if message.get("status", 200) != 200:
+            raise RuntimeError(message)
+
+    async def run(app: object) -> float:
+        start = time.perf_counter()
+        for _ in range(number):
+            await app(dict(scope), receive, send)  # type: ignore[operator]
+        return (time.perf_counter() - start) / number
+
+    async def measure() -> dict[str, float]:
+        best = dict.fromkeys(apps, float("inf"))
+        for _ in range(rounds):
+            for name, app in apps.items():
+                best[name] = min(best[name], await run(app))
+        return best
+
+    t = asyncio.run(measure())
+    print(
+        f"requests/s with ÷ without SignedURLMiddleware (Starlette called in-process, no HTTP): "
+        f"{t['without'] / t['with']:.3f}  (middleware adds "
+        f"{(t['with'] - t['without']) * 1e6:.1f} µs to {t['without'] * 1e6:.1f} µs)"
+    )
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
+    p.add_argument("--serve", choices=["with", "without"], help=argparse.SUPPRESS)
+    p.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.serve:
+        serve(args.serve, args.port)
+        return 0
+    print(f"signed URLs: {URL}  (python {sys.version.split()[0]}, {os.cpu_count()} cpus)")
+    micro(number=20_000 if args.quick else 100_000, rounds=3 if args.quick else 7)
+    in_process(number=2_000 if args.quick else 10_000, rounds=3 if args.quick else 5)
+    end_to_end(seconds=2, rounds=2 if args.quick else 12, conns=32)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
