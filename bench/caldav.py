@@ -159,8 +159,9 @@ Request = Callable[[httpx.Client], httpx.Response]
 
 def throughput(
     base: str, tls: ssl.SSLContext, auth: httpx.BasicAuth, send: Request, n: int
-) -> float:
-    """Requests/s for ``n`` requests spread over CONCURRENCY keep-alive clients."""
+) -> tuple[float, float]:
+    """Requests/s for ``n`` requests spread over CONCURRENCY keep-alive clients, and the
+    share of one core the client itself used (it runs on the same cores as the servers)."""
     counter = iter(range(n))
     lock = threading.Lock()
     errors: list[str] = []
@@ -176,7 +177,7 @@ def throughput(
                     errors.append(f"{r.status_code} {r.text[:200]}")
 
     threads = [threading.Thread(target=worker) for _ in range(CONCURRENCY)]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for t in threads:
         t.start()
     for t in threads:
@@ -184,7 +185,7 @@ def throughput(
     elapsed = time.perf_counter() - start
     if errors:
         sys.exit(f"{base}: unexpected answers: {errors[:3]}")
-    return n / elapsed
+    return n / elapsed, (time.process_time() - cpu) / elapsed
 
 
 def latencies(
@@ -278,9 +279,13 @@ def main() -> int:
                 rates: dict[str, list[float]] = {name: [] for name in bases}
                 for rnd in range(args.rounds):
                     for name, base in bases.items():
-                        rate = throughput(base, tls, auth, send, args.requests)
+                        rate, client_cpu = throughput(base, tls, auth, send, args.requests)
                         rates[name].append(rate)
-                        print(f"  {label}, round {rnd + 1}, {name}: {rate:.2f} req/s", flush=True)
+                        print(
+                            f"  {label}, round {rnd + 1}, {name}: {rate:.2f} req/s "
+                            f"(client used {client_cpu:.0%} of a core)",
+                            flush=True,
+                        )
                 peer = statistics.fmean(rates["radicale"])
                 for name, target in (("gateway x1", 1.0), ("gateway x2", 1.7)):
                     mine = statistics.fmean(rates[name])
