@@ -142,6 +142,8 @@ def run(args: argparse.Namespace) -> int:
         raise cli.UsageError(str(exc)) from None
     except ValueError as exc:  # unreadable htpasswd and the like: names the file
         raise cli.UsageError(str(exc)) from None
+    except RuntimeError as exc:  # Radicale's way of refusing its configuration
+        raise cli.UsageError(f"Radicale refused to start: {exc}") from None
     except OSError as exc:
         print(f"error: cannot listen on {settings.listen}: {exc.strerror or exc}", file=sys.stderr)
         return cli.EXIT_FAILED

@@ -29,6 +29,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from caldav_gateway import metrics, paths
 from caldav_gateway.clients import client_family
 from caldav_gateway.principals import Principals
+from edgeward.logs import get_logger
+
+log = get_logger("caldav_gateway.policy")
 
 PolicyMode = Literal["principals", "denylist"]
 
@@ -93,9 +96,12 @@ class ProbePolicy:
                 _REDIRECT_BODY,
             )
         else:
-            metrics.PROBE_NOT_FOUND.labels(
-                paths.family_of(paths.normalise(scope["path"])), _client(scope)
-            ).inc()
+            family, client = paths.family_of(paths.normalise(scope["path"])), _client(scope)
+            metrics.PROBE_NOT_FOUND.labels(family, client).inc()
+            log.debug(
+                "probe answered 404: %s %r (family %s, client %s)",
+                *(scope["method"], scope["path"], family, client),
+            )
             await _answer(scope, send, 404, [], _NOT_FOUND_BODY)
 
 

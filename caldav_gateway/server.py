@@ -25,6 +25,7 @@ import shutil
 import signal
 import socket
 import tempfile
+import time
 from collections.abc import Iterator
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -51,6 +52,9 @@ from edgeward.metrics import serve_metrics
 from edgeward.netaddr import format_hostport, parse_hostport
 
 log = get_logger("caldav_gateway.serve")
+
+# A worker that dies this soon after starting is not restarted: the gateway stops instead.
+CRASH_LOOP_SECONDS = 10
 
 INSECURE_WARNING = (
     "serving plain HTTP (--insecure-http): recent iOS and macOS refuse to send Basic "
@@ -259,25 +263,33 @@ async def _supervise(
         return proc
 
     workers = [start_worker(i) for i in range(settings.workers)]
-    metrics_server = None
-    if settings.metrics_listen not in ("", "off"):
-        metrics_server, metrics_task = await serve_metrics(settings.metrics_listen)
+    started = [time.monotonic()] * len(workers)
+    metrics_server = metrics_task = None
     code = 0
     try:
+        if settings.metrics_listen not in ("", "off"):
+            metrics_server, metrics_task = await serve_metrics(settings.metrics_listen)
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.5)
             for i, proc in enumerate(workers):
-                if proc.exitcode is not None and not stop.is_set():
+                if proc.exitcode is None or stop.is_set():
+                    continue
+                if proc.pid is not None:
+                    multiprocess.mark_process_dead(proc.pid, str(mpdir))  # type: ignore[no-untyped-call]
+                if time.monotonic() - started[i] < CRASH_LOOP_SECONDS:
+                    # Dying right after start is a set-up problem a restart will not fix.
                     log.error(
-                        "worker %d (pid %s) exited with %s; restarting it",
-                        i,
-                        proc.pid,
-                        proc.exitcode,
+                        "worker %d (pid %s) exited with %s within %ds of starting; stopping",
+                        *(i, proc.pid, proc.exitcode, CRASH_LOOP_SECONDS),
                     )
-                    if proc.pid is not None:
-                        multiprocess.mark_process_dead(proc.pid, str(mpdir))  # type: ignore[no-untyped-call]
-                    workers[i] = start_worker(i)
+                    code = 1
+                    stop.set()
+                    break
+                log.error(
+                    "worker %d (pid %s) exited with %s; restarting it", i, proc.pid, proc.exitcode
+                )
+                workers[i], started[i] = start_worker(i), time.monotonic()
     finally:
         for proc in workers:
             if proc.exitcode is None and proc.pid is not None:
@@ -287,7 +299,7 @@ async def _supervise(
             if proc.exitcode is None:
                 proc.kill()
                 code = 1
-        if metrics_server is not None:
+        if metrics_server is not None and metrics_task is not None:
             metrics_server.should_exit = True
             await metrics_task
     return code

@@ -21,7 +21,7 @@ import bcrypt
 import pytest
 
 from edgeward import pki
-from tests.support.net import free_port
+from tests.support.net import free_port, wait_port
 from tests.support.servers import process
 
 USERS = ("alice", "bob")
@@ -98,6 +98,8 @@ def running_gateway(
         *extra,
     ]
     with process(argv, port=port, log=log, env=env, timeout=60):
+        # The CalDAV socket is bound before the app is built; /metrics comes up last.
+        wait_port(metrics_port, timeout=60)
         yield Gateway(
             url=f"https://127.0.0.1:{port}",
             host="127.0.0.1",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import subprocess
@@ -175,3 +176,29 @@ def test_two_workers_share_collections_metrics_and_certificate_reload(tmp_path: 
             assert pki.fingerprint(served) == renewed.fingerprint
     text = gw.log_text()
     assert "worker 0 started" in text and "worker 1 started" in text
+
+
+@pytest.mark.parametrize(("workers", "code"), [("1", 2), ("2", 1)])
+def test_radicale_start_failure_stops_the_gateway(
+    files: dict[str, Path], workers: str, code: int
+) -> None:
+    # Radicale refuses to start when TEMP names a missing folder; the parent process
+    # does not construct Radicale, so with workers the failure shows in the workers.
+    port = free_port()
+    r = subprocess.run(
+        [
+            *(sys.executable, "-m", "caldav_gateway", "serve", "--workers", workers),
+            *("--cert", str(files["cert"]), "--key", str(files["key"])),
+            *("--htpasswd", str(files["users"]), "--collections", str(files["dir"] / "c")),
+            *("--listen", f"127.0.0.1:{port}", "--metrics-listen", "off"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "TEMP": str(files["dir"] / "missing")},
+    )
+    assert r.returncode == code, r.stderr[-2000:]
+    if workers == "1":
+        assert "Radicale refused to start: TEMP found in environment" in r.stderr
+    else:
+        assert "within 10s of starting; stopping" in r.stderr
