@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.etree.ElementTree import Element
 
+from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError, fromstring
 
 DAV = "DAV:"
@@ -65,6 +66,8 @@ def parse_multistatus(body: bytes) -> list[Resource]:
         root: Any = fromstring(body)
     except ParseError as exc:
         raise DavError(f"the 207 body is not XML ({exc})") from None
+    except DefusedXmlException as exc:
+        raise DavError(f"the 207 body declares entities or a DTD, refused ({exc})") from None
     if root.tag != qname(DAV, "multistatus"):
         raise DavError(f"expected <D:multistatus>, got <{root.tag}>")
     out: list[Resource] = []
