@@ -2,8 +2,9 @@
 
 The files are rendered under a temporary prefix (paths and ports only, see render.py);
 the real nginx then judges the real directives, and the end-to-end test sends real
-requests through them to a real uvicorn serving the demo app, reading what nginx logged
-with the parsers dpi-watch uses.
+requests through them to a real uvicorn serving the demo app, and checks that both edge
+sensors (``dpi-watch tail`` on the log file, ``dpi-watch syslog`` on nginx's datagrams)
+count every line and the corrupted one.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import pytest
 
 from edgeward import pki
 from middleware.demo import app as demo_app
-from middleware.edge.nginx_log import parse_combined, parse_json
+from middleware.edge.nginx_log import parse_combined
 from tests.deploy.render import (
     LOG_FORMATS,
     NGINX_DIR,
@@ -33,6 +34,7 @@ from tests.deploy.render import (
     leftover_production_paths,
     render_nginx,
 )
+from tests.deploy.services import BIN, sample, scrape, started
 from tests.support.net import free_port
 from tests.support.servers import nginx, uvicorn_server
 from tests.support.tools import in_ci, require_tool
@@ -171,21 +173,62 @@ def nginx_token(expires: int, uri: str, remote_addr: str, secret: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
+@dataclass(frozen=True)
+class Running:
+    site: Site
+    ports: NginxPorts
+    syslog_metrics: int  # dpi-watch syslog, fed by nginx's access_log syslog:
+    tail_metrics: int  # dpi-watch tail, following the access log file
+
+
 @pytest.fixture
-def running_site(tmp_path: Path) -> Iterator[tuple[Site, NginxPorts, socket.socket]]:
-    syslog = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    syslog.bind(("127.0.0.1", 0))
-    syslog.settimeout(5)
+def running_site(tmp_path: Path) -> Iterator[Running]:
+    syslog_metrics, tail_metrics = free_port(), free_port()
     with uvicorn_server(demo_app) as base:
         app_port = int(base.rsplit(":", 1)[1])
         ports = NginxPorts(
-            free_port(), free_port(), app_port, syslog.getsockname()[1], free_port(), free_port()
+            free_port(),
+            free_port(),
+            app_port,
+            free_port(kind=socket.SOCK_DGRAM),
+            free_port(),
+            free_port(),
         )
         prefix = tmp_path / "nginx"
         site = write_site(prefix, ports, secure_link=True)
-        with nginx(f"include {site.conf};", tmp_path):
-            yield site, ports, syslog
-    syslog.close()
+        listen = [
+            str(BIN / "dpi-watch"),
+            "syslog",
+            "--listen",
+            f"127.0.0.1:{ports.syslog}",
+            "--nginx-format",
+            "json",
+            "--metrics-listen",
+            f"127.0.0.1:{syslog_metrics}",
+        ]
+        with (
+            started(listen, syslog_metrics, tmp_path / "dpi-syslog.log"),
+            nginx(f"include {site.conf};", tmp_path),
+        ):
+            tail = [
+                str(BIN / "dpi-watch"),
+                "tail",
+                str(prefix / "logs" / "edgeward-access.log"),
+                "--from-start",
+                "--metrics-listen",
+                f"127.0.0.1:{tail_metrics}",
+            ]
+            with started(tail, tail_metrics, tmp_path / "dpi-tail.log"):
+                yield Running(site, ports, syslog_metrics, tail_metrics)
+
+
+def _edge_counts(port: int) -> tuple[float, float]:
+    """(requests seen, dpi_signature events) from a dpi-watch's /metrics."""
+    text = scrape(port)
+    return (
+        sample(text, "edgeward_requests_by_asn_total"),
+        sample(text, "edgeward_corruption_events_total", kind="dpi_signature", source="edge"),
+    )
 
 
 def _raw_tls(port: int, request: bytes, ca: pki.Issued, tmp: Path) -> bytes:
@@ -204,10 +247,10 @@ def _raw_tls(port: int, request: bytes, ca: pki.Issued, tmp: Path) -> bytes:
 
 
 @pytest.mark.slow
-def test_request_through_shipped_vhost_reaches_app_and_logs(
-    running_site: tuple[Site, NginxPorts, socket.socket], tmp_path: Path
+def test_request_through_shipped_vhost_reaches_app_and_dpi_watch(
+    running_site: Running, tmp_path: Path
 ) -> None:
-    site, ports, syslog = running_site
+    site, ports = running_site.site, running_site.ports
     ca_file = tmp_path / "ca.pem"
     ca_file.write_bytes(site.ca.cert_pem())
     client = "203.0.113.7"
@@ -267,7 +310,7 @@ def test_request_through_shipped_vhost_reaches_app_and_logs(
 
     log = site.prefix / "logs" / "edgeward-access.log"
     deadline = time.monotonic() + 5
-    while log.read_bytes().count(b"\n") < len(cases) + 3 and time.monotonic() < deadline:
+    while b"\\x80\\x01" not in log.read_bytes() and time.monotonic() < deadline:
         time.sleep(0.05)
     records = [parse_combined(line) for line in log.read_bytes().splitlines(keepends=True)]
     assert records[0].client == client  # realip applied from the trusted front
@@ -278,16 +321,11 @@ def test_request_through_shipped_vhost_reaches_app_and_logs(
     assert corrupted[0].status == 400
     assert corrupted[0].target == b"/media/ca\x80\x01t.jpg"
 
-    # The syslog copy carries the same lines in edgeward_json.
-    got = []
-    while True:
-        try:
-            datagram = syslog.recv(65536)
-        except TimeoutError:
-            break
-        body = datagram.split(b"edgeward: ", 1)[1]
-        got.append(parse_json(body))
-        if b"\x80\x01" in got[-1].request:
-            break
-    assert got[0].client == client
-    assert got[-1].request == b"GET /media/ca\x80\x01t.jpg HTTP/1.1"
+    # Both edge sensors count every line and the one corrupted request: dpi-watch tail
+    # on the file (edgeward_combined) and dpi-watch syslog on the datagrams (edgeward_json).
+    lines = len(records)
+    for port in (running_site.tail_metrics, running_site.syslog_metrics):
+        deadline = time.monotonic() + 10
+        while _edge_counts(port) != (lines, 1) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _edge_counts(port) == (lines, 1)

@@ -6,7 +6,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
 from edgeward.run import URLS
@@ -49,22 +48,20 @@ def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
     assert alerts - quiet == set(), "alerts without a test where they stay quiet"
 
 
-@pytest.mark.parametrize("alert", sorted(rule_exprs()))
-def test_rule_tests_catch_a_broken_alert(alert: str, tmp_path: Path) -> None:
-    """Each alert's tests bite: with its expression replaced by one that never fires,
-    promtool's unit tests fail."""
-    rules = RULES.read_text()
-    doc = yaml.safe_load(rules)
+def test_rule_tests_catch_broken_alerts(tmp_path: Path) -> None:
+    """The unit tests bite: with every alert's expression replaced by one that never
+    fires, promtool reports a failure for each alert (one run for all, promtool is slow)."""
+    doc = yaml.safe_load(RULES.read_text())
     for group in doc["groups"]:
         for rule in group["rules"]:
-            if rule.get("alert") == alert:
-                rule["expr"] = "vector(0) > 1"
+            rule["expr"] = "vector(0) > 1"
     (tmp_path / RULES.name).write_text(yaml.safe_dump(doc))
     (tmp_path / "tests").mkdir()
     shutil.copy(RULE_TESTS, tmp_path / "tests" / RULE_TESTS.name)
     result = promtool("test", "rules", str(tmp_path / "tests" / RULE_TESTS.name))
     assert result.returncode != 0
-    assert f"alertname: {alert}" in result.stdout + result.stderr
+    output = result.stdout + result.stderr
+    assert {a for a in rule_exprs() if f"alertname: {a}," not in output} == set()
 
 
 def test_scrape_config_covers_every_metrics_port() -> None:
