@@ -102,6 +102,13 @@ def test_valid_request_reaches_app_without_signing_params(base: str) -> None:
     assert r.json()["query"] == ""
 
 
+def test_unprotected_paths_are_not_checked_or_counted(base: str) -> None:
+    before = {r: checks(r) for r in RESULTS}
+    r = httpx.get(base + "/public/x?a=1&kid=k1&sig=zz", timeout=10)
+    assert r.json()["query"] == "a=1&kid=k1&sig=zz" and r.json()["signed"] is None
+    assert {r: checks(r) for r in RESULTS} == before
+
+
 def test_expired_is_410_and_counted(base: str) -> None:
     expired = sign_url("/media/old.png", RING, expires_at=int(NOW) - 31)  # beyond leeway 30
     within = sign_url("/media/old.png", RING, expires_at=int(NOW) - 29)
