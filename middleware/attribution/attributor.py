@@ -30,7 +30,7 @@ import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Final, Protocol
 
 from edgeward.logs import get_logger
 from middleware.attribution.events import CorruptionEvent
@@ -44,6 +44,8 @@ from middleware.metrics import (
 )
 
 log = get_logger("middleware.attribution")
+
+_CLIENT_CACHE: Final = 4096
 
 
 class Resolver(Protocol):
@@ -91,6 +93,7 @@ class Attributor:
         self._queue: deque[CorruptionEvent] = deque()
         self._busy = 0
         self._request_children: dict[str, Any] = {}
+        self._client_asn: dict[str, int] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
         self._wakeup: asyncio.Event | None = None
@@ -110,8 +113,16 @@ class Attributor:
 
     def count_request(self, client: str) -> None:
         """Count one request from ``client`` (text address) under its AS label."""
-        table = self.table
-        self.count_asn(table.lookup_asn(client) if table is not None else 0)
+        asn = self._client_asn.get(client)
+        if asn is None:
+            # The same clients come back (keep-alive, page assets): remember a few thousand,
+            # forget them all at once when full (bounded, and cheaper than an LRU).
+            table = self.table
+            asn = table.lookup_asn(client) if table is not None else 0
+            if len(self._client_asn) >= _CLIENT_CACHE:
+                self._client_asn.clear()
+            self._client_asn[client] = asn
+        self.count_asn(asn)
 
     def count_asn(self, asn: int, n: int = 1) -> None:
         """Count ``n`` requests from ``asn`` (0: unknown); the edge sensor's fast path."""

@@ -23,11 +23,13 @@ import socket
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import IO, Final, Literal
 
 TableFormat = Literal["iptoasn", "pyasn", "mmdb"]
 
+_BUCKETS: Final = 1 << 16  # IPv4 index: one bucket per /16
 _V4_MAPPED: Final = 0xFFFF << 32  # ::ffff:a.b.c.d
 _V4_MAPPED_MASK: Final = ((1 << 128) - 1) ^ 0xFFFFFFFF
 
@@ -115,7 +117,7 @@ class PrefixTable:
     Immutable once built; share one instance between sensors and threads.
     """
 
-    __slots__ = ("_names", "_v4", "_v4_asn", "_v4_end", "_v4_start", "_v6", "source")
+    __slots__ = ("_names", "_v4", "_v4_asn", "_v4_bucket", "_v4_end", "_v4_start", "_v6", "source")
 
     def __init__(
         self,
@@ -142,6 +144,13 @@ class PrefixTable:
         self.source = source
         starts, ends, index = _flatten(v4)
         self._v4_start, self._v4_end = starts, ends
+        # _v4_bucket[k]: the first range starting at or after k << 16. A lookup bisects
+        # only between two neighbours (a handful of ranges), not the whole array: fewer
+        # comparisons and far fewer cache misses over hundreds of thousands of ints.
+        counts = [0] * (_BUCKETS + 1)
+        for start in starts:
+            counts[(start >> 16) + 1] += 1
+        self._v4_bucket = list(accumulate(counts))
         self._v4_asn = [v4[i].asn for i in index]
         self._v4 = [v4[i] for i in index]
         starts6, ends6, index6 = _flatten(v6)
@@ -166,7 +175,9 @@ class PrefixTable:
 
     def lookup_v4_int(self, ip: int) -> int:
         """The AS number of an IPv4 address given as an integer, or 0 (not routed)."""
-        i = bisect_right(self._v4_start, ip) - 1
+        k = ip >> 16
+        bucket = self._v4_bucket
+        i = bisect_right(self._v4_start, ip, bucket[k], bucket[k + 1]) - 1
         if i >= 0 and ip <= self._v4_end[i]:
             return self._v4_asn[i]
         return 0
@@ -189,7 +200,8 @@ class PrefixTable:
         """
         ver, value = _ip_int(ip)
         if ver == 4:
-            i = bisect_right(self._v4_start, value) - 1
+            k = value >> 16
+            i = bisect_right(self._v4_start, value, self._v4_bucket[k], self._v4_bucket[k + 1]) - 1
             if i < 0 or value > self._v4_end[i]:
                 return None
             r = self._v4[i]

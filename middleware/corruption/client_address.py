@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Final
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -50,6 +51,14 @@ def parse_address(text: str) -> IPAddress | None:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def normal_address(text: str) -> str | None:
+    """The normalised text form of :func:`parse_address`, cached (bounded): the same peers
+    and proxies come back on every request, and ``ipaddress`` parsing costs microseconds."""
+    address = parse_address(text)
+    return str(address) if address is not None else None
 
 
 class TrustedProxies:
@@ -119,21 +128,13 @@ def client_address(
     if peer is None:
         return None
     if peer not in trusted:
-        return _normal(peer)
+        return normal_address(peer)
     entries = [e.strip() for value in forwarded_for for e in value.split(",")]
     entries = [e for e in entries if e]
     if not entries:
-        return _normal(peer)
+        return normal_address(peer)
     for entry in reversed(entries):
-        address = parse_address(entry)
-        if address is None:
-            return None
-        text = str(address)
-        if text not in trusted:
+        text = normal_address(entry)
+        if text is None or text not in trusted:
             return text
-    return str(parse_address(entries[0]))
-
-
-def _normal(peer: str) -> str | None:
-    address = parse_address(peer)
-    return str(address) if address is not None else None
+    return normal_address(entries[0])
