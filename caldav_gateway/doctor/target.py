@@ -41,8 +41,13 @@ class Target:
             _ = parts.port
         except ValueError:
             raise ValueError(f"{url!r}: the port is not a number") from None
-        if ca is not None and not ca.is_file():
-            raise ValueError(f"{ca}: CA file not found")
+        if ca is not None:
+            if not ca.is_file():
+                raise ValueError(f"{ca}: CA file not found")
+            try:
+                ssl.create_default_context(cafile=str(ca))
+            except ssl.SSLError:
+                raise ValueError(f"{ca}: not a PEM CA certificate") from None
         return cls(url, user, password, ca, timeout)
 
     @property

@@ -269,6 +269,7 @@ def test_the_gateway_passes_every_check(
             ["https://localhost/", "--password-file", "{pw}", "--ca", "{missing}"],
             "CA file not found",
         ),
+        (["https://localhost/", "--password-file", "{pw}", "--ca", "{pw}"], "not a PEM CA"),
     ],
 )
 def test_usage_errors_exit_2_with_one_sentence(
@@ -284,6 +285,16 @@ def test_usage_errors_exit_2_with_one_sentence(
     out, err = capsys.readouterr()
     assert message in err
     assert "Traceback" not in err and PASSWORD not in out + err
+
+
+def test_nothing_listening_fails_cleanly(
+    password_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, checks, _ = doctor(capsys, f"https://127.0.0.1:{free_port()}/", password_file, None)
+    assert code == 1
+    assert checks["tls.handshake"]["status"] == "fail"
+    assert "listens" in checks["tls.handshake"]["fix"]
+    assert {checks[k]["status"] for k in checks if k.startswith("discovery.")} == {"skip"}
 
 
 def test_help_teaches_and_hides_nothing_secret(capsys: pytest.CaptureFixture[str]) -> None:
