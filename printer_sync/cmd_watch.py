@@ -1,0 +1,136 @@
+"""``printer-sync watch``: the daemon that keeps printers serving the renewed certificate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import signal
+import socket
+
+from edgeward import cli
+from edgeward.logs import get_logger
+from edgeward.metrics import serve_metrics
+from edgeward.netaddr import parse_hostport
+from printer_sync.config import Config, load_config
+from printer_sync.history import History
+from printer_sync.status import widen_executor
+from printer_sync.watch import Watcher
+
+log = get_logger("printer_sync.watch")
+
+HELP = "run as a daemon: watch the certificate files, check printers, push, serve /metrics"
+DESCRIPTION = (
+    "Watch the folders of every printer's key/cert/chain files (a renewal is picked up\n"
+    "within seconds), check every printer at start and every `check_interval` seconds,\n"
+    "and push when a printer serves another certificate than the local one (or a\n"
+    "configured CA certificate was never imported). Each push is verified by a TLS\n"
+    "handshake and recorded in the history.\n\n"
+    "/metrics (Prometheus) on `metrics_listen` (default 127.0.0.1:9466):\n"
+    "  edgeward_printer_served_not_after_timestamp_seconds, edgeward_printer_reachable,\n"
+    "  edgeward_printer_in_sync, edgeward_printer_last_check_timestamp_seconds,\n"
+    "  edgeward_printer_push_total{result},\n"
+    "  edgeward_printer_push_last_success_timestamp_seconds\n\n"
+    "SIGINT/SIGTERM stop it cleanly (a push in progress is recorded as interrupted).\n"
+    "Exit codes: 0 stopped by a signal, 2 configuration error or metrics address in use."
+)
+EPILOG = """examples:
+  printer-sync watch --config /etc/printer-sync/printers.toml
+  printer-sync watch --config printers.toml --metrics-listen 127.0.0.1:9466 --log-format json
+
+alerts worth having (PromQL):
+  edgeward_printer_served_not_after_timestamp_seconds - time() < 7 * 86400
+  edgeward_printer_reachable == 0
+  increase(edgeward_printer_push_total{result!~"verified|skipped_unchanged"}[1d]) > 0
+"""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, help="the printers file (TOML)")
+    p.add_argument(
+        "--metrics-listen",
+        default=None,
+        help="HOST:PORT for /metrics (default: metrics_listen from the config, 127.0.0.1:9466)",
+    )
+    p.add_argument(
+        "--check-interval",
+        type=float,
+        default=None,
+        help="seconds between scheduled checks (default: check_interval from the config)",
+    )
+
+
+def _settings(args: argparse.Namespace) -> Config:
+    config = load_config(args.config)
+    changes: dict[str, object] = {}
+    if args.metrics_listen is not None:
+        try:
+            parse_hostport(args.metrics_listen)
+        except ValueError as exc:
+            raise cli.UsageError(f"--metrics-listen: {exc}") from None
+        changes["metrics_listen"] = args.metrics_listen
+    if args.check_interval is not None:
+        if args.check_interval <= 0:
+            raise cli.UsageError("--check-interval: expected a number of seconds above 0")
+        changes["check_interval"] = args.check_interval
+    if not config.printers:
+        raise cli.UsageError(f"{args.config}: no [[printer]] table: nothing to watch")
+    if not changes:
+        return config
+    updated = dataclasses.replace(config, **changes)  # type: ignore[arg-type]
+    object.__setattr__(updated, "source", config.source)
+    return updated
+
+
+def _check_bindable(listen: str) -> None:
+    """Fail early, as a usage error, when the metrics address is taken.
+
+    uvicorn reports a bind failure with ``sys.exit(3)`` inside its serve task, which the
+    event loop re-raises past ``edgeward.serving.start``; binding here first turns the
+    common case into one clear sentence.
+    """
+    host, port = parse_hostport(listen)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+    except OSError as exc:
+        raise cli.UsageError(f"metrics_listen {listen}: cannot listen there ({exc})") from None
+
+
+async def _main(config: Config) -> int:
+    _check_bindable(config.metrics_listen)
+    loop = asyncio.get_running_loop()
+    executor = widen_executor(loop, len(config.printers))
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        server, serving = await serve_metrics(config.metrics_listen)
+    except OSError as exc:
+        raise cli.UsageError(f"metrics_listen {config.metrics_listen}: {exc}") from None
+    log.info(
+        "watching %d printer(s); metrics on http://%s/metrics; checks every %g s",
+        len(config.printers),
+        config.metrics_listen,
+        config.check_interval,
+    )
+    with History(config.db_path) as history:
+        try:
+            await Watcher(config, history).run(stop)
+        finally:
+            server.should_exit = True
+            await serving
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            executor.shutdown(wait=False, cancel_futures=True)
+    log.info("stopped")
+    return cli.EXIT_OK
+
+
+def run(args: argparse.Namespace) -> int:
+    # watchfiles logs every batch at INFO; our own "files changed for NAME" line suffices.
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
+    return asyncio.run(_main(_settings(args)))
