@@ -1,0 +1,188 @@
+"""dpi-report end to end on small generated logs: outputs, inputs, recovery, errors."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from middleware.report.synthetic import (
+    SEED_ASN,
+    Truth,
+    generate_log,
+    make_networks,
+    write_iptoasn,
+    write_pyasn,
+)
+from middleware.signed import KeyRing, sign_url
+
+SECRET_B64 = "c2VjcmV0LWtleS1mb3ItdGVzdC12ZWN0b3JzLTAwMDE"
+RING = KeyRing.from_secrets([("k1", b"secret-key-for-test-vectors-0001")])
+DPI_REPORT = [sys.executable, "-m", "middleware", "dpi-report"]
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path, Truth]:
+    d = tmp_path_factory.mktemp("small")
+    nets = make_networks(60, seed=3, incident_rank=10)
+    sign = functools.partial(sign_url, keyring=RING, expires_at=1893456000)
+    truth = generate_log(
+        d / "access.log", nets, lines=30_000, corrupted=12, seed=5, clients=3000, sign=sign
+    )
+    return write_iptoasn(nets, d / "t.tsv"), write_pyasn(nets, d / "t.dat"), d / "access.log", truth
+
+
+def dpi_report(*args: str | Path, code: int = 0) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [*DPI_REPORT, *map(str, args)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == code, proc.stderr
+    return proc
+
+
+def as_json(*args: str | Path) -> dict[str, Any]:
+    out: dict[str, Any] = json.loads(dpi_report("--json", *args).stdout)
+    return out
+
+
+def test_json_document_is_complete_and_flags_the_incident(small: Any) -> None:
+    table, _, log, truth = small
+    doc = as_json("--asn-table", table, log)
+    assert doc["schema"] == "edgeward.dpi-report/1"
+    assert set(doc) == {
+        "schema", "generated_at", "inputs", "totals", "test", "asns", "timeline", "recovery",
+    }  # fmt: skip
+    assert doc["totals"]["flagged"] == [SEED_ASN]
+    assert doc["inputs"] == [
+        {"path": str(log), "kind": "nginx-combined", "lines": 30_000, "malformed": 0}
+    ]
+    row = doc["asns"][0]
+    assert set(row) == {
+        "asn", "name", "requests", "corrupted", "kinds", "rate", "ci95", "p_value", "flagged",
+    }  # fmt: skip
+    assert row["requests"] == truth.requests[SEED_ASN] and row["corrupted"] == 12
+    assert sum(k for _, k in doc["timeline"]["series"][str(SEED_ASN)]) == 12
+    assert doc["recovery"] is None
+
+
+@pytest.mark.parametrize("table_kind", ["tsv", "dat"])
+def test_gzip_input_and_either_table_format_give_the_same_numbers(
+    small: Any, tmp_path: Path, table_kind: str
+) -> None:
+    tsv, dat, log, _ = small
+    gz = tmp_path / "access.log.1.gz"
+    gz.write_bytes(gzip.compress(log.read_bytes(), compresslevel=1))
+    plain = as_json("--asn-table", tsv, log)
+    zipped = as_json("--asn-table", tsv if table_kind == "tsv" else dat, gz)
+    strip = ("name",)  # pyasn .dat files carry no AS names
+    rows = [{k: v for k, v in r.items() if k not in strip} for r in zipped["asns"]]
+    assert rows == [{k: v for k, v in r.items() if k not in strip} for r in plain["asns"]]
+
+
+def test_keys_recover_every_corrupted_signed_url(small: Any, tmp_path: Path) -> None:
+    table, _, log, truth = small
+    keys = tmp_path / "keys"
+    keys.write_text(f"k1 {SECRET_B64}\n")
+    keys.chmod(0o600)
+    doc = as_json("--asn-table", table, "--keys", keys, log)
+    rec = doc["recovery"]
+    assert (rec["attempted"], rec["recovered"]) == (12, 12)
+    assert sorted(i["original"] for i in rec["items"]) == sorted(truth.original_targets)
+    text = dpi_report("--asn-table", table, "--keys", keys, log)
+    assert "recovered 12 of 12" in text.stdout
+    html_out = tmp_path / "r.html"
+    dpi_report("--asn-table", table, "--keys", keys, "--html", html_out, log)
+    for output in (json.dumps(doc), text.stdout, text.stderr, html_out.read_text()):
+        assert SECRET_B64 not in output and "secret-key-for" not in output
+
+
+def test_wrong_keys_recover_nothing(small: Any, tmp_path: Path) -> None:
+    table, _, log, _ = small
+    keys = tmp_path / "keys"
+    keys.write_text("k1 YS1kaWZmZXJlbnQtc2VjcmV0LW9mLTMyLWJ5dGVzISE\n")
+    keys.chmod(0o600)
+    rec = as_json("--asn-table", table, "--keys", keys, "--max-tries", "500", log)["recovery"]
+    assert (rec["attempted"], rec["recovered"]) == (12, 0)
+    assert all(i["tries"] <= 500 for i in rec["items"])
+
+
+def test_html_is_self_contained_with_a_chart(small: Any, tmp_path: Path) -> None:
+    table, _, log, _ = small
+    out = tmp_path / "report.html"
+    proc = dpi_report("--asn-table", table, "--html", out, log)
+    page = out.read_text()
+    assert "1 network(s) flagged" in proc.stderr
+    assert page.startswith("<!doctype html>") and "<svg" in page and f"AS{SEED_ASN}" in page
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)  # no external assets
+    assert "<script" not in page
+    assert page.count("<rect") >= 1
+
+
+def test_text_table_names_the_flagged_network(small: Any) -> None:
+    table, _, log, _ = small
+    out = dpi_report("--asn-table", table, log).stdout
+    assert "SIGNIFICANT" in out and "Singapore" in out
+    assert "Significant (Fisher exact, one-sided, p < 0.05/60" in out
+    assert f"AS{SEED_ASN}" in out.splitlines()[-1]
+
+
+def test_events_and_logs_are_not_double_counted(small: Any, tmp_path: Path) -> None:
+    table, _, log, _ = small
+    first = as_json("--asn-table", table, log)
+    # What dpi-watch --events wrote while reading the same log, plus one ASGI-only event.
+    events = tmp_path / "edge-events.jsonl"
+    corrupted_lines = [x for x in log.read_bytes().splitlines() if b"\\x80" in x]
+    from middleware.edge.nginx_log import parse_combined
+
+    rows = []
+    for raw in corrupted_lines:
+        rec = parse_combined(raw)
+        rows.append({"time": rec.time + 0.4, "source": "edge", "kind": "dpi_signature",
+                     "client": rec.client, "asn": SEED_ASN, "as_name": "", "prefix": "",
+                     "evidence_hex": "80", "offset": 0, "detail": "request_line"})  # fmt: skip
+    rows.append({**rows[0], "source": "asgi", "time": rows[0]["time"] + 3600})
+    events.write_text("".join(json.dumps(r) + "\n" for r in rows) + "not json\n")
+    both = as_json("--asn-table", table, log, events)
+    assert both["totals"]["corrupted"] == first["totals"]["corrupted"] + 1
+    assert both["inputs"][1] == {
+        "path": str(events), "kind": "events", "lines": 14, "malformed": 1,
+    }  # fmt: skip
+    only = as_json(events)
+    assert only["totals"]["requests"] is None and only["totals"]["flagged"] == []
+    assert only["asns"][0]["rate"] is None and only["asns"][0]["corrupted"] == 13
+
+
+def test_malformed_lines_are_counted_and_skipped(small: Any, tmp_path: Path) -> None:
+    table, _, log, _ = small
+    bad = tmp_path / "mixed.log"
+    bad.write_bytes(b"garbage\n" + log.read_bytes()[:200_000] + b"\xff\xfe\n" + b"cut line")
+    doc = as_json("--asn-table", table, bad)
+    assert doc["inputs"][0]["malformed"] == 3
+    assert doc["totals"]["requests"] == doc["inputs"][0]["lines"] - 3
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["/nonexistent/access.log"], "/nonexistent/access.log"),
+        (["--asn-table", "/nonexistent/t.tsv", "x"], "t.tsv"),
+        (["--keys", "/nonexistent/keys", "x"], "key file not found"),
+        (["--alpha", "2", "x"], "--alpha"),
+    ],
+)
+def test_bad_input_is_one_clear_line(args: list[str], says: str) -> None:
+    proc = dpi_report(*args, code=2)
+    assert says in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_help_explains_the_test() -> None:
+    out = dpi_report("--help").stdout
+    for needle in ("Fisher", "Bonferroni", "Wilson", "examples:", "recovered k of n", "schema"):
+        assert needle in out
