@@ -329,3 +329,47 @@ def test_request_through_shipped_vhost_reaches_app_and_dpi_watch(
         while _edge_counts(port) != (lines, 1) and time.monotonic() < deadline:
             time.sleep(0.1)
         assert _edge_counts(port) == (lines, 1)
+
+
+@pytest.mark.slow
+def test_caldav_stream_listener_passes_the_gateway_certificate_without_sni(
+    tmp_path: Path,
+) -> None:
+    """caldav-stream.conf in front of the real gateway: a client that sends no SNI (as
+    Apple's daemons sometimes do) gets the gateway's own certificate through nginx, and
+    the gateway's answers come back unchanged."""
+    from caldav_gateway.demo import prepare
+
+    extra = _stream_module()
+    var = tmp_path / "var"
+    prepare(var)
+    gateway, metrics = free_port(), free_port()
+    ports = NginxPorts(free_port(), free_port(), free_port(), free_port(), free_port(), gateway)
+    prefix = tmp_path / "nginx"
+    (prefix / "conf").mkdir(parents=True)
+    stream = prefix / "conf" / "caldav-stream.conf"
+    stream.write_text(render_nginx((NGINX_DIR / "caldav-stream.conf").read_text(), prefix, ports))
+    serve = [
+        str(BIN / "caldav-gateway"),
+        "serve",
+        "--config",
+        str(var / "caldav" / "gateway.toml"),
+        "--listen",
+        f"127.0.0.1:{gateway}",
+        "--metrics-listen",
+        f"127.0.0.1:{metrics}",
+    ]
+    with (
+        started(serve, gateway, tmp_path / "gateway.log"),
+        nginx("", tmp_path, extra_main=f"{extra}include {stream};"),
+    ):
+        direct, _ = pki.served_certificate("127.0.0.1", gateway)
+        through, version = pki.served_certificate("127.0.0.1", ports.stream)
+        assert pki.fingerprint(through) == pki.fingerprint(direct)
+        assert version in ("TLSv1.2", "TLSv1.3")
+        r = httpx.get(
+            f"https://127.0.0.1:{ports.stream}/.well-known/caldav",
+            verify=ssl.create_default_context(cafile=str(var / "caldav" / "ca.pem")),
+        )
+        assert r.status_code == 301
+        assert "www-authenticate" not in r.headers
