@@ -1,0 +1,75 @@
+"""One serving process: uvicorn on a pre-bound socket, the certificate watcher, Radicale.
+
+Used in-process with one worker (which then also serves ``/metrics``) and as the entry
+point of each spawned worker with ``--workers N``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+
+import uvicorn
+from starlette.types import ASGIApp
+
+from caldav_gateway.app import build_app
+from caldav_gateway.settings import GatewaySettings
+from caldav_gateway.tls import CertificateReloader
+from edgeward.logs import setup_logging
+from edgeward.metrics import serve_metrics
+
+
+def uvicorn_config(
+    settings: GatewaySettings, app: ASGIApp, reloader: CertificateReloader | None
+) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        log_config=None,  # keep edgeward's logging set-up
+        access_log=False,
+        lifespan="off",
+        proxy_headers=False,  # the port faces clients directly: never trust X-Forwarded-For
+        server_header=False,
+        timeout_keep_alive=max(1, round(settings.keep_alive)),
+        ssl_context_factory=(lambda _cfg, _default: reloader.context) if reloader else None,
+    )
+
+
+async def serve_worker(
+    settings: GatewaySettings, sock: socket.socket, *, with_metrics: bool, radicale_log_level: int
+) -> None:
+    """Serve on ``sock`` until SIGINT/SIGTERM (uvicorn's handlers, main thread)."""
+    reloader = None
+    if not settings.insecure_http:
+        assert settings.cert is not None and settings.key is not None
+        reloader = CertificateReloader(
+            settings.cert, settings.key, min_version=settings.tls_min_version
+        )
+    app = build_app(settings, radicale_log_level=radicale_log_level)
+    server = uvicorn.Server(uvicorn_config(settings, app, reloader))
+    watcher = None
+    metrics_server = metrics_task = None
+    if reloader is not None:
+        watcher = asyncio.create_task(reloader.watch(settings.reload_interval))
+    if with_metrics and settings.metrics_listen not in ("", "off"):
+        metrics_server, metrics_task = await serve_metrics(settings.metrics_listen)
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        if metrics_server is not None and metrics_task is not None:
+            metrics_server.should_exit = True
+            await metrics_task
+
+
+def worker_main(
+    settings: GatewaySettings, sock: socket.socket, log_level: str, log_format: str
+) -> None:
+    """Entry point of a spawned worker process."""
+    setup_logging(log_level, "json" if log_format == "json" else "text")
+    level = logging.DEBUG if log_level == "debug" else logging.WARNING
+    asyncio.run(serve_worker(settings, sock, with_metrics=False, radicale_log_level=level))
