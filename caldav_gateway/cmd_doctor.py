@@ -41,19 +41,27 @@ examples:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    # SUPPRESS: no "(default: None)" in --help for options without a meaningful default.
     p.add_argument(
         "url", metavar="URL", help="the server as users type it, e.g. https://host:8443/"
     )
-    p.add_argument("--user", required=True, help="a real account on the server")
+    p.add_argument(
+        "--user", required=True, default=argparse.SUPPRESS, help="a real account on the server"
+    )
     p.add_argument(
         "--password-file",
         required=True,
         type=Path,
         metavar="FILE",
+        default=argparse.SUPPRESS,
         help="file whose first line is the password (never given on the command line)",
     )
     p.add_argument(
-        "--ca", type=Path, metavar="FILE", help="trust this CA (PEM) instead of the system's"
+        "--ca",
+        type=Path,
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="trust only this CA (PEM), e.g. a private one (default: the system's trust store)",
     )
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per network operation")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
@@ -62,7 +70,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         password = read_secret_file(args.password_file)
-        target = Target.parse(args.url, args.user, password, args.ca, args.timeout)
+        target = Target.parse(
+            args.url, args.user, password, getattr(args, "ca", None), args.timeout
+        )
     except ValueError as exc:
         raise cli.UsageError(str(exc)) from None
     report = run_doctor(target)
