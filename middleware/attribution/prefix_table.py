@@ -20,6 +20,7 @@ from __future__ import annotations
 import gzip
 import ipaddress
 import socket
+from array import array
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from typing import IO, Final, Literal
 
 TableFormat = Literal["iptoasn", "pyasn", "mmdb"]
 
+_MAX_ASN: Final = (1 << 32) - 1
 _BUCKETS: Final = 1 << 16  # IPv4 index: one bucket per /16
 _V4_MAPPED: Final = 0xFFFF << 32  # ::ffff:a.b.c.d
 _V4_MAPPED_MASK: Final = ((1 << 128) - 1) ^ 0xFFFFFFFF
@@ -134,6 +136,8 @@ class PrefixTable:
         v6: list[_Range] = []
         for prefix, asn in prefixes:
             ver, first, last = _parse_prefix(prefix)
+            if not 0 <= asn <= _MAX_ASN:
+                raise ValueError(f"AS number {asn} of {prefix!r} is not a 32-bit AS number")
             (v4 if ver == 4 else v6).append(_Range(first, last, asn, prefix))
         self._build(v4, v6, names or {}, source)
 
@@ -143,18 +147,22 @@ class PrefixTable:
         self._names = dict(names)
         self.source = source
         starts, ends, index = _flatten(v4)
-        self._v4_start, self._v4_end = starts, ends
+        # Compact unsigned 32-bit arrays, not lists of int objects: contiguous memory, so a
+        # lookup touches a few cache lines instead of chasing pointers to scattered ints.
+        self._v4_start, self._v4_end = array("I", starts), array("I", ends)
         # _v4_bucket[k]: the first range starting at or after k << 16. A lookup bisects
-        # only between two neighbours (a handful of ranges), not the whole array: fewer
-        # comparisons and far fewer cache misses over hundreds of thousands of ints.
+        # only between two neighbours (a handful of ranges), not the whole array.
         counts = [0] * (_BUCKETS + 1)
         for start in starts:
             counts[(start >> 16) + 1] += 1
-        self._v4_bucket = list(accumulate(counts))
-        self._v4_asn = [v4[i].asn for i in index]
-        self._v4 = [v4[i] for i in index]
+        self._v4_bucket = array("I", accumulate(counts))
+        self._v4_asn = array("I", (v4[i].asn for i in index))
+        # One shared, immutable answer per source prefix: lookup() allocates nothing.
+        info4 = [ASNInfo(r.asn, self._names.get(r.asn, ""), r.prefix) for r in v4]
+        self._v4 = [info4[i] for i in index]
         starts6, ends6, index6 = _flatten(v6)
-        self._v6 = (starts6, ends6, [v6[i] for i in index6])
+        info6 = [ASNInfo(r.asn, self._names.get(r.asn, ""), r.prefix) for r in v6]
+        self._v6 = (starts6, ends6, [info6[i] for i in index6])
 
     @classmethod
     def _from_ranges(
@@ -204,13 +212,8 @@ class PrefixTable:
             i = bisect_right(self._v4_start, value, self._v4_bucket[k], self._v4_bucket[k + 1]) - 1
             if i < 0 or value > self._v4_end[i]:
                 return None
-            r = self._v4[i]
-        else:
-            found = self._find_v6(value)
-            if found is None:
-                return None
-            r = found
-        return ASNInfo(r.asn, self._names.get(r.asn, ""), r.prefix)
+            return self._v4[i]
+        return self._find_v6(value)
 
     def name(self, asn: int) -> str:
         return self._names.get(asn, "")
@@ -218,7 +221,7 @@ class PrefixTable:
     def asns(self) -> set[int]:
         return set(self._v4_asn) | {r.asn for r in self._v6[2]}
 
-    def _find_v6(self, value: int) -> _Range | None:
+    def _find_v6(self, value: int) -> ASNInfo | None:
         starts, ends, ranges = self._v6
         i = bisect_right(starts, value) - 1
         if i >= 0 and value <= ends[i]:
@@ -309,6 +312,8 @@ def _read_iptoasn(fh: IO[str], path: Path) -> Iterator[_Row]:
         first, last, asn_text = fields[0].strip(), fields[1].strip(), fields[2].strip()
         try:
             asn = int(asn_text.removeprefix("AS"))
+            if not 0 <= asn <= _MAX_ASN:
+                raise ValueError
         except ValueError:
             raise TableError(f"{path}:{lineno}: AS number {asn_text!r} is not a number") from None
         if asn == 0:
@@ -353,6 +358,8 @@ def _read_pyasn(fh: IO[str], path: Path) -> Iterator[_Row]:
         try:
             net = ipaddress.ip_network(fields[0], strict=False)
             asn = int(fields[1])
+            if not 0 <= asn <= _MAX_ASN:
+                raise ValueError
         except (ValueError, IndexError):
             raise TableError(f"{path}:{lineno}: expected 'CIDR<TAB>ASN', got {line!r}") from None
         first, last = int(net.network_address), int(net.broadcast_address)
@@ -372,7 +379,7 @@ def _load_mmdb(path: Path) -> PrefixTable:
                 if not isinstance(record, dict):
                     continue
                 asn = record.get("autonomous_system_number")
-                if not isinstance(asn, int) or asn == 0:
+                if not isinstance(asn, int) or not 0 < asn <= _MAX_ASN:
                     continue
                 org = record.get("autonomous_system_organization")
                 if isinstance(org, str):

@@ -142,6 +142,8 @@ def test_a_range_that_is_not_one_cidr_keeps_its_bounds(tmp_path: Path) -> None:
         ("bad.tsv", "1.0.0.0\tnope\t1\tUS\tX\n", "not an IP address"),
         ("bad.dat", "; x\n1.0.0.0/33\t5\n", "bad.dat:2: expected 'CIDR<TAB>ASN'"),
         ("bad.dat", "1.0.0.0/24\n", "bad.dat:1:"),
+        ("bad.dat", "1.0.0.0/24\t4294967296\n", "bad.dat:1:"),
+        ("bad.tsv", "1.0.0.0\t1.0.0.255\t-5\tUS\tX\n", "AS number '-5'"),
         ("bad.mmdb", "not a database", "not a MaxMind database"),
         ("bad.tsv.gz", "not gzip really", "not a text table"),
     ],
