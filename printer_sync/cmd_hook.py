@@ -12,6 +12,7 @@ from edgeward.logs import get_logger
 from printer_sync.config import load_config
 from printer_sync.hooks import SOURCES, HookError, Source, printers_for, renewal_from
 from printer_sync.push import push_all
+from printer_sync.status import quiet_libraries
 
 log = get_logger("printer_sync.hook")
 
@@ -69,6 +70,7 @@ def _say(name: str, message: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    quiet_libraries()
     config = load_config(args.config)
     source: Source | None = None if args.source == "auto" else args.source
     try:

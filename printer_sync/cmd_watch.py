@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import logging
 import signal
 import socket
 
@@ -15,7 +14,7 @@ from edgeward.metrics import serve_metrics
 from edgeward.netaddr import parse_hostport
 from printer_sync.config import Config, load_config
 from printer_sync.history import History
-from printer_sync.status import widen_executor
+from printer_sync.status import quiet_libraries, widen_executor
 from printer_sync.watch import Watcher
 
 log = get_logger("printer_sync.watch")
@@ -131,6 +130,5 @@ async def _main(config: Config) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    # watchfiles logs every batch at INFO; our own "files changed for NAME" line suffices.
-    logging.getLogger("watchfiles").setLevel(logging.WARNING)
+    quiet_libraries()
     return asyncio.run(_main(_settings(args)))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import enum
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -242,3 +243,14 @@ def widen_executor(loop: asyncio.AbstractEventLoop, printers: int) -> ThreadPool
     executor = ThreadPoolExecutor(max_workers=max(8, min(64, printers)), thread_name_prefix="tls")
     loop.set_default_executor(executor)
     return executor
+
+
+def quiet_libraries() -> None:
+    """Keep library chatter out of a daemon's or a hook's log unless debugging.
+
+    httpx logs every request and watchfiles every batch of changes at INFO; the push and
+    watch log lines already say what happened, per printer, in greppable form.
+    """
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        for name in ("httpx", "watchfiles"):
+            logging.getLogger(name).setLevel(logging.WARNING)
