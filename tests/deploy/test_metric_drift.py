@@ -11,6 +11,7 @@ names left unchecked, as a skip; a service that runs but lacks a name fails.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ import httpx
 import pytest
 
 from edgeward import pki
-from tests.deploy.promql import used_names
+from tests.deploy.promql import RULES, used_names
 from tests.deploy.services import BIN, NotBuilt, exported, scrape, started
 from tests.support.net import free_port, wait_port
 
@@ -167,3 +168,19 @@ def test_service_exports_every_name_the_rules_and_dashboard_use(
         )
     missing = {n: sorted(where) for n, where in expected.items() if n not in exported(text)}
     assert missing == {}, f"{service.name} does not export these names (used by: ...)"
+
+
+def test_label_values_in_the_rules_exist_in_the_code() -> None:
+    """Label values the rules match on are values the code writes (a renamed error kind
+    would silently stop an alert)."""
+    import typing
+
+    from printer_sync.errors import ErrorKind
+    from printer_sync.push import Outcome
+
+    rules = RULES.read_text()
+    results = {v for m in re.findall(r'result[!=]~"([^"]+)"', rules) for v in m.split("|")}
+    known = {k.value for k in ErrorKind} | set(typing.get_args(Outcome))
+    assert results and results <= known, results - known
+    statuses = set(re.findall(r'status="(\d{3})"', rules))
+    assert statuses == {"401"}
