@@ -22,6 +22,7 @@ from typing import Final, Literal, TypeVar
 
 import httpx
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from edgeward.logs import get_logger
 from edgeward.pki import fingerprint
@@ -79,10 +80,39 @@ def normalise_fingerprint(text: str) -> str:
     return ":".join(hexdigits[i : i + 2] for i in range(0, 64, 2))
 
 
-def _client(printer: PrinterConfig, allowed: set[str]) -> httpx.AsyncClient:
-    """An HTTP client whose every response must come over a pinned TLS certificate."""
+# OpenSSL's X509_V_FLAG_NO_CHECK_TIME (not exported by the ssl module): a pinned
+# certificate is trusted by identity, and an expired printer certificate is exactly what
+# a push replaces.
+_NO_CHECK_TIME: Final = 0x200000
+
+
+def pinned_context(certs: Sequence[x509.Certificate]) -> ssl.SSLContext:
+    """A TLS client context that completes a handshake only with one of ``certs``.
+
+    The pinned certificates are the only trust anchors (partial chains allowed), so a
+    server without one of their private keys fails the handshake, before any request
+    (and the password in it) is sent.
+    """
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False  # printers are reached by IP; the pin is the identity
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    pem = "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in certs)
+    ctx.load_verify_locations(cadata=pem)
+    ctx.verify_flags = ctx.verify_flags | ssl.VERIFY_X509_PARTIAL_CHAIN | _NO_CHECK_TIME
+    return ctx
+
+
+def _client(printer: PrinterConfig, pinned: Sequence[x509.Certificate]) -> httpx.AsyncClient:
+    """An HTTP client for ``printer``; in pin mode it talks only to a pinned certificate.
+
+    The handshake refuses any other certificate (nothing is sent), and every response is
+    checked once more for the exact fingerprint.
+    """
+    allowed = {fingerprint(c) for c in pinned}
     if printer.tls == "system":
         ctx = ssl.create_default_context()
+    elif printer.tls == "pin":
+        ctx = pinned_context(pinned)
     else:
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
@@ -182,11 +212,11 @@ async def wait_for_certificate(
 async def _session(
     printer: PrinterConfig,
     driver_cls: type[Driver],
-    allowed: set[str],
+    pinned: Sequence[x509.Certificate],
     step: Callable[[Driver], Awaitable[T]],
 ) -> T:
     """Log in on a fresh client (sessions do not survive reboots) and run ``step``."""
-    async with _client(printer, allowed) as client:
+    async with _client(printer, pinned) as client:
         driver = driver_cls(printer, client)
         await driver.login()
         return await step(driver)
@@ -273,7 +303,7 @@ async def push_printer(
             extra = f"; would import {len(missing_cas)} CA certificate(s)" if missing_cas else ""
             return done("dry_run", f"would upload {new_fp} in place of {old_fp}{extra}")
 
-        allowed = {old_fp, new_fp}
+        pinned = [served.cert, bundle.leaf]
         reboot_timeout = printer.reboot_timeout
 
         async def prepare(driver: Driver) -> bool:
@@ -306,7 +336,7 @@ async def push_printer(
             return st.uses_ca_signed
 
         was_ca_signed = await _retrying(
-            lambda: _session(printer, driver_cls, allowed, prepare), retry, say
+            lambda: _session(printer, driver_cls, pinned, prepare), retry, say
         )
         if not was_ca_signed:
             say("switching from the self-signed to the CA-signed certificate")
@@ -315,7 +345,7 @@ async def push_printer(
                 return await driver.use_ca_signed()
 
             reboots = await _retrying(
-                lambda: _session(printer, driver_cls, allowed, switch), retry, say
+                lambda: _session(printer, driver_cls, pinned, switch), retry, say
             )
             await wait_for_certificate(
                 printer, expect=new_fp, within=reboot_timeout, said_reboot=reboots

@@ -58,7 +58,17 @@ class EpsonDriver(Driver):
         """One request; transport failures become named errors."""
         try:
             response = await self.client.request(method, path, **kwargs)  # type: ignore[arg-type]
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+        except httpx.ConnectError as exc:
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                raise PushError(
+                    ErrorKind.PIN_CHANGED,
+                    f"{during}: the printer's TLS certificate is not the pinned one; "
+                    "nothing was sent",
+                ) from None
+            raise PushError(
+                ErrorKind.UNREACHABLE, f"{during}: cannot connect to {self.printer.url} ({exc})"
+            ) from None
+        except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             raise PushError(
                 ErrorKind.UNREACHABLE, f"{during}: cannot connect to {self.printer.url} ({exc})"
             ) from None

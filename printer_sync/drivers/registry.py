@@ -1,8 +1,7 @@
 """Drivers by name, as a config's ``driver`` key picks them (Radicale's ``type`` habit).
 
-``driver = "auto"`` is resolved by :mod:`printer_sync.identify` (SNMP) when that module
-provides ``async def driver_name(printer: PrinterConfig) -> str``; until then, and when
-it cannot tell, ``auto`` is an ``unknown_driver`` error rather than a guess.
+``driver = "auto"`` asks the printer over SNMP (:mod:`printer_sync.identify`) on each
+push; when it cannot tell, the push fails with ``unknown_driver`` rather than guessing.
 """
 
 from __future__ import annotations
@@ -30,15 +29,16 @@ def get_driver(name: str) -> type[Driver]:
 async def resolve_driver(printer: PrinterConfig) -> type[Driver]:
     if printer.driver != "auto":
         return get_driver(printer.driver)
+    from printer_sync import identify  # pysnmp is only needed for 'auto'
+
     try:
-        identify = importlib.import_module("printer_sync.identify")
-    except ModuleNotFoundError:
-        identify = None
-    finder = getattr(identify, "driver_name", None)
-    if finder is None:
+        found = await identify.identify(printer.host, printer.snmp_community)
+    except Exception as exc:  # SNMP timeouts, refusals: all mean "could not tell"
         raise PushError(
             ErrorKind.UNKNOWN_DRIVER,
-            f"{printer.name}: driver = 'auto' needs 'printer-sync identify'; set driver = 'epson'",
-        )
-    name = await finder(printer)
-    return get_driver(str(name))
+            f"driver = 'auto': SNMP did not identify {printer.host} ({exc}); "
+            "set driver = 'epson' or check the community",
+        ) from None
+    if found.driver is None:
+        raise PushError(ErrorKind.UNKNOWN_DRIVER, f"driver = 'auto': {found.reason}")
+    return get_driver(found.driver)

@@ -107,7 +107,8 @@ class HTTPServer:
                 target = event.target.decode("ascii", "replace")
                 path = urlsplit(target).path
                 if self.abort_check(method, path):
-                    await reader.read(1024)  # take a piece of the upload, then reset
+                    # The upload has begun (its head, maybe some body, is in): reset now.
+                    # (Waiting for more body could wait forever: h11 may hold all of it.)
                     _reset(writer)
                     return
                 body = bytearray()

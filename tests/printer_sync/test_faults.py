@@ -202,7 +202,8 @@ def test_a_transient_reset_is_retried_and_then_verified(
 
     emu._http.abort_check = once
     assert main(["push", "office", "--config", str(printer_env.config())]) == 0
-    assert "connection_reset; retrying" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "connection_reset; retrying" in err, err
     cert, _ = served_certificate(emu.host, emu.port)
     assert fingerprint(cert) == printer_env.files.fingerprint
 
