@@ -7,14 +7,17 @@
 # new files themselves; nginx only needs a reload.
 set -eu
 
-CALDAV_NAME=cal.example.org        # the certificate the CalDAV gateway serves
-CALDAV_TLS=/etc/edgeward/caldav/tls
-PRINTER_NAME=printer.example.org   # the certificate pushed to the printers
-PRINTER_TLS=/etc/edgeward/printer/tls
+# Edit the names here (or set them in the environment).
+: "${CALDAV_NAME:=cal.example.org}"        # the certificate the CalDAV gateway serves
+: "${CALDAV_TLS:=/etc/edgeward/caldav/tls}"
+: "${CALDAV_GROUP:=edgeward-caldav}"
+: "${PRINTER_NAME:=printer.example.org}"   # the certificate pushed to the printers
+: "${PRINTER_TLS:=/etc/edgeward/printer/tls}"
+: "${PRINTER_GROUP:=edgeward-printer}"
 
 lineage_name=$(basename "${RENEWED_LINEAGE:?certbot sets RENEWED_LINEAGE}")
 
-# Copy key and chain so readers see the old pair or the new one, never half: install
+# Copy key and certificate so readers see the old pair or the new one, never half: install
 # writes a temporary file, then rename replaces the old one atomically. The key first,
 # then the certificate: the gateway reloads when the certificate changes, and refuses a
 # pair that does not match (the old one stays in service).
@@ -28,10 +31,10 @@ publish() { # publish DIR GROUP
 
 case "$lineage_name" in
 "$CALDAV_NAME")
-    publish "$CALDAV_TLS" edgeward-caldav
+    publish "$CALDAV_TLS" "$CALDAV_GROUP"
     ;;
 "$PRINTER_NAME")
-    publish "$PRINTER_TLS" edgeward-printer
+    publish "$PRINTER_TLS" "$PRINTER_GROUP"
     # printer-sync watch sees the new files. With the timer variant, push now:
     if systemctl is-enabled --quiet edgeward-printer-sync-push.timer 2>/dev/null; then
         systemctl start --no-block edgeward-printer-sync-push.service

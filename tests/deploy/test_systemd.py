@@ -9,6 +9,7 @@ the test points them at this checkout's virtualenv, changing nothing else.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -146,3 +147,42 @@ def test_deploy_hook_is_valid_shell() -> None:
     assert hook.stat().st_mode & 0o111
     result = subprocess.run(["sh", "-n", str(hook)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("lineage", "published"),
+    [("cal.example.org", "caldav"), ("printer.example.org", "printer"), ("other.org", None)],
+)
+def test_deploy_hook_publishes_the_renewed_pair(
+    tmp_path: Path, lineage: str, published: str | None
+) -> None:
+    """The hook as certbot runs it: the renewed key and certificate land in the service's
+    folder (key 0640, group of the service), other lineages are left alone."""
+    if os.geteuid() != 0:
+        pytest.skip("the hook runs as root under certbot (install -o root)")
+    live = tmp_path / "live" / lineage
+    live.mkdir(parents=True)
+    (live / "privkey.pem").write_text("KEY " + lineage)
+    (live / "fullchain.pem").write_text("CERT " + lineage)
+    env = {
+        "PATH": os.environ["PATH"],
+        "RENEWED_LINEAGE": str(live),
+        "RENEWED_DOMAINS": lineage,
+        "CALDAV_TLS": str(tmp_path / "caldav"),
+        "CALDAV_GROUP": "root",
+        "PRINTER_TLS": str(tmp_path / "printer"),
+        "PRINTER_GROUP": "root",
+    }
+    result = subprocess.run(
+        [str(SYSTEMD / "certbot-deploy-hook.sh")], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    for name in ("caldav", "printer"):
+        folder = tmp_path / name
+        if name != published:
+            assert not folder.exists()
+            continue
+        assert (folder / "privkey.pem").read_text() == "KEY " + lineage
+        assert (folder / "fullchain.pem").read_text() == "CERT " + lineage
+        assert (folder / "privkey.pem").stat().st_mode & 0o777 == 0o640
+        assert sorted(p.name for p in folder.iterdir()) == ["fullchain.pem", "privkey.pem"]
