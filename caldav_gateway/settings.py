@@ -98,5 +98,9 @@ class GatewaySettings:
             raise ValueError("htpasswd is required (the file of users Radicale checks)")
         if self.collections is None:
             raise ValueError("collections is required (the folder of the calendars)")
+        if self.metrics_listen == self.listen:
+            raise ValueError(
+                "metrics_listen must differ from listen (the CalDAV port serves nothing else)"
+            )
         if not self.insecure_http and (self.cert is None or self.key is None):
             raise ValueError("cert and key are required (or insecure_http for local experiments)")

@@ -12,6 +12,7 @@ the certificate, the old context stays in service and the error is logged.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import ssl
 from pathlib import Path
@@ -88,7 +89,11 @@ class CertificateReloader:
             return None
 
     def _publish(self) -> None:
-        metrics.CERT_NOT_AFTER.set(self.leaf.not_valid_after_utc.timestamp())
+        not_after = self.leaf.not_valid_after_utc
+        metrics.CERT_NOT_AFTER.set(not_after.timestamp())
+        if not_after <= dt.datetime.now(dt.UTC):
+            # Served anyway: refusing would leave nothing to serve; clients will complain.
+            log.error("the certificate in %s expired on %s", self.cert, not_after.isoformat())
 
     def _on_client_hello(
         self, conn: ssl.SSLObject | ssl.SSLSocket, server_name: str | None, base: ssl.SSLContext

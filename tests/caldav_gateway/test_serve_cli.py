@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import socket
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from caldav_gateway.cmd_serve import add_arguments, settings_from
 from edgeward import pki
 from tests.caldav_gateway.conftest import running_gateway, write_htpasswd
 from tests.support.net import free_port
@@ -57,6 +59,7 @@ def files(tmp_path: Path) -> dict[str, Path]:
         ("", ["--cert", "/nonexistent/cert.pem"], r"/nonexistent/cert\.pem: file not found"),
         ("", ["--principal", "a/b"], r"'a/b' is not a username"),
         ("not toml [", [], r"gateway\.toml: not valid TOML"),
+        ('metrics_listen = "127.0.0.1:1"\nlisten = "127.0.0.1:1"\n', [], "must differ"),
     ],
 )
 def test_configuration_errors_exit_2_and_name_the_problem(
@@ -70,7 +73,9 @@ def test_configuration_errors_exit_2_and_name_the_problem(
         # a busy port: if the error were missed, serve would exit 1 instead of serving
         if "listen" not in toml:
             base += ["--listen", f"127.0.0.1:{busy.getsockname()[1]}"]
-        r = serve("--config", str(config), *base, *flags, "--metrics-listen", "off")
+        if "metrics_listen" not in toml:
+            base += ["--metrics-listen", "off"]
+        r = serve("--config", str(config), *base, *flags)
     assert r.returncode == 2, r.stderr
     assert re.search(message, r.stderr), r.stderr
     assert "Traceback" not in r.stderr
@@ -202,3 +207,20 @@ def test_radicale_start_failure_stops_the_gateway(
         assert "Radicale refused to start: TEMP found in environment" in r.stderr
     else:
         assert "within 10s of starting; stopping" in r.stderr
+
+
+def test_flags_override_the_configuration_file(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text(
+        'listen = "127.0.0.1:9000"\nworkers = 3\nhtpasswd = "users"\ncollections = "cals"\n'
+        'cert = "c.pem"\nkey = "k.pem"\npolicy = "denylist"\n'
+    )
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    args = p.parse_args(["--config", str(config), "--workers", "2", "--collections", "here"])
+    s = settings_from(args)
+    assert s.workers == 2  # flag wins
+    assert s.listen == "127.0.0.1:9000" and s.policy == "denylist"  # file kept
+    assert s.htpasswd == tmp_path / "users"  # relative to the file
+    assert s.collections == Path("here").resolve()  # relative to where it was typed
+    assert s.web is False and s.insecure_http is False  # store_true flags not given
