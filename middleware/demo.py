@@ -19,6 +19,9 @@ from starlette.types import ASGIApp
 
 from edgeward.logs import get_logger
 from edgeward.metrics import metrics_app
+from middleware.attribution.attributor import Attributor
+from middleware.attribution.prefix_table import PrefixTable
+from middleware.corruption.sensor import CorruptionSensorMiddleware
 from middleware.signed import KeyRing, SignedURLMiddleware, new_key_line, sign_url
 
 PAGE = """<!doctype html>
@@ -27,6 +30,9 @@ PAGE = """<!doctype html>
 <h1>edgeward demo app</h1>
 <p>This app runs behind the edgeward middleware. Metrics: <a href="/metrics">/metrics</a>.</p>
 <p><a href="/signed-links">Signed URLs</a>: one valid, one expired, one tampered link.</p>
+<p><a href="/media/IMG_20%80%01.jpg">A link damaged in transit</a> (two characters replaced by
+0x80 0x01): 400 <code>corrupted</code>, counted in
+<code>edgeward_corruption_events_total</code>.</p>
 </body></html>
 """
 
@@ -45,7 +51,7 @@ def build_app() -> ASGIApp:
             Mount("/metrics", app=metrics_app()),
         ]
     )
-    return with_signed_urls(inner, keyring)
+    return with_corruption_sensor(with_signed_urls(inner, keyring))
 
 
 # --- signed URLs (issue 3) ---
@@ -131,6 +137,20 @@ async def media(request: Request) -> PlainTextResponse:
         f"Key id: {signed.kid}; expires {expires}.\n"
         f"The app sees the query without signing parameters: {request.url.query!r}\n"
     )
+
+
+# --- corruption sensor (issue 4) ---
+# Outermost: it counts every request per AS and flags damaged ones before the signed-URL
+# check runs. An iptoasn table at $EDGEWARD_VAR/middleware/ip2asn.tsv[.gz] is used if present
+# (download one from iptoasn.com); events go to $EDGEWARD_VAR/middleware/corruption.jsonl.
+
+
+def with_corruption_sensor(app: ASGIApp) -> ASGIApp:
+    var = Path(os.environ.get("EDGEWARD_VAR", "var")) / "middleware"
+    tables = [var / "ip2asn.tsv", var / "ip2asn.tsv.gz"]
+    table = next((PrefixTable.load(t) for t in tables if t.exists()), None)
+    attributor = Attributor(table, events_path=var / "corruption.jsonl")
+    return CorruptionSensorMiddleware(app, attributor=attributor)
 
 
 app = build_app()
