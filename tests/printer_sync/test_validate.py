@@ -140,7 +140,7 @@ def test_a_renewal_between_key_and_cert_is_waited_out(tmp_path: Path, chain: Cha
     assert bundle.fingerprint == renewed.fingerprint
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(data=st.data())
 def test_a_truncated_file_is_never_taken_for_another(data: st.DataObject) -> None:
     """Cut the certificate anywhere: the result is the whole certificate or file_incomplete."""
