@@ -40,6 +40,9 @@ log = get_logger("printer_sync.watch")
 # After a file event, wait this long for the rest of the renewal (key, then certificate)
 # before checking; load_bundle waits out anything slower.
 SETTLE: Final = 0.3
+# An unreachable printer (switched off, rebooting, or not started yet under `make run`)
+# is re-checked after 5 s, then 10, 20... up to check_interval, not only on the schedule.
+UNREACHABLE_RETRY: Final = 5.0
 
 
 def printer_files(printer: PrinterConfig) -> list[Path]:
@@ -125,6 +128,9 @@ class Watcher:
         self._why: dict[str, str] = {}
         self.checks = 0
         self.results: list[PushResult] = []
+        self.states: dict[str, State] = {}
+        self._retry_in: dict[str, float] = {}
+        self._retry_timer: dict[str, asyncio.TimerHandle] = {}
 
     def wake(self, names: Iterable[str], why: str) -> None:
         for n in names:
@@ -186,6 +192,23 @@ class Watcher:
             except Exception:
                 # One printer's unexpected failure must not stop the daemon.
                 log.exception("%s: check failed", printer.name, extra={"printer": printer.name})
+            self._plan_retry(printer.name)
+
+    def _plan_retry(self, name: str) -> None:
+        """After a check that found the printer unreachable, check again soon (backoff)."""
+        timer = self._retry_timer.pop(name, None)
+        if timer is not None:
+            timer.cancel()
+        if self.states.get(name) is not State.UNREACHABLE:
+            self._retry_in.pop(name, None)
+            return
+        delay = self._retry_in.get(name, UNREACHABLE_RETRY)
+        self._retry_in[name] = min(delay * 2, self.config.check_interval)
+        if delay < self.config.check_interval:
+            loop = asyncio.get_running_loop()
+            self._retry_timer[name] = loop.call_later(
+                delay, self.wake, [name], f"retry after {delay:g} s unreachable"
+            )
 
     async def check(self, printer: PrinterConfig, why: str = "check") -> PushResult | None:
         """Check one printer, update its gauges, push if it serves something else."""
@@ -235,6 +258,7 @@ class Watcher:
 
     def _record(self, status: PrinterStatus) -> None:
         name = status.name
+        self.states[name] = status.state
         metrics.LAST_CHECK.labels(name).set(time.time())
         metrics.REACHABLE.labels(name).set(1 if status.reachable else 0)
         metrics.IN_SYNC.labels(name).set(1 if status.match else 0)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
+import socket
 import sqlite3
-import subprocess
 import sys
 import time
 import urllib.request
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from edgeward.pki import fingerprint
+from printer_sync.cli import main
 from printer_sync.config import load_config
 from printer_sync.emulator import Emulator
 from printer_sync.history import History
@@ -145,15 +145,15 @@ def test_unreachable_printer_sets_gauges_and_pushes_nothing(
     assert printer_env.emulator.logins == 0
 
 
-def test_metrics_address_in_use_is_a_usage_error(printer_env: PrinterEnv) -> None:
-    import socket
-
+def test_metrics_address_in_use_is_a_usage_error(
+    printer_env: PrinterEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         cfg = printer_env.config(metrics_listen=f"127.0.0.1:{port}")
-        run = subprocess.run(watch_argv(cfg), capture_output=True, text=True, timeout=30)
-    assert run.returncode == 2
-    assert f"127.0.0.1:{port}" in run.stderr
+        assert main(["watch", "--config", str(cfg)]) == 2
+    assert f"metrics_listen 127.0.0.1:{port}: cannot listen there" in capsys.readouterr().err
+    assert printer_env.emulator.logins == 0
 
 
 def test_a_change_wakes_only_the_printers_with_files_in_that_folder(tmp_path: Path) -> None:
@@ -198,11 +198,53 @@ def _two_printers(tmp: Path, a: tuple[Path, Path], b: tuple[Path, Path]) -> Path
     )
 
 
-def test_watch_refuses_a_config_without_printers(tmp_path: Path) -> None:
-    cfg = tmp_path / "empty.toml"
-    cfg.write_text(f'state_dir = "{tmp_path}"\n')
-    run = subprocess.run(
-        watch_argv(cfg), capture_output=True, text=True, timeout=30, env=os.environ
+@pytest.mark.parametrize(
+    ("config", "argv", "message"),
+    [
+        ("", [], "no [[printer]] table: nothing to watch"),
+        (
+            None,
+            ["--metrics-listen", "127.0.0.1"],
+            "--metrics-listen: '127.0.0.1': expected HOST:PORT",
+        ),
+        (None, ["--check-interval", "0"], "--check-interval: expected a number of seconds"),
+    ],
+)
+def test_watch_usage_errors(
+    printer_env: PrinterEnv,
+    capsys: pytest.CaptureFixture[str],
+    config: str | None,
+    argv: list[str],
+    message: str,
+) -> None:
+    if config is None:
+        cfg = printer_env.config()
+    else:
+        cfg = printer_env.tmp / "empty.toml"
+        cfg.write_text(config)
+    assert main(["watch", "--config", str(cfg), *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert printer_env.emulator.logins == 0
+
+
+@pytest.mark.slow
+def test_a_printer_that_comes_up_after_the_daemon_is_pushed_without_waiting_for_the_schedule(
+    printer_env: PrinterEnv, start_emulator: Callable[..., Emulator], tmp_path: Path
+) -> None:
+    """``make run`` starts the emulator and the daemon together; the daemon may win."""
+    later = free_port()
+    port = free_port()
+    cfg = printer_env.config(
+        [printer_env.printer(url=f"https://127.0.0.1:{later}")],
+        metrics_listen=f"127.0.0.1:{port}",
+        check_interval=3600.0,
     )
-    assert run.returncode == 2
-    assert "nothing to watch" in run.stderr
+    log = tmp_path / "watch.log"
+    with process(watch_argv(cfg), port=port, log=log):
+        wait_until(lambda: "unreachable" in log.read_text(), 15, "no unreachable check")
+        emu = start_emulator(port=later)
+        took = wait_until(
+            lambda: served_fp(emu) == printer_env.files.fingerprint, 20, "never pushed"
+        )
+        assert took < 12  # the first retry comes 5 s after the failed check, not in an hour
+    assert "retry after 5 s unreachable" in log.read_text()
