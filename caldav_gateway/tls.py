@@ -74,12 +74,11 @@ class CertificateReloader:
         self.key = key
         self.min_version = min_version
         self._stamps = self._read_stamps()
-        current, leaf = load_pair(cert, key, min_version)
-        self._current = current
-        self.leaf = leaf
-        # The context uvicorn listens with; it only dispatches to the current one.
-        self.context, _ = load_pair(cert, key, min_version)
+        # The context uvicorn listens with; after a reload it hands each new handshake over
+        # to the current one (until then it is the current one: no per-handshake switch).
+        self.context, self.leaf = load_pair(cert, key, min_version)
         self.context.sni_callback = self._on_client_hello
+        self._current = self.context
         self._publish()
 
     def _read_stamps(self) -> tuple[tuple[int, int, int], tuple[int, int, int]] | None:
@@ -98,7 +97,8 @@ class CertificateReloader:
     def _on_client_hello(
         self, conn: ssl.SSLObject | ssl.SSLSocket, server_name: str | None, base: ssl.SSLContext
     ) -> None:
-        conn.context = self._current
+        if self._current is not base:
+            conn.context = self._current
         return None
 
     def check(self) -> bool:
