@@ -186,3 +186,43 @@ def test_deploy_hook_publishes_the_renewed_pair(
         assert (folder / "fullchain.pem").read_text() == "CERT " + lineage
         assert (folder / "privkey.pem").stat().st_mode & 0o777 == 0o640
         assert sorted(p.name for p in folder.iterdir()) == ["fullchain.pem", "privkey.pem"]
+
+
+@pytest.mark.slow
+def test_app_unit_command_serves_with_workers_in_multiprocess_mode(tmp_path: Path) -> None:
+    """The app unit's ExecStart and Environment= as systemd would run them (specifiers
+    resolved to temporary folders, the port made free): two uvicorn workers, one /metrics
+    aggregated through PROMETHEUS_MULTIPROC_DIR."""
+    from tests.deploy.services import started
+    from tests.support.net import free_port
+
+    d = _directives("edgeward-app.service")
+    runtime, credentials = tmp_path / "run", tmp_path / "credentials"
+    (runtime / d["RuntimeDirectory"][0]).mkdir(parents=True)
+    credentials.mkdir()
+    keygen = subprocess.run(
+        [str(VENV_BIN / "signed-url"), "keygen", "--kid", "unit-test"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (credentials / "signing-keys").write_text(keygen.stdout)
+
+    def resolve(value: str) -> str:
+        for spec, folder in (("%t", runtime), ("%d", credentials), ("%S", tmp_path / "state")):
+            value = value.replace(spec, str(folder))
+        return value
+
+    env = dict(resolve(e).split("=", 1) for e in d["Environment"])
+    port = free_port()
+    argv = [env.get(a[2:-1], a) if a.startswith("${") else a for a in d["ExecStart"][0].split()]
+    argv[0] = str(VENV_BIN / Path(argv[0]).name)
+    argv[argv.index("--port") + 1] = str(port)
+    with started(argv, port, tmp_path / "app.log", env):
+        import httpx
+
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics/", timeout=10)
+        assert metrics.status_code == 200
+        assert "edgeward_" in metrics.text
+    assert list((runtime / "edgeward-app").glob("*.db"))  # the workers wrote their files
