@@ -9,8 +9,9 @@ per-line Python work to the rare lines that need it:
    ``[$time_local] "$request"`` junction) and ``n`` lines ending in ``"``. Otherwise the
    chunk is parsed line by line (:func:`~middleware.edge.nginx_log.parse_combined`) and
    malformed lines are counted exactly.
-2. **Clients** are collected with one regex ``findall`` and counted with ``Counter`` (C);
-   callers resolve each *distinct* address once, not once per line.
+2. **Clients** are collected with one regex ``findall``, in line order (:meth:`take`);
+   callers then count them or map them to AS numbers with C-level ``Counter``/``map``
+   and a cache, so no Python code runs per line.
 3. **Candidates**: only lines holding a ``\\xHH`` escape or a percent-encoded control or
    high byte can be corrupted (a superset of what the classifier flags in a request line);
    they are returned whole for a full parse and :func:`classify`.
@@ -23,7 +24,6 @@ line-by-line path.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from typing import Final
 
 from middleware.edge.nginx_log import MalformedLine, parse_combined
@@ -53,7 +53,7 @@ class CombinedScan:
     __slots__ = ("candidates", "clients", "lines", "malformed", "trusted")
 
     def __init__(self, trusted: TrustedProxies | None = None) -> None:
-        self.clients: Counter[bytes] = Counter()  # address as logged → requests
+        self.clients: list[bytes] = []  # the client of every parsed line, in order
         self.candidates: list[bytes] = []  # whole lines to parse and classify
         self.malformed = 0
         self.lines = 0
@@ -90,7 +90,7 @@ class CombinedScan:
         if self.trusted is not None and any(self.trusted.trusts(c.decode()) for c in set(clients)):
             self._slow(chunk)
             return
-        self.clients.update(clients)  # a list: counted by C code into the running Counter
+        self.clients += clients
         self.lines += n
         starts: set[int] = set()
         for pattern in (_ESCAPED, _ENCODED):
@@ -102,6 +102,11 @@ class CombinedScan:
                     starts.add(start)
                     self.candidates.append(chunk[start : pos - 1])
 
+    def take(self) -> list[bytes]:
+        """The clients collected so far (one per parsed line); the scan forgets them."""
+        out, self.clients = self.clients, []
+        return out
+
     def _slow(self, chunk: bytes) -> None:
         for line in chunk.split(b"\n")[:-1]:
             self.lines += 1
@@ -111,6 +116,6 @@ class CombinedScan:
                 self.malformed += 1
                 continue
             client = self.trusted.client_of(record) if self.trusted else record.client
-            self.clients[client.encode()] += 1
+            self.clients.append(client.encode())
             if needs_classify(record.request):
                 self.candidates.append(line)

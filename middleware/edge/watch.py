@@ -3,8 +3,11 @@
 :class:`EdgeIngest` is synchronous and does no I/O; the file tail and the syslog listener
 (:func:`run_tail`, :func:`run_syslog`) hand it blocks of complete lines. Per block:
 
-- every parsed line is one request of its client's AS (``Attributor.count_asn``, summed
-  per AS over the block, the client → AS lookup cached per distinct address);
+- every parsed line is one request of its client's AS. Clients map to AS numbers through
+  a cache with C-level ``map`` and ``Counter`` (the prefix table is consulted once per
+  new address), and the per-AS sums go to ``Attributor.count_asn`` at most every
+  ``flush_every`` seconds (and on :meth:`flush`): a Prometheus increment per line, or even
+  per block, would cost more than all the parsing;
 - lines whose request line may be corrupted are parsed in full, classified
   (:func:`middleware.corruption.classify.classify`) and submitted as ``source="edge"``
   events; the attributor resolves and records them in the background;
@@ -20,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 from edgeward.logs import get_logger
 from middleware.attribution.attributor import Attributor
@@ -47,8 +50,10 @@ class EdgeIngest:
         *,
         log_format: LogFormat = "combined",
         trusted: TrustedProxies | None = None,
+        flush_every: float = 1.0,
     ) -> None:
         self.attributor = attributor
+        self.flush_every = flush_every
         self.log_format: LogFormat = log_format
         self.trusted = trusted if trusted else None
         self.lines = 0
@@ -56,6 +61,8 @@ class EdgeIngest:
         self.corrupted = 0
         self._parse = parser_for(log_format)
         self._asn_of: dict[bytes, int] = {}
+        self._pending: Counter[int] = Counter()  # requests by AS, not yet counted
+        self._flushed = time.monotonic()
 
     def __repr__(self) -> str:
         return (
@@ -70,7 +77,7 @@ class EdgeIngest:
         if self.log_format == "combined":
             scan = CombinedScan(self.trusted)
             scan.feed(block)
-            self._count(scan.clients)
+            self._count(scan.take())
             lines, malformed = scan.lines, scan.malformed
             for line in scan.candidates:
                 try:
@@ -84,9 +91,18 @@ class EdgeIngest:
         _PARSED.inc(lines - malformed)
         if malformed:
             _MALFORMED.inc(malformed)
+        if time.monotonic() - self._flushed >= self.flush_every:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand the pending per-AS request counts to the attributor (its metrics)."""
+        pending, self._pending = self._pending, Counter()
+        self._flushed = time.monotonic()
+        for asn, n in pending.items():
+            self.attributor.count_asn(asn, n)
 
     def _feed_lines(self, lines: Iterable[bytes]) -> tuple[int, int]:
-        clients: Counter[bytes] = Counter()
+        clients: list[bytes] = []
         total = malformed = 0
         for line in lines:
             if not line.strip():
@@ -98,26 +114,25 @@ class EdgeIngest:
                 malformed += 1
                 continue
             client = self.trusted.client_of(record) if self.trusted else record.client
-            clients[client.encode()] += 1
+            clients.append(client.encode())
             if needs_classify(record.request):
                 self._inspect(record, client)
         self._count(clients)
         return total, malformed
 
-    def _count(self, clients: Counter[bytes]) -> None:
+    def _count(self, clients: list[bytes]) -> None:
         cache = self._asn_of
-        table = self.attributor.table
-        per_asn: dict[int, int] = {}
-        for client, n in clients.items():
-            asn = cache.get(client)
-            if asn is None:
-                asn = table.lookup_asn(client.decode("ascii", "replace")) if table else 0
-                if len(cache) >= _CACHE_SIZE:
-                    cache.clear()  # simplest bound; refilled at one lookup per address
-                cache[client] = asn
-            per_asn[asn] = per_asn.get(asn, 0) + n
-        for asn, n in per_asn.items():
-            self.attributor.count_asn(asn, n)
+        asns = list(map(cache.get, clients))
+        if None in asns:
+            table = self.attributor.table
+            new = {c for c, a in zip(clients, asns, strict=True) if a is None}
+            if len(cache) + len(new) > _CACHE_SIZE:
+                cache.clear()  # simplest bound; refilled at one lookup per address
+                new = set(clients)
+            for client in new:
+                cache[client] = table.lookup_asn(client.decode("ascii", "replace")) if table else 0
+            asns = list(map(cache.get, clients))
+        self._pending.update(cast("list[int]", asns))  # every client is cached now; C counts
 
     def _inspect(self, record: LogRecord, client: str | None = None) -> None:
         finding = classify(record.request)
@@ -180,6 +195,7 @@ async def run_tail(
                     ingest.feed(block)
                     await asyncio.sleep(0)  # a big backlog must not starve /metrics
                     block = f.poll()
+            ingest.flush()  # idle: what was read is counted now, not at the next busy moment
             if stop.is_set():
                 return
             with contextlib.suppress(TimeoutError):
@@ -187,6 +203,7 @@ async def run_tail(
     finally:
         for f in followers:
             f.close()
+        ingest.flush()
         await reporter
 
 
@@ -226,9 +243,11 @@ async def run_syslog(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), flush_every)
             flush()
+            ingest.flush()
     finally:
         transport.close()
         flush()
+        ingest.flush()
         await reporter
     if bad:
         log.info("%d datagram(s) without syslog framing were skipped", bad)

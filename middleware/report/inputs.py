@@ -179,6 +179,7 @@ def read_file(
         for block in _blocks(reader, path):
             if scan is not None:
                 scan.feed(block)
+                into.clients.update(scan.take())  # a list: counted by C code
             else:
                 _read_json_lines(block, kind, into, stats, trusted)
             if advance is not None:
@@ -189,7 +190,6 @@ def read_file(
         reader.close()
         raw.close()
     if scan is not None:
-        into.clients.update(scan.clients)
         stats.lines += scan.lines
         stats.malformed += scan.malformed
         for line in scan.candidates:

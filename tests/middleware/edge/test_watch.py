@@ -58,6 +58,7 @@ def run(
         await attributor.start()
         for block in blocks:
             ingest.feed(block)
+        ingest.flush()
         await attributor.drain()
         await attributor.stop()
 
