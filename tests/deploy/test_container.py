@@ -210,3 +210,16 @@ def test_sample_printers_config_loads(tmp_path: Path) -> None:
     config = load_config(conf)
     assert [p.name for p in config.printers] == ["emulator"]
     assert "not-the-real-one" not in repr(config)
+
+
+def test_named_volumes_of_our_images_mount_on_folders_the_user_owns() -> None:
+    """A named volume starts with the ownership of the image's folder at its mount point;
+    a folder missing from the image would leave it root-owned and unwritable for uid 10001."""
+    runtime = " ".join(arg for kw, arg in STAGES["runtime"].instructions if kw == "RUN")
+    owned = set(re.findall(r"/var/lib/edgeward/[\w-]+", runtime.split("install -d", 1)[1]))
+    for name, svc in _compose()["services"].items():
+        ours = isinstance(svc.get("build"), dict) or "localhost/edgeward" in str(svc.get("image"))
+        for volume in svc.get("volumes", []) if ours else []:  # type: ignore[attr-defined]
+            source, target = str(volume).split(":")[:2]
+            if not source.startswith("."):
+                assert target in owned, f"{name}: {target}"
