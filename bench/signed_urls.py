@@ -113,7 +113,8 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(config: str) -> Iterator[int]:
+def server(config: str) -> Iterator[tuple[int, int]]:
+    """A uvicorn child process serving ``config``: (port, pid)."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, __file__, "--serve", config, "--port", str(port)],
@@ -128,13 +129,19 @@ def server(config: str) -> Iterator[int]:
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError(f"uvicorn ({config}) did not start")
             time.sleep(0.05)
-        yield port
+        yield port, proc.pid
     finally:
         proc.terminate()
         proc.wait(10)
 
 
-def wrk_rps(port: int, seconds: int, conns: int) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk_run(port: int, seconds: int, conns: int) -> tuple[float, int]:
     out = subprocess.run(
         ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", f"http://127.0.0.1:{port}{URL}"],
         capture_output=True,
@@ -143,13 +150,14 @@ def wrk_rps(port: int, seconds: int, conns: int) -> float:
     ).stdout
     if "Non-2xx" in out:
         raise RuntimeError(f"wrk saw errors:\n{out}")
-    m = re.search(r"Requests/sec:\s*([\d.]+)", out)
-    if not m:
+    rps = re.search(r"Requests/sec:\s*([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    if not rps or not total:
         raise RuntimeError(f"cannot read wrk's output:\n{out}")
-    return float(m.group(1))
+    return float(rps.group(1)), int(total.group(1))
 
 
-async def _loop_rps(port: int, seconds: float, conns: int) -> float:
+async def _loop_run(port: int, seconds: float, conns: int) -> tuple[float, int]:
     request = f"GET {URL} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
     done = 0
     stop = time.monotonic() + seconds
@@ -162,38 +170,47 @@ async def _loop_rps(port: int, seconds: float, conns: int) -> float:
             head = await reader.readuntil(b"\r\n\r\n")
             if not head.startswith(b"HTTP/1.1 200"):
                 raise RuntimeError(head.decode(errors="replace"))
-            length = int(re.search(rb"content-length: (\d+)", head, re.I).group(1))  # type: ignore[union-attr]
-            await reader.readexactly(length)
+            m = re.search(rb"content-length: (\d+)", head, re.IGNORECASE)
+            await reader.readexactly(int(m.group(1)) if m else 0)
             done += 1
         writer.close()
 
     start = time.monotonic()
     await asyncio.gather(*(one() for _ in range(conns)))
-    return done / (time.monotonic() - start)
+    return done / (time.monotonic() - start), done
 
 
-def load(port: int, seconds: int, conns: int) -> float:
+def load(port: int, seconds: int, conns: int) -> tuple[float, int]:
+    """(requests/s, requests) of one run of the load generator."""
     if shutil.which("wrk"):
-        return wrk_rps(port, seconds, conns)
-    return asyncio.run(_loop_rps(port, seconds, conns))
+        return wrk_run(port, seconds, conns)
+    return asyncio.run(_loop_run(port, seconds, conns))
 
 
 def end_to_end(seconds: int, rounds: int, conns: int) -> None:
     """Both servers run side by side; each round measures both, back to back, in
-    alternating order. The figure is the median of the per-round ratios: a round's two
-    runs share the machine's background load, which moves a lot on a shared box."""
+    alternating order. Two figures: the median of the per-round requests/s ratios (a
+    round's two runs share the machine's background load), and requests per CPU-second
+    of the server process, which other processes on a shared machine disturb far less."""
     tool = "wrk" if shutil.which("wrk") else "asyncio loop"
     ratios: list[float] = []
     rps: dict[str, list[float]] = {"with": [], "without": []}
-    with server("with") as with_port, server("without") as without_port:
-        ports = {"with": with_port, "without": without_port}
+    requests = {"with": 0, "without": 0}
+    cpu = {"with": 0.0, "without": 0.0}
+    with server("with") as (with_port, with_pid), server("without") as (wo_port, wo_pid):
+        ports = {"with": with_port, "without": wo_port}
+        pids = {"with": with_pid, "without": wo_pid}
         for port in ports.values():
             load(port, 1, conns)  # warm-up
         for i in range(rounds):
             order = ("without", "with") if i % 2 == 0 else ("with", "without")
-            got = {config: load(ports[config], seconds, conns) for config in order}
-            for config, value in got.items():
-                rps[config].append(value)
+            got: dict[str, float] = {}
+            for config in order:
+                before = cpu_seconds(pids[config])
+                got[config], done = load(ports[config], seconds, conns)
+                cpu[config] += cpu_seconds(pids[config]) - before
+                requests[config] += done
+                rps[config].append(got[config])
             ratios.append(got["with"] / got["without"])
     w, wo = statistics.median(rps["with"]), statistics.median(rps["without"])
     print(
@@ -201,6 +218,12 @@ def end_to_end(seconds: int, rounds: int, conns: int) -> None:
         f"{statistics.median(ratios):.3f}  (target >= 0.95; median of {rounds} interleaved "
         f"rounds of {seconds:g} s; medians {w:.0f} vs {wo:.0f} req/s; "
         f"round ratios {min(ratios):.2f}-{max(ratios):.2f})"
+    )
+    per_cpu = {c: requests[c] / cpu[c] for c in cpu}
+    print(
+        f"requests per server CPU-second with ÷ without SignedURLMiddleware (same runs): "
+        f"{per_cpu['with'] / per_cpu['without']:.3f}  (target >= 0.95; "
+        f"{per_cpu['with']:.0f} vs {per_cpu['without']:.0f})"
     )
 
 
@@ -266,7 +289,7 @@ def main() -> int:
         return 0
     print(f"signed URLs: {URL}  (python {sys.version.split()[0]}, {os.cpu_count()} cpus)")
     micro(number=20_000 if args.quick else 50_000, rounds=5 if args.quick else 15)
-    in_process(number=2_000 if args.quick else 10_000, rounds=3 if args.quick else 5)
+    in_process(number=300, rounds=20 if args.quick else 80)
     end_to_end(seconds=2, rounds=2 if args.quick else 12, conns=32)
     return 0
 
