@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from edgeward.pki import Issued, issue, make_ca, write_pair
+from edgeward.pki import Issued, fingerprint, issue, make_ca, write_pair
 from printer_sync.cli import main
 from printer_sync.history import History
+from tests.printer_sync.conftest import PASSWORD, PrinterEnv
 from tests.support.net import free_port
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -239,3 +240,26 @@ def test_status_usage_errors_exit_2(
     args = [a.format(tmp=tmp_path, cfg=cfg) for a in argv]
     assert main(args) == 2
     assert message in capsys.readouterr().err
+
+
+# --- against the Epson emulator ----------------------------------------------------------
+
+
+def test_status_before_and_after_a_push_to_the_emulator(
+    printer_env: PrinterEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = str(printer_env.config())
+    assert main(["status", "--config", cfg, "--json"]) == 1
+    (before,) = json.loads(capsys.readouterr().out)
+    assert before["state"] == "mismatch" and before["last_push"] is None
+    served = before["served"]
+    assert served["subject"] == served["issuer"]  # the printer's own self-signed certificate
+    assert served["fingerprint"] == fingerprint(printer_env.emulator.served_certificate())
+    assert main(["push", "--all", "--config", cfg]) == 0
+    capsys.readouterr()
+    assert main(["status", "--config", cfg]) == 0
+    text = capsys.readouterr().out
+    assert "office" in text and " ok" in text and "match             yes" in text
+    assert text.count(printer_env.files.fingerprint) == 3  # served, local, pinned after push
+    assert "verified at" in text
+    assert PASSWORD not in text
