@@ -71,7 +71,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _scheme_options(sign)
     when = sign.add_mutually_exclusive_group()
-    when.add_argument("--expires-in", type=int, metavar="S", help="link expires S seconds from now")
+    when.add_argument(
+        "--expires-in",
+        type=int,
+        metavar="S",
+        help=f"link expires S seconds from now (without --expires-*: native links never "
+        f"expire, nginx links expire in {NGINX_DEFAULT_EXPIRES_IN} s)",
+    )
     when.add_argument("--expires-at", type=int, metavar="T", help="link expires at unix time T")
     sign.add_argument(
         "--quote",
