@@ -94,8 +94,8 @@ class SignedURLMiddleware:
             return
         raw_path = scope.get("raw_path")
         if raw_path is None:  # servers without raw_path: the closest re-encoding
-            raw_path = quote(scope["path"], safe=PATH_SAFE).encode("ascii")
-        query = scope["query_string"]
+            raw_path = quote(scope["path"], safe=PATH_SAFE, errors="backslashreplace").encode()
+        query = scope.get("query_string", b"")
         target = raw_path + b"?" + query if query else raw_path
         if self._keyring is not None:  # inline: the common case pays for no extra call
             verdict = verify_url(target, self._keyring, now=self._clock(), leeway=self.leeway)

@@ -188,6 +188,12 @@ def test_without_raw_path_the_path_is_re_encoded() -> None:
     assert "state" not in scope  # the caller's scope is not modified
 
 
+def test_without_raw_path_odd_text_is_refused_not_crashed() -> None:
+    scope = http_scope(b"", b"kid=k1&sig=" + b"A" * 43, path="/media/\udcff\ud800")
+    del scope["raw_path"]
+    assert call(SignedURLMiddleware(Recorder(), keyring=RING), scope)[0]["status"] == 403
+
+
 def test_debug_adds_the_reason() -> None:
     app = SignedURLMiddleware(Recorder(), keyring=RING, debug=True)
     sent = call(
