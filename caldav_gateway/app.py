@@ -33,7 +33,7 @@ def principals_of(settings: GatewaySettings) -> Principals:
     return HtpasswdPrincipals(htpasswd)
 
 
-def build_app(settings: GatewaySettings, *, radicale_log_level: int = logging.WARNING) -> ASGIApp:
+def build_app(settings: GatewaySettings, *, radicale_log_level: int = logging.ERROR) -> ASGIApp:
     htpasswd, collections = required_paths(settings)
     app: ASGIApp = radicale_asgi(
         htpasswd=htpasswd,

@@ -48,6 +48,15 @@ def radicale_config(
     return cfg
 
 
+def radicale_level_for(gateway_level: str) -> int:
+    """Radicale's own log level for the gateway's ``--log-level``.
+
+    Radicale logs every request at info and start-up notes (and failed logins, which the
+    throttle already logs) at warning; below debug the gateway keeps only its errors.
+    """
+    return logging.DEBUG if gateway_level == "debug" else logging.ERROR
+
+
 def radicale_asgi(
     *,
     htpasswd: Path,
@@ -55,10 +64,9 @@ def radicale_asgi(
     web: bool = False,
     realm: str = "CalDAV",
     threads: int = 8,
-    log_level: int = logging.WARNING,
+    log_level: int = logging.ERROR,
 ) -> ASGIApp:
     """Radicale as an ASGI app (a thread pool runs its blocking WSGI calls)."""
-    # Radicale logs every request at info; the gateway's metrics count them instead.
     logging.getLogger("radicale").setLevel(log_level)
     collections.mkdir(parents=True, exist_ok=True)
     app = radicale.Application(  # type: ignore[attr-defined]  # re-exported, public

@@ -7,12 +7,12 @@ serving process and :mod:`caldav_gateway.supervisor` for ``--workers N``.
 from __future__ import annotations
 
 import asyncio
-import logging
 import socket
 
 from caldav_gateway import paths
 from caldav_gateway.app import required_paths
 from caldav_gateway.principals import read_htpasswd
+from caldav_gateway.radicale_app import radicale_level_for
 from caldav_gateway.settings import GatewaySettings
 from caldav_gateway.supervisor import multiprocess_dir, supervise
 from caldav_gateway.tls import load_pair
@@ -101,7 +101,7 @@ def serve(settings: GatewaySettings, *, log_level: str = "info", log_format: str
     sock = bind(settings.listen)
     log.info(describe(settings, sock))
     if settings.workers == 1:
-        level = logging.DEBUG if log_level == "debug" else logging.WARNING
+        level = radicale_level_for(log_level)
         asyncio.run(serve_worker(settings, sock, with_metrics=True, radicale_log_level=level))
         return 0
     with multiprocess_dir() as mpdir:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import socket
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from caldav_gateway.app import build_app
+from caldav_gateway.radicale_app import radicale_level_for
 from caldav_gateway.settings import GatewaySettings
 from caldav_gateway.tls import CertificateReloader
 from edgeward.logs import setup_logging
@@ -71,5 +71,5 @@ def worker_main(
 ) -> None:
     """Entry point of a spawned worker process."""
     setup_logging(log_level, "json" if log_format == "json" else "text")
-    level = logging.DEBUG if log_level == "debug" else logging.WARNING
+    level = radicale_level_for(log_level)
     asyncio.run(serve_worker(settings, sock, with_metrics=False, radicale_log_level=level))
