@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 
@@ -122,7 +123,11 @@ def test_html_is_self_contained_with_a_chart(small: Any, tmp_path: Path) -> None
     assert page.startswith("<!doctype html>") and "<svg" in page and f"AS{SEED_ASN}" in page
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)  # no external assets
     assert "<script" not in page
-    assert page.count("<rect") >= 1
+    svg = ElementTree.fromstring(page[page.index("<svg") : page.index("</svg>") + 6])  # noqa: S314 (our own output)
+    bars = svg.findall("{http://www.w3.org/2000/svg}rect")
+    assert bars and all(float(b.get("height", "0")) > 0 for b in bars)
+    assert sum(int(b.findtext("{http://www.w3.org/2000/svg}title", "").rsplit(" ", 1)[1])
+               for b in bars) == 12  # every corrupted request is in the chart  # fmt: skip
 
 
 def test_text_table_names_the_flagged_network(small: Any) -> None:
