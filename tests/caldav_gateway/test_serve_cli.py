@@ -172,7 +172,7 @@ def test_two_workers_share_collections_metrics_and_certificate_reload(tmp_path: 
         assert gw.ca_issued is not None
         renewed = pki.issue(gw.ca_issued, ["localhost", "127.0.0.1"], days=20)
         pki.write_pair(renewed, gw.key, gw.cert)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 20
         while gw.log_text().count("certificate reloaded") < 2:
             assert time.monotonic() < deadline, gw.log_text()[-2000:]
             time.sleep(0.1)

@@ -26,7 +26,7 @@ def _served(gw: Gateway, server_name: str | None) -> str:
     return pki.fingerprint(cert)
 
 
-def _wait_for(predicate: object, what: str, timeout: float = 10.0) -> None:
+def _wait_for(predicate: object, what: str, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():  # type: ignore[operator]
         if time.monotonic() > deadline:
