@@ -8,6 +8,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from passlib.hash import sha512_crypt
 
 from caldav_gateway.principals import HtpasswdPrincipals, parse_htpasswd
 from tests.caldav_gateway.conftest import Gateway, write_htpasswd
@@ -53,11 +56,25 @@ def test_missing_file_at_start_is_a_clear_error(tmp_path: Path) -> None:
         HtpasswdPrincipals(tmp_path / "users")
 
 
+@given(st.text(max_size=300))
+def test_parse_htpasswd_accepts_any_text(text: str) -> None:
+    parsed = parse_htpasswd(text)
+    assert parsed.plain <= parsed.users
+    lines = [line.strip() for line in text.splitlines()]
+    for user in parsed.users:
+        assert ":" not in user and user
+        assert any(line.startswith(user + ":") for line in lines)
+
+
 @pytest.mark.slow
 def test_new_user_is_served_without_restart(gateway: Gateway) -> None:
     ctx = gateway.ssl_context()
     assert httpx.request("PROPFIND", gateway.url + "/carol/", verify=ctx).status_code == 404
     write_htpasswd(gateway.htpasswd, {**gateway.users, "carol": "carol-pw-123"})
+    # a SHA-512 crypt entry (htpasswd -5) works as well as bcrypt
+    dave = sha512_crypt.using(rounds=5000).hash("dave-pw-456")
+    with gateway.htpasswd.open("a") as f:
+        f.write(f"dave:{dave}\n")
     os.utime(gateway.htpasswd)
     deadline = time.monotonic() + 5
     while True:
@@ -71,6 +88,14 @@ def test_new_user_is_served_without_restart(gateway: Gateway) -> None:
         gateway.url + "/carol/",
         verify=ctx,
         auth=("carol", "carol-pw-123"),
+        headers={"Depth": "0"},
+    )
+    assert r.status_code == 207
+    r = httpx.request(
+        "PROPFIND",
+        gateway.url + "/dave/",
+        verify=ctx,
+        auth=("dave", "dave-pw-456"),
         headers={"Depth": "0"},
     )
     assert r.status_code == 207
