@@ -9,6 +9,8 @@ for the password again after **any** 401. Radicale answers 401 on all of them. S
 - ``/`` and the paths of real principals → Radicale (discovery keeps its required 401);
 - ``/.web`` → Radicale only when the web interface is enabled, and without the
   ``Authorization`` header so that it can never answer 401;
+- headers only a reverse proxy may set (``X-Script-Name``, ``X-Forwarded-*``, ``X-Remote-User``
+  …) are dropped before Radicale sees the request: the gateway is the edge;
 - everything else → 404 without ``WWW-Authenticate``, whatever the method and credentials.
 
 Mode ``denylist`` inverts the last rule: only the known probe families get 404 and every
@@ -35,6 +37,25 @@ log = get_logger("caldav_gateway.policy")
 
 PolicyMode = Literal["principals", "denylist"]
 
+# Headers only a reverse proxy may set. The gateway is the edge, so a client sending them
+# is lying; and with X-Forwarded-* present Radicale strips an X-Script-Name prefix from the
+# path, which would make it act on another path than the one the policy judged.
+_PROXY_HEADERS: Final = frozenset(
+    {
+        b"x-script-name",
+        b"x-forwarded-for",
+        b"x-forwarded-host",
+        b"x-forwarded-proto",
+        b"x-forwarded-server",
+        b"x-forwarded-port",
+        b"x-forwarded-prefix",
+        b"forwarded",
+        b"x-remote-user",
+        b"x-remote-addr",
+        b"remote-user",
+    }
+)
+_WEB_DROPPED: Final = _PROXY_HEADERS | {b"authorization"}
 _NOT_FOUND_BODY: Final = b"Not Found\n"
 _REDIRECT_BODY: Final = b"Moved Permanently\n"
 
@@ -81,11 +102,12 @@ class ProbePolicy:
             return
         decision = self.decide(scope["path"])
         if decision == "radicale":
-            await self.app(scope, receive, send)
+            headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _PROXY_HEADERS]
+            await self.app({**scope, "headers": headers}, receive, send)
         elif decision == "web":
             # The web UI's files need no login (its script authenticates against "/");
             # without credentials Radicale cannot answer 401 here.
-            headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"authorization"]
+            headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _WEB_DROPPED]
             await self.app({**scope, "headers": headers}, receive, send)
         elif decision == "redirect":
             await _answer(

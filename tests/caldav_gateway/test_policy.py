@@ -337,3 +337,28 @@ def test_unread_request_bodies_do_not_break_keep_alive(client: Client) -> None:
     conn.request("PROPFIND", "/principals/")
     r = conn.getresponse()
     assert (r.status, r.read()) == (404, POLICY_404_BODY)
+
+
+@pytest.mark.parametrize(
+    ("target", "spoofed", "expected"),
+    [
+        # With X-Forwarded-* Radicale would strip the X-Script-Name prefix and act on /bob/.
+        ("/alice/bob/", {"X-Script-Name": "/alice", "X-Forwarded-For": "203.0.113.9"}, 404),
+        ("/alice/bob/", {"X-Script-Name": "/alice", "X-Forwarded-Host": "evil"}, 404),
+        ("/alice/", {"X-Remote-User": "bob", "X-Forwarded-For": "203.0.113.9"}, 207),
+    ],
+)
+def test_proxy_headers_from_clients_do_not_move_the_path(
+    policy_gateway: Gateway, target: str, spoofed: dict[str, str], expected: int
+) -> None:
+    with httpx.Client(verify=policy_gateway.ssl_context(), timeout=10) as c:
+        r = c.request(
+            "PROPFIND",
+            policy_gateway.url + target,
+            auth=("alice", policy_gateway.users["alice"]),
+            headers={"Depth": "0", **spoofed},
+        )
+    assert r.status_code == expected
+    assert r.content != POLICY_404_BODY  # Radicale's answer, on the path the policy judged
+    if expected == 207:
+        assert "/alice/" in r.text and "/bob/" not in r.text
