@@ -170,13 +170,20 @@ class Watcher:
             return
         log.info("watching %d folder(s) for renewals: %s", len(existing), " ".join(existing))
         by_file = files_of(self.config.printers)
-        # watchfiles' own debounce groups a burst of writes into one batch.
-        async for changes in watchfiles.awatch(*existing, stop_event=stop, debounce=400, step=50):
-            touched = affected(by_file, (changed for _, changed in changes))
-            if touched:
-                log.info("files changed for %s", ", ".join(sorted(touched)))
-                self.wake(touched, "files changed")
-                by_file = files_of(self.config.printers)
+        try:
+            # watchfiles' own debounce groups a burst of writes into one batch.
+            async for changes in watchfiles.awatch(
+                *existing, stop_event=stop, debounce=400, step=50
+            ):
+                touched = affected(by_file, (changed for _, changed in changes))
+                if touched:
+                    log.info("files changed for %s", ", ".join(sorted(touched)))
+                    self.wake(touched, "files changed")
+                    by_file = files_of(self.config.printers)
+        except Exception:
+            # e.g. the inotify watch limit: degrade to the schedule rather than stop.
+            log.exception("watching files failed; renewals are found by scheduled checks only")
+        await stop.wait()
 
     async def _worker(self, printer: PrinterConfig) -> None:
         event = self._wake[printer.name]
