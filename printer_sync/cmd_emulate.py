@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import sys
 from pathlib import Path
 
 from edgeward import cli
@@ -93,6 +94,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         asyncio.run(_serve(emulator))
     except OSError as exc:
-        print(f"error: cannot listen on {args.listen}: {exc.strerror or exc}")
+        print(f"error: cannot listen on {args.listen}: {exc.strerror or exc}", file=sys.stderr)
         return cli.EXIT_FAILED
     return cli.EXIT_OK

@@ -45,6 +45,7 @@ T = TypeVar("T")
 BACK_UP_GRACE: Final = 2.0
 POLL_INTERVAL: Final = 0.1
 MAX_CONCURRENT: Final = 32
+PROGRESS_EVERY: Final = 15.0  # seconds between "still waiting" lines
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,12 @@ async def _retrying(
 
 
 async def wait_for_certificate(
-    printer: PrinterConfig, *, expect: str | None, within: float, said_reboot: bool
+    printer: PrinterConfig,
+    *,
+    expect: str | None,
+    within: float,
+    said_reboot: bool,
+    say: Callable[[str], None] | None = None,
 ) -> Served:
     """Poll the served certificate until ``expect`` shows (or, if None, until back up).
 
@@ -169,19 +175,30 @@ async def wait_for_certificate(
     with another certificate gets :data:`BACK_UP_GRACE` seconds, then ``old_certificate``.
     Never seen back within ``within``: ``reboot_timeout``.
     """
-    deadline = time.monotonic() + within
+    started = time.monotonic()
+    deadline = started + within
     saw_down = False
     back_since: float | None = None
     last: Served | None = None
+    next_note = started + PROGRESS_EVERY
     while True:
-        remaining = deadline - time.monotonic()
+        now = time.monotonic()
+        remaining = deadline - now
         if remaining <= 0:
             break
+        if say is not None and now >= next_note:
+            state = "down" if last is None else "up, old certificate"
+            say(f"waiting for the printer: {state} after {now - started:.0f} s of {within:g}")
+            next_note = now + PROGRESS_EVERY
         try:
             served = await fetch_served(printer, timeout=max(0.2, min(2.0, remaining)))
         except PushError:
+            if not saw_down and say is not None:
+                say("the printer is down (restarting)")
             saw_down, back_since, last = True, None, None
         else:
+            if saw_down and last is None and say is not None:
+                say(f"the printer is back after {time.monotonic() - started:.1f} s")
             last = served
             if expect is not None and served.fingerprint == expect:
                 return served
@@ -191,7 +208,8 @@ async def wait_for_certificate(
                 back_since = back_since or time.monotonic()
                 if time.monotonic() - back_since >= BACK_UP_GRACE:
                     break
-        await asyncio.sleep(POLL_INTERVAL)
+        # Quick polls for quick reboots, then at most one per second (a real one takes ~1 min).
+        await asyncio.sleep(min(1.0, POLL_INTERVAL + (time.monotonic() - started) / 20))
     if last is None:
         raise PushError(
             ErrorKind.REBOOT_TIMEOUT,
@@ -284,8 +302,13 @@ async def push_printer(
         say("fetching the served certificate")
         served = await _retrying(lambda: fetch_served(printer), retry, say)
         old_fp = served.fingerprint
+        if printer.tls == "insecure":
+            log.warning("%s: tls = insecure: the printer's identity is not checked", name)
         if repin is not None:
-            wanted = normalise_fingerprint(repin)
+            try:
+                wanted = normalise_fingerprint(repin)
+            except ValueError as exc:
+                raise PushError(ErrorKind.PIN_CHANGED, f"--repin: {exc}") from None
             if wanted != old_fp:
                 raise PushError(
                     ErrorKind.PIN_CHANGED,
@@ -317,7 +340,7 @@ async def push_printer(
                 sent = True
                 if await driver.import_ca(ca):
                     await wait_for_certificate(
-                        printer, expect=None, within=reboot_timeout, said_reboot=True
+                        printer, expect=None, within=reboot_timeout, said_reboot=True, say=say
                     )
                     await driver.login()
                 history.record_ca(name, _fp(ca))
@@ -327,11 +350,11 @@ async def push_printer(
             say("the printer restarts" if reboots else "the printer applied the certificate")
             if st.uses_ca_signed:
                 await wait_for_certificate(
-                    printer, expect=new_fp, within=reboot_timeout, said_reboot=reboots
+                    printer, expect=new_fp, within=reboot_timeout, said_reboot=reboots, say=say
                 )
             elif reboots:
                 await wait_for_certificate(
-                    printer, expect=None, within=reboot_timeout, said_reboot=True
+                    printer, expect=None, within=reboot_timeout, said_reboot=True, say=say
                 )
             return st.uses_ca_signed
 
@@ -348,7 +371,7 @@ async def push_printer(
                 lambda: _session(printer, driver_cls, pinned, switch), retry, say
             )
             await wait_for_certificate(
-                printer, expect=new_fp, within=reboot_timeout, said_reboot=reboots
+                printer, expect=new_fp, within=reboot_timeout, said_reboot=reboots, say=say
             )
         # The verification, never skipped: one more handshake must show our fingerprint.
         final = await fetch_served(printer)

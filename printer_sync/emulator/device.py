@@ -124,7 +124,7 @@ class Emulator:
         self.reboots = 0
         self.requests: list[tuple[str, str]] = []
         self._http = HTTPServer(self._handle, self._abort_upload)
-        self._rebooting = False
+        self._ctx: ssl.SSLContext | None = None
 
     # state on disk
 
@@ -177,10 +177,10 @@ class Emulator:
         atomic_write(self._path("self-cert.pem"), own.cert_pem())
 
     def _context(self) -> ssl.SSLContext:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         cert, key = self.served_files()
-        ctx.load_cert_chain(cert, key)
-        return ctx
+        self._ctx.load_cert_chain(cert, key)
+        return self._ctx
 
     # lifecycle
 
@@ -203,23 +203,21 @@ class Emulator:
     async def _reboot(self, downtime: float) -> None:
         await asyncio.sleep(0.05)  # the "Shutting down" page leaves first
         log.info("rebooting for %.1f s", downtime)
-        self._rebooting = True
         await self._http.close()
         self.sessions.clear()
         self.reboots += 1
         await asyncio.sleep(downtime)
         self.port = await self._http.listen(self.host, self.port, self._context())
-        self._rebooting = False
         log.info("back up, serving %s", fingerprint(self.served_certificate()))
 
     def _restart(self) -> Response:
         """The answer to a change: 'Shutting down' and a reboot, or 'Setup complete'."""
         if self.firmware == "setup-complete":
-            # This firmware applies the certificate at once: only the listener restarts.
-            return Response(
-                pages.message("Setup complete", "Setup complete."),
-                after=lambda: self._reboot(0.0),
-            )
+            # This firmware applies the certificate at once, sessions intact: new
+            # handshakes get it (loading into the live context swaps it for them).
+            assert self._ctx is not None  # it answers only once started
+            self._ctx.load_cert_chain(*self.served_files())
+            return Response(pages.message("Setup complete", "Setup complete."))
         return Response(
             pages.message("Shutting down", "Shutting down. Wait a while and access again."),
             after=lambda: self._reboot(self.reboot_seconds),

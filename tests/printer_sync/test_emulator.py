@@ -10,10 +10,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edgeward.pki import fingerprint, served_certificate
 from printer_sync.drivers import html
 from printer_sync.emulator import Emulator, EmulatorThread
+from printer_sync.emulator.device import _parse_multipart
+from printer_sync.emulator.http import Request
 from tests.printer_sync.conftest import PASSWORD, Chain, write_leaf
 from tests.support.net import free_port
 from tests.support.servers import process
@@ -256,3 +260,45 @@ def test_the_emulate_command(tmp_path: Path) -> None:
         assert proc.wait(10) == 0
     assert (tmp_path / "state" / "self-cert.pem").exists()
     assert PASSWORD not in (tmp_path / "log").read_text()
+
+
+_field = st.text(
+    alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters='"\\'),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.dictionaries(_field, st.text(max_size=40), max_size=4),
+    files=st.dictionaries(_field, st.binary(max_size=300), min_size=1, max_size=3),
+)
+def test_multipart_from_a_real_client_parses_back(
+    values: dict[str, str], files: dict[str, bytes]
+) -> None:
+    """What httpx sends (as the driver does) is what the emulator reads, byte for byte."""
+    values = {k: v for k, v in values.items() if k not in files}
+    built = httpx.Request(
+        "POST",
+        "https://127.0.0.1/x",
+        data=values,
+        files={k: (f"{k}.pem", v, "application/octet-stream") for k, v in files.items()},
+    )
+    body = built.read()
+    request = Request("POST", "/x", {"content-type": built.headers["content-type"]}, body)
+    parsed = _parse_multipart(request)
+    assert parsed is not None
+    assert {k: v[1] for k, v in parsed.items()} == {
+        **{k: v.encode() for k, v in values.items()},
+        **files,
+    }
+
+
+@settings(max_examples=60, deadline=None)
+@given(body=st.binary(max_size=400), ctype=st.sampled_from(["", "multipart/form-data", "x"]))
+def test_request_parsers_never_crash(body: bytes, ctype: str) -> None:
+    request = Request("POST", "/x", {"content-type": ctype, "cookie": body.decode("latin-1")}, body)
+    assert isinstance(request.form(), dict) and isinstance(request.cookies, dict)
+    parsed = _parse_multipart(request)
+    assert parsed is None or isinstance(parsed, dict)
