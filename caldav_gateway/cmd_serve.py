@@ -60,6 +60,9 @@ _PATHS = ("cert", "key", "htpasswd", "collections")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    # Absent flags stay absent (not None), so that --config supplies their values and
+    # --help shows the real defaults written in each help text.
+    p.argument_default = argparse.SUPPRESS
     p.add_argument("--config", type=Path, metavar="FILE", help="gateway.toml with the settings")
     p.add_argument("--listen", metavar="HOST:PORT", help="CalDAV port (default 0.0.0.0:8443)")
     p.add_argument("--cert", metavar="PEM", help="certificate with its chain, served to everyone")
@@ -76,13 +79,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--insecure-http",
         action="store_true",
-        default=None,
         help="plain HTTP for local experiments (Apple clients will not send passwords over it)",
     )
     p.add_argument(
         "--web",
         action="store_true",
-        default=None,
         help="also serve Radicale's web interface under /.web",
     )
     p.add_argument("--workers", type=int, metavar="N", help="worker processes (default 1)")
@@ -108,17 +109,18 @@ def settings_from(args: argparse.Namespace) -> GatewaySettings:
     data: dict[str, Any] = {}
     source = "command line"
     base = Path.cwd()
-    if args.config is not None:
-        source = f"{args.config} (and command-line flags)"
-        base = args.config.resolve().parent
+    config: Path | None = getattr(args, "config", None)
+    if config is not None:
+        source = f"{config} (and command-line flags)"
+        base = config.resolve().parent
         try:
-            data = tomllib.loads(args.config.read_text(encoding="utf-8"))
+            data = tomllib.loads(config.read_text(encoding="utf-8"))
         except FileNotFoundError:
-            raise ConfigError(str(args.config), "", "file not found") from None
+            raise ConfigError(str(config), "", "file not found") from None
         except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(str(args.config), "", f"cannot read: {exc}") from None
+            raise ConfigError(str(config), "", f"cannot read: {exc}") from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(str(args.config), "", f"not valid TOML: {exc}") from None
+            raise ConfigError(str(config), "", f"not valid TOML: {exc}") from None
     for name in _FLAGS:
         value = getattr(args, name, None)
         if value is None:
