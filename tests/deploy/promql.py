@@ -11,7 +11,7 @@ import yaml
 from tests.deploy.render import DEPLOY
 
 RULES: Final = DEPLOY / "prometheus" / "edgeward-rules.yml"
-RULE_TESTS: Final = DEPLOY / "prometheus" / "tests" / "edgeward-rules.test.yml"
+RULE_TESTS: Final = sorted((DEPLOY / "prometheus" / "tests").glob("*.test.yml"))
 SCRAPE: Final = DEPLOY / "prometheus" / "prometheus.yml"
 DASHBOARD: Final = DEPLOY / "grafana" / "edgeward.json"
 

@@ -31,16 +31,17 @@ def test_promtool_check_rules() -> None:
 
 
 def test_promtool_test_rules() -> None:
-    result = promtool("test", "rules", str(RULE_TESTS))
+    assert len(RULE_TESTS) >= 2
+    result = promtool("test", "rules", *map(str, RULE_TESTS))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
 
 
 def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
-    doc = yaml.safe_load(RULE_TESTS.read_text())
     fires: set[str] = set()
     quiet: set[str] = set()
-    for case in doc["tests"]:
+    cases = [c for f in RULE_TESTS for c in yaml.safe_load(f.read_text())["tests"]]
+    for case in cases:
         for check in case.get("alert_rule_test", []):
             (fires if check["exp_alerts"] else quiet).add(check["alertname"])
     alerts = set(rule_exprs())
@@ -57,8 +58,9 @@ def test_rule_tests_catch_broken_alerts(tmp_path: Path) -> None:
             rule["expr"] = "vector(0) > 1"
     (tmp_path / RULES.name).write_text(yaml.safe_dump(doc))
     (tmp_path / "tests").mkdir()
-    shutil.copy(RULE_TESTS, tmp_path / "tests" / RULE_TESTS.name)
-    result = promtool("test", "rules", str(tmp_path / "tests" / RULE_TESTS.name))
+    for f in RULE_TESTS:
+        shutil.copy(f, tmp_path / "tests" / f.name)
+    result = promtool("test", "rules", *(str(tmp_path / "tests" / f.name) for f in RULE_TESTS))
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert {a for a in rule_exprs() if f"alertname: {a}," not in output} == set()
