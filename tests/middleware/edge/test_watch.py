@@ -171,3 +171,32 @@ def test_help_teaches_with_examples() -> None:
     assert proc.returncode == 0
     for needle in ("examples:", "dpi-watch tail", "dpi-watch syslog", "malformed", "--trusted"):
         assert needle in proc.stdout
+
+
+def test_count_asns_gives_the_same_series_as_count_asn_one_by_one() -> None:
+    from middleware.edge.watch import count_asns
+
+    counts = {0: 5, 9506: 40, 15169: 7, **{64_000 + i: 1 for i in range(30)}}
+
+    def snapshot() -> dict[str, float]:
+        return {
+            s.labels["asn"]: s.value
+            for m in REGISTRY.collect()
+            if m.name == "edgeward_requests_by_asn"
+            for s in m.samples
+            if s.name.endswith("_total")
+        }
+
+    deltas = []
+    for apply in (
+        lambda a: count_asns(a, counts),
+        lambda a: [a.count_asn(asn, n) for asn, n in counts.items()],
+    ):
+        attributor = Attributor(top_n=2)
+        before = snapshot()
+        apply(attributor)
+        after = snapshot()
+        deltas.append({k: v - before.get(k, 0.0) for k, v in after.items() if v != before.get(k)})
+        assert attributor.labels.values() <= {"9506", "15169", "other", "unknown"}
+    assert deltas[0] == deltas[1]
+    assert sum(deltas[0].values()) == sum(counts.values())
