@@ -14,7 +14,6 @@ errors. A v2c agent does not answer a wrong community at all: a timeout therefor
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -165,8 +164,3 @@ async def identify(
         extra={"host": host, "driver": driver or ""},
     )
     return Identity(host, port, descr, oid, name, driver, reason)
-
-
-def identify_sync(host: str, community: str = "public", port: int = 161) -> Identity:
-    """:func:`identify` for callers outside an event loop."""
-    return asyncio.run(identify(host, community, port))

@@ -212,6 +212,17 @@ def test_wildcard_covers_exactly_one_more_label(parent: list[str], head: str) ->
     assert not covers(f"*.{base}", f"{head}.{head}.{base}")
 
 
+@settings(max_examples=60)
+@given(
+    st.lists(st.lists(labels, min_size=2, max_size=4).map(".".join), min_size=1, max_size=6),
+    st.sampled_from([" ", "  ", "\t", " \n "]),
+)
+def test_certbot_domains_any_spacing_case_and_repeats(domains: list[str], sep: str) -> None:
+    raw = sep.join(d.upper() if i % 2 else d for i, d in enumerate(domains + domains[:1]))
+    got = renewal_from({"RENEWED_LINEAGE": LIVE, "RENEWED_DOMAINS": f"{sep}{raw}{sep}"})
+    assert got.domains == tuple(dict.fromkeys(d.lower() for d in domains))
+
+
 def _printer(tmp: Path, **kw: object) -> PrinterConfig:
     fields: dict[str, object] = {
         "name": "office",
