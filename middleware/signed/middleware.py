@@ -4,7 +4,8 @@ Threat model: anyone may send any request-target. Under the ``protect`` prefixes
 request reaches the app only with a signature made with one of our keys over the exact
 bytes of its path and query, and before its expiry (plus ``leeway`` seconds of clock
 skew). The prefixes are matched against the decoded ``path`` (what routers match), so
-``/%6Dedia/`` cannot slip past a ``/media/`` rule; the signature is checked against the
+``/%6Dedia/`` cannot slip past a ``/media/`` rule, and against its normalised form, so
+neither can ``//media/`` or ``/x/../media/``; the signature is checked against the
 raw bytes (``raw_path`` + ``?`` + ``query_string``), so nothing is normalised between
 signer and verifier. Paths outside the prefixes, and non-HTTP scopes (lifespan,
 websocket), pass through untouched.
@@ -33,7 +34,7 @@ from middleware.signed.keyring import KeyRing
 from middleware.signed.native import verify_url
 from middleware.signed.nginx_scheme import DEFAULT_TEMPLATE, NginxScheme
 from middleware.signed.outcome import BODY, RESULTS, SignedURL, Verdict
-from middleware.signed.quoting import PATH_SAFE
+from middleware.signed.quoting import PATH_SAFE, normalize_path
 
 Scheme = Literal["native", "nginx"]
 Clock = Callable[[], float]
@@ -89,7 +90,7 @@ class SignedURLMiddleware:
         return f"SignedURLMiddleware(scheme={self.scheme!r}, protect={self.protect!r})"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.protect):
+        if scope["type"] != "http" or not self.is_protected(scope["path"]):
             await self.app(scope, receive, send)
             return
         raw_path = scope.get("raw_path")
@@ -110,6 +111,13 @@ class SignedURLMiddleware:
         state = inner["state"] = dict(scope.get("state") or {})
         state["signed_url"] = SignedURL(self.scheme, verdict.kid, verdict.exp)
         await self.app(inner, receive, send)
+
+    def is_protected(self, path: str) -> bool:
+        if path.startswith(self.protect):
+            return True
+        # "//media/x" and "/x/../media/x" reach /media/ wherever the path gets normalised
+        # (nginx merges slashes and resolves dots before matching its locations).
+        return ("//" in path or "/." in path) and normalize_path(path).startswith(self.protect)
 
     def check(self, target: bytes, scope: Scope) -> Verdict:
         now = self._clock()

@@ -37,7 +37,7 @@ from urllib.parse import unquote_to_bytes
 from edgeward.secrets import Secret
 from middleware.corruption.classify import classify
 from middleware.signed.outcome import Result, Verdict
-from middleware.signed.quoting import TargetError, check_target, query_names
+from middleware.signed.quoting import TargetError, check_target, normalize_path, query_names
 
 DEFAULT_TEMPLATE: Final = "{expires}{uri}{remote_addr} {secret}"
 FIELDS: Final = frozenset({"expires", "uri", "remote_addr", "secret"})
@@ -83,16 +83,10 @@ def nginx_uri(raw_path: bytes) -> bytes | None:
         raw_path = unquote_to_bytes(raw_path)
     if not raw_path.startswith(b"/"):
         return None
-    segments: list[bytes] = []
-    for segment in raw_path.split(b"/")[1:]:
-        if segment == b"..":
-            if not segments:
-                return None
-            segments.pop()
-        elif segment not in (b"", b"."):
-            segments.append(segment)
-    trailing = raw_path.endswith((b"/", b"/.", b"/..")) and bool(segments)
-    return b"/" + b"/".join(segments) + (b"/" if trailing else b"")
+    try:  # latin-1 maps bytes to text one to one, so any byte survives the round trip
+        return normalize_path(raw_path.decode("latin-1"), strict=True).encode("latin-1")
+    except TargetError:
+        return None
 
 
 def _is_hex(two: bytes) -> bool:

@@ -91,3 +91,20 @@ def build_target(
 def query_names(query: str) -> list[str]:
     """The parameter names of a query (the part before each ``=``), in order."""
     return [part.split("=", 1)[0] for part in query.split("&")] if query else []
+
+
+def normalize_path(path: str, *, strict: bool = False) -> str:
+    """``path`` with slashes merged and ``.``/``..`` segments resolved, as nginx (and any
+    proxy or app that normalises) will see it. A ``..`` above ``/`` stays at ``/``, or
+    with ``strict`` raises :class:`TargetError` (nginx answers such a request 400)."""
+    segments: list[str] = []
+    for segment in path.split("/"):
+        if segment == "..":
+            if segments:
+                segments.pop()
+            elif strict:
+                raise TargetError(f"path climbs above '/': {path[:80]!r}")
+        elif segment not in ("", "."):
+            segments.append(segment)
+    trailing = path.endswith(("/", "/.", "/..")) and bool(segments)
+    return "/" + "/".join(segments) + ("/" if trailing else "")

@@ -71,6 +71,9 @@ CASES = [
     ("unknown key", _swap(V1, "kid=k1", "kid=k7"), 403, "unknown_key"),
     ("corrupted", _swap(V1, "cat", "c%80%01"), 400, "corrupted"),
     ("prefix spelled with an escape", "/%6Dedia/cat.jpg", 403, "missing"),
+    ("prefix reached through a double slash", "//media/cat.jpg", 403, "missing"),
+    ("prefix reached through dot segments", "/x/../media/cat.jpg", 403, "missing"),
+    ("a near miss is not protected", "/mediax/cat.jpg", 200, None),
 ]
 
 

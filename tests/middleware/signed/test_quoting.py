@@ -13,6 +13,7 @@ from middleware.signed.quoting import (
     build_target,
     check_target,
     is_origin_form,
+    normalize_path,
     quote_path,
     quote_query,
 )
@@ -79,3 +80,25 @@ def test_quote_path_always_gives_origin_form_that_decodes_back(text: str) -> Non
         return
     assert is_origin_form(encoded)
     assert unquote(encoded, errors="strict") == path
+
+
+@pytest.mark.parametrize(
+    ("path", "normal", "strict_ok"),
+    [
+        ("/media/x", "/media/x", True),
+        ("//media///x", "/media/x", True),
+        ("/a/./b/../../media/x", "/media/x", True),
+        ("/media/x/", "/media/x/", True),
+        ("/media/.", "/media/", True),
+        ("/", "/", True),
+        ("/../media/x", "/media/x", False),
+        ("/a/../../media", "/media", False),
+    ],
+)
+def test_normalize_path(path: str, normal: str, strict_ok: bool) -> None:
+    assert normalize_path(path) == normal
+    if strict_ok:
+        assert normalize_path(path, strict=True) == normal
+    else:
+        with pytest.raises(TargetError, match="above '/'"):
+            normalize_path(path, strict=True)
