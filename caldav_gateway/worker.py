@@ -29,6 +29,7 @@ def uvicorn_config(
         log_config=None,  # keep edgeward's logging set-up
         access_log=False,
         lifespan="off",
+        ws="none",  # CalDAV has no WebSockets: an Upgrade request is plain HTTP to the policy
         proxy_headers=False,  # the port faces clients directly: never trust X-Forwarded-For
         server_header=False,
         timeout_keep_alive=max(1, round(settings.keep_alive)),

@@ -362,3 +362,22 @@ def test_proxy_headers_from_clients_do_not_move_the_path(
     assert r.content != POLICY_404_BODY  # Radicale's answer, on the path the policy judged
     if expected == 207:
         assert "/alice/" in r.text and "/bob/" not in r.text
+
+
+@pytest.mark.parametrize(("target", "status"), [("/principals/", 404), ("/", 401)])
+def test_websocket_upgrades_are_plain_http(
+    policy_gateway: Gateway, target: str, status: int
+) -> None:
+    upgrade = {
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version": "13",
+    }
+    r = httpx.request(
+        "PROPFIND",
+        policy_gateway.url + target,
+        headers=upgrade,
+        verify=policy_gateway.ssl_context(),
+    )
+    assert r.status_code == status  # not 101, not a crash in the WSGI bridge
