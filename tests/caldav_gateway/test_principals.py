@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from passlib.hash import sha512_crypt
 
-from caldav_gateway.principals import HtpasswdPrincipals, parse_htpasswd
+from caldav_gateway.principals import HtpasswdPrincipals, parse_htpasswd, read_htpasswd
 from tests.caldav_gateway.conftest import Gateway, write_htpasswd
 
 BCRYPT = "$2b$04$abcdefghijklmnopqrstuuJ2kCnFbwXyH0F3W5Qm7uQKfBrNcYEy2"
@@ -99,3 +99,22 @@ def test_new_user_is_served_without_restart(gateway: Gateway) -> None:
         headers={"Depth": "0"},
     )
     assert r.status_code == 207
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"alice:hunter2-plain\xff\n", "not UTF-8 text"),
+        (None, "htpasswd file not found"),
+    ],
+)
+def test_read_errors_name_the_file_never_the_content(
+    tmp_path: Path, content: bytes | None, message: str
+) -> None:
+    path = tmp_path / "users"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(ValueError, match=message) as err:
+        read_htpasswd(path)
+    assert str(path) in str(err.value)
+    assert "hunter2" not in str(err.value) and "hunter2" not in repr(err.value)
