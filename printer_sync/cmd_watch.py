@@ -104,6 +104,8 @@ async def _main(config: Config) -> int:
     loop = asyncio.get_running_loop()
     executor = widen_executor(loop, len(config.printers))
     stop = asyncio.Event()
+    # The handlers stay until the loop closes: a second signal during shutdown (a process
+    # manager that signals the group, then the process) must not kill a clean exit.
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
@@ -122,8 +124,6 @@ async def _main(config: Config) -> int:
         finally:
             server.should_exit = True
             await serving
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.remove_signal_handler(sig)
             executor.shutdown(wait=False, cancel_futures=True)
     log.info("stopped")
     return cli.EXIT_OK

@@ -231,7 +231,9 @@ class Watcher:
         ):
             # A changed pin is refused by the push itself, with the re-pin instructions,
             # a history row and a metric: the daemon leaves that decision to it.
-            what = f"{missing_cas} CA certificate(s) to import" if missing_cas else str(state)
+            what = str(state) + (
+                f", {missing_cas} CA certificate(s) to import" if missing_cas else ""
+            )
             log.info("%s: %s (%s): pushing", name, why, what, extra=extra)
             result = await push_printer(
                 printer,
