@@ -9,7 +9,10 @@ answered after ``min(base_delay × 2^(n-1), max_delay)`` seconds (an async sleep
 is held); once ``limit`` failures are within the window, further requests with
 credentials from that address get 429 with ``Retry-After`` until the oldest of them ages
 out. Successes do not reset the count, so a valid account cannot be used to launder
-guesses against another.
+guesses against another. Requests in progress count too (see :meth:`LoginThrottle.retry_after`):
+at most ``max_parallel`` requests with credentials per address at once, and once an address
+has failed, failures plus requests in progress stay below ``limit``, so parallel guessing buys
+no more attempts than sequential guessing.
 
 Threat model: the CalDAV port is exposed directly (no proxy in front), so the client
 address is the TCP peer (``scope["client"]``); ``X-Forwarded-For`` is never trusted
@@ -56,6 +59,9 @@ class ThrottleSettings:
     max_clients: int = setting(
         10000, help="addresses tracked at most (oldest forgotten first)", check=_positive
     )
+    max_parallel: int = setting(
+        16, help="requests with credentials one address may have in progress", check=_positive
+    )
 
     def __post_init__(self) -> None:
         if self.max_delay < self.base_delay:
@@ -75,6 +81,7 @@ class LoginThrottle:
         self.settings = s
         self.clock = clock
         self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._inflight: dict[str, int] = {}
 
     def _recent(self, client: str, now: float) -> deque[float]:
         times = self._failures.get(client)
@@ -87,13 +94,23 @@ class LoginThrottle:
         return times
 
     def retry_after(self, client: str) -> int | None:
-        """Seconds until ``client`` may try credentials again, or ``None`` if it may now."""
+        """Seconds until ``client`` may try credentials again, or ``None`` if it may now.
+
+        Requests still in progress count as possible failures once the address has failed
+        before (and always beyond ``max_parallel``): otherwise guesses sent in parallel would
+        all be checked before the first failure is counted.
+        """
         now = self.clock()
         times = self._recent(client, now)
-        if len(times) < self.settings.limit:
-            return None
-        oldest_counted = times[-self.settings.limit]
-        return max(1, math.ceil(oldest_counted + self.settings.window - now))
+        inflight = self._inflight.get(client, 0)
+        if len(times) >= self.settings.limit:
+            oldest_counted = times[-self.settings.limit]
+            return max(1, math.ceil(oldest_counted + self.settings.window - now))
+        if inflight >= self.settings.max_parallel or (
+            times and len(times) + inflight >= self.settings.limit
+        ):
+            return max(1, math.ceil(self.settings.max_delay))
+        return None
 
     def record_failure(self, client: str) -> float:
         """Count a failed login; returns the delay its answer must wait."""
@@ -116,7 +133,11 @@ class LoginThrottle:
         wait = self.retry_after(client)
         if wait is not None:
             metrics.THROTTLED.labels("refused").inc()
-            log.warning("login refused for %s: too many failed logins, retry in %ds", client, wait)
+            log.warning(
+                "login refused for %s: too many failed or parallel logins, retry in %ds",
+                client,
+                wait,
+            )
             body = b"Too Many Requests\n"
             await send(
                 {
@@ -142,7 +163,15 @@ class LoginThrottle:
                     await asyncio.sleep(delay)
             await send(message)
 
-        await self.app(scope, receive, send_throttled)
+        self._inflight[client] = self._inflight.get(client, 0) + 1
+        try:
+            await self.app(scope, receive, send_throttled)
+        finally:
+            left = self._inflight[client] - 1
+            if left:
+                self._inflight[client] = left
+            else:
+                del self._inflight[client]
 
 
 def _has_credentials(scope: Scope) -> bool:

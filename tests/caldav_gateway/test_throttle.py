@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -122,3 +123,36 @@ def test_throttling_against_the_real_gateway(tmp_path: Path) -> None:
         assert 'edgeward_caldav_throttled_total{action="refused"} 2.0' in metrics
         assert 'edgeward_caldav_throttled_total{action="delayed"} 3.0' in metrics
         assert "failed login from 127.0.0.1" in gw.log_text()
+
+
+def test_requests_in_progress_count_once_an_address_has_failed() -> None:
+    throttle, _ = _throttle(limit=3, max_parallel=4, max_delay=2.0)
+    throttle._inflight["a"] = 2
+    assert throttle.retry_after("a") is None  # no failure yet: parallel requests are fine
+    throttle.record_failure("a")
+    assert throttle.retry_after("a") == 2  # 1 failure + 2 in progress reach the limit
+    throttle._inflight["b"] = 4
+    assert throttle.retry_after("b") == 2  # max_parallel, failures or not
+    throttle._inflight["b"] = 3
+    assert throttle.retry_after("b") is None
+
+
+@pytest.mark.slow
+def test_parallel_guessing_gets_no_more_attempts(tmp_path: Path) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text("[throttle]\nbase_delay = 0.5\nmax_delay = 1.0\nlimit = 3\nwindow = 30\n")
+    with running_gateway(tmp_path / "gw", ["--config", str(config)]) as gw:
+        ctx = gw.ssl_context()
+
+        def guess(i: int) -> int:
+            r = httpx.request("PROPFIND", gw.url + "/", auth=("alice", f"guess-{i}"), verify=ctx)
+            return r.status_code
+
+        assert guess(0) == 401  # the address has failed once
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(guess, range(1, 9)))
+        assert statuses.count(401) <= 2  # 1 failure + at most 2 in progress = limit
+        assert statuses.count(429) >= 6
+        metrics = httpx.get(gw.metrics_url).text
+        m = re.search(r"^edgeward_caldav_auth_failures_total (\S+)$", metrics, re.M)
+        assert m is not None and float(m.group(1)) <= 3.0
