@@ -21,6 +21,7 @@ import pytest
 from edgeward.pki import Issued, fingerprint, issue, make_ca, write_pair
 from printer_sync.cli import main
 from printer_sync.history import History
+from tests.printer_sync import conftest
 from tests.printer_sync.conftest import PASSWORD, PrinterEnv
 from tests.support.net import free_port
 
@@ -93,14 +94,7 @@ def tls_server(tmp: Path, served: Issued | None, *, sni: Issued | None = None) -
 
 
 def write_config(tmp: Path, printers: list[dict[str, object]]) -> Path:
-    lines = [f'state_dir = "{tmp / "state"}"']
-    for p in printers:
-        lines.append("[[printer]]")
-        for k, v in p.items():
-            lines.append(f"{k} = {json.dumps(v) if not isinstance(v, str) else repr(v)}")
-    path = tmp / "printers.toml"
-    path.write_text("\n".join(lines).replace("'", '"') + "\n")
-    return path
+    return conftest.write_config(tmp / "printers.toml", printers, state_dir=tmp / "state")
 
 
 def local_files(tmp: Path, name: str, issued: Issued) -> dict[str, str]:
