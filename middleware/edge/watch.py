@@ -24,7 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Final, cast
+from typing import Final
 
 from edgeward.logs import get_logger
 from middleware.attribution.attributor import Attributor
@@ -138,15 +138,14 @@ class EdgeIngest:
 
     def _count(self, clients: list[bytes]) -> None:
         cache = self._asn_of
-        asns = list(map(cache.get, clients))
-        if None in asns:
-            new = set(clients).difference(cache)
+        new = set(clients).difference(cache)
+        if new:
             if len(cache) + len(new) > _CACHE_SIZE:
                 cache.clear()  # simplest bound; refilled at one lookup per address
                 new = set(clients)
             cache.update(zip(new, map(self._lookup, new), strict=True))
-            asns = list(map(cache.get, clients))
-        self._pending.update(cast("list[int]", asns))  # every client is cached now; C counts
+        # Every client is cached now; Counter consumes the map in C, no list is built.
+        self._pending.update(map(cache.__getitem__, clients))
 
     def _lookup(self, client: bytes) -> int:
         table = self.attributor.table
