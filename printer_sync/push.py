@@ -32,7 +32,8 @@ from printer_sync.drivers.base import Driver
 from printer_sync.drivers.registry import resolve_driver
 from printer_sync.errors import ErrorKind, PushError
 from printer_sync.history import INTERRUPTED, History
-from printer_sync.trust import Served, check_pin, fetch_served
+from printer_sync.reboot import wait_for_certificate
+from printer_sync.trust import check_pin, fetch_served
 from printer_sync.validate import load_bundle
 
 log = get_logger("printer_sync.push")
@@ -41,11 +42,7 @@ Outcome = Literal["verified", "skipped_unchanged", "dry_run", "failed"]
 Progress = Callable[[str, str], None]  # (printer name, what happens now)
 T = TypeVar("T")
 
-# After a reboot, a printer may need a moment before it serves its final certificate.
-BACK_UP_GRACE: Final = 2.0
-POLL_INTERVAL: Final = 0.1
 MAX_CONCURRENT: Final = 32
-PROGRESS_EVERY: Final = 15.0  # seconds between "still waiting" lines
 
 
 @dataclass(frozen=True)
@@ -159,72 +156,6 @@ async def _retrying(
             await asyncio.sleep(delay)
             delay *= 2
     raise AssertionError("unreachable")
-
-
-async def wait_for_certificate(
-    printer: PrinterConfig,
-    *,
-    expect: str | None,
-    within: float,
-    said_reboot: bool,
-    say: Callable[[str], None] | None = None,
-) -> Served:
-    """Poll the served certificate until ``expect`` shows (or, if None, until back up).
-
-    A printer that announced a reboot is first seen going down; one that comes back
-    with another certificate gets :data:`BACK_UP_GRACE` seconds, then ``old_certificate``.
-    Never seen back within ``within``: ``reboot_timeout``.
-    """
-    started = time.monotonic()
-    deadline = started + within
-    saw_down = False
-    back_since: float | None = None
-    last: Served | None = None
-    next_note = started + PROGRESS_EVERY
-    while True:
-        now = time.monotonic()
-        remaining = deadline - now
-        if remaining <= 0:
-            break
-        if say is not None and now >= next_note:
-            state = "down" if last is None else "up, old certificate"
-            say(f"waiting for the printer: {state} after {now - started:.0f} s of {within:g}")
-            next_note = now + PROGRESS_EVERY
-        try:
-            served = await fetch_served(printer, timeout=max(0.2, min(2.0, remaining)))
-        except PushError:
-            if not saw_down and say is not None:
-                say("the printer is down (restarting)")
-            saw_down, back_since, last = True, None, None
-        else:
-            if saw_down and last is None and say is not None:
-                say(f"the printer is back after {time.monotonic() - started:.1f} s")
-            last = served
-            if expect is not None and served.fingerprint == expect:
-                return served
-            if saw_down or not said_reboot:
-                if expect is None:
-                    return served
-                back_since = back_since or time.monotonic()
-                if time.monotonic() - back_since >= BACK_UP_GRACE:
-                    break
-        # Quick polls for quick reboots, then at most one per second (a real one takes ~1 min).
-        await asyncio.sleep(min(1.0, POLL_INTERVAL + (time.monotonic() - started) / 20))
-    if last is None:
-        raise PushError(
-            ErrorKind.REBOOT_TIMEOUT,
-            f"the printer did not come back within {within:g} s (reboot_timeout)",
-        )
-    if expect is None:
-        raise PushError(
-            ErrorKind.REBOOT_TIMEOUT,
-            f"the printer announced a restart but did not restart within {within:g} s",
-        )
-    raise PushError(
-        ErrorKind.OLD_CERTIFICATE,
-        f"the printer is up but serves {last.fingerprint} ({last.subject}), not the pushed "
-        f"{expect}: it did not take the new certificate",
-    )
 
 
 async def _session(

@@ -1,0 +1,59 @@
+"""Waiting out reboots: short ones are not missed, missing ones are not imagined."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from edgeward.pki import fingerprint
+from printer_sync.config import PrinterConfig
+from printer_sync.emulator import Emulator, EmulatorThread
+from printer_sync.errors import ErrorKind, PushError
+from printer_sync.reboot import wait_for_certificate
+from tests.printer_sync.conftest import PASSWORD
+
+
+def _printer(emu: Emulator) -> PrinterConfig:
+    return PrinterConfig(name="p", url=emu.url, key=Path("k"), cert=Path("c"), timeout=2.0)
+
+
+def test_a_reboot_shorter_than_a_poll_is_seen(tmp_path: Path) -> None:
+    emu = Emulator(tmp_path / "e", password=PASSWORD)
+    with EmulatorThread([emu]) as thread:
+
+        async def scenario() -> None:
+            waiting = asyncio.create_task(
+                wait_for_certificate(_printer(emu), expect=None, within=5, said_reboot=True)
+            )
+            await asyncio.sleep(0.3)  # the waiter holds its connection; now a 20 ms reboot
+            asyncio.run_coroutine_threadsafe(emu._reboot(0.02), thread.loop).result(5)
+            served = await waiting
+            assert served.fingerprint == fingerprint(emu.served_certificate())
+
+        started = time.monotonic()
+        asyncio.run(scenario())
+    assert emu.reboots == 1 and time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize(
+    ("expect", "kind", "fragment"),
+    [
+        (None, ErrorKind.REBOOT_TIMEOUT, "announced a restart but did not restart"),
+        ("AA:" * 31 + "AA", ErrorKind.OLD_CERTIFICATE, "did not take the new certificate"),
+    ],
+)
+def test_no_reboot_is_not_imagined(
+    start_emulator: Callable[..., Emulator], expect: str | None, kind: ErrorKind, fragment: str
+) -> None:
+    emu = start_emulator()
+    said_reboot = expect is None  # (with an expected fingerprint: a firmware that applies)
+    with pytest.raises(PushError) as exc:
+        asyncio.run(
+            wait_for_certificate(_printer(emu), expect=expect, within=1.5, said_reboot=said_reboot)
+        )
+    assert exc.value.kind is kind and fragment in exc.value.message
+    assert emu.reboots == 0
