@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import ipaddress
+import os
 import random
 import re
 import shutil
@@ -205,7 +206,8 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def server(config: str, dat: Path) -> Iterator[int]:
+def server(config: str, dat: Path) -> Iterator[tuple[int, int]]:
+    """A uvicorn child process serving ``config``; yields its port and pid."""
     port = free_port()
     argv = [sys.executable, __file__, "--serve", config, "--port", str(port), "--dat", str(dat)]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -217,7 +219,7 @@ def server(config: str, dat: Path) -> Iterator[int]:
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise RuntimeError(f"uvicorn ({config}) did not start")
             time.sleep(0.05)
-        yield port
+        yield port, proc.pid
     finally:
         proc.terminate()
         proc.wait(10)
@@ -263,6 +265,12 @@ async def _loop_rps(port: int, seconds: float, conns: int) -> float:
     return done / (time.monotonic() - start)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def load(port: int, seconds: float, conns: int) -> float:
     if shutil.which("wrk"):
         return wrk_rps(port, seconds, conns)
@@ -271,21 +279,89 @@ def load(port: int, seconds: float, conns: int) -> float:
 
 def end_to_end(dat: Path, ranges: int, seconds: float, rounds: int, conns: int) -> None:
     tool = "wrk" if shutil.which("wrk") else "asyncio loop"
-    rps: dict[str, list[float]] = {"with": [], "without": []}
-    with server("with", dat) as with_port, server("without", dat) as without_port:
-        ports = {"with": with_port, "without": without_port}
-        for port in ports.values():
+    # A second "without" server is an A/A control: its ratio to the first is the noise
+    # floor of this machine (on a shared 2-core box it can exceed the sensor's cost).
+    configs = ("with", "without", "control")
+    rps: dict[str, list[float]] = {c: [] for c in configs}
+    cpu: dict[str, list[float]] = {c: [] for c in configs}  # server CPU s per request
+    with contextlib.ExitStack() as stack:
+        servers = {
+            c: stack.enter_context(server("without" if c == "control" else c, dat)) for c in configs
+        }
+        for port, _ in servers.values():
             load(port, 1, conns)  # warm-up
         for i in range(rounds):
-            order = ("without", "with") if i % 2 == 0 else ("with", "without")
-            for config in order:
-                rps[config].append(load(ports[config], seconds, conns))
-    w, wo = statistics.median(rps["with"]), statistics.median(rps["without"])
+            for config in configs if i % 2 == 0 else reversed(configs):
+                port, pid = servers[config]
+                before = cpu_seconds(pid)
+                rate = load(port, seconds, conns)
+                rps[config].append(rate)
+                cpu[config].append((cpu_seconds(pid) - before) / (rate * seconds))
+    # Best of the rounds: on a shared machine other work only ever lowers a round's
+    # rate, so the best round is the least disturbed (timeit's reasoning); medians shown too.
+    best = {c: max(rps[c]) for c in configs}
+    med = {c: statistics.median(rps[c]) for c in configs}
     print(
         f"clean req/s with ÷ without CorruptionSensorMiddleware (uvicorn, Starlette, "
-        f"{ranges:,}-range table, {tool} -c{conns}, loopback): {w / wo:.3f}  (target >= 0.97; "
-        f"medians {w:.0f} vs {wo:.0f} req/s over {rounds} interleaved rounds of {seconds:g} s)"
+        f"{ranges:,}-range table, {tool} -c{conns}, loopback): "
+        f"{best['with'] / best['without']:.3f}  (target >= 0.97; best {best['with']:.0f} vs "
+        f"{best['without']:.0f} req/s of {rounds} interleaved rounds of {seconds:g} s; medians "
+        f"ratio {med['with'] / med['without']:.3f}; A/A control without ÷ without: best "
+        f"{best['control'] / best['without']:.3f}, medians {med['control'] / med['without']:.3f})"
     )
+    # The same cost seen as server CPU time per request, which other processes on a busy
+    # machine disturb less than wall-clock rates: the req/s one core could serve.
+    cw, cwo = statistics.median(cpu["with"]), statistics.median(cpu["without"])
+    cc = statistics.median(cpu["control"])
+    print(
+        f"clean req/s per server CPU second, with ÷ without the sensor: {cwo / cw:.3f}  "
+        f"(target >= 0.97; medians {cw * 1e6:.0f} vs {cwo * 1e6:.0f} µs of CPU per request; "
+        f"A/A control {cwo / cc:.3f})"
+    )
+    # Finer still: the sensor's own cost, timed in-process (direct ASGI calls, best of
+    # interleaved rounds), set against the server's CPU time per request without it.
+    cost = asyncio.run(sensor_cost(dat))
+    print(
+        f"clean req/s with ÷ without, from the sensor's in-process cost: "
+        f"{cwo / (cwo + cost):.3f}  (target >= 0.97; the sensor adds {cost * 1e6:.1f} µs to "
+        f"{cwo * 1e6:.0f} µs of server CPU per request)"
+    )
+
+
+async def sensor_cost(dat: Path, rounds: int = 6, number: int = 5000) -> float:
+    """Seconds the sensor adds to one clean request: the same Starlette app called
+    directly (no server, no network) with and without it, best of interleaved rounds."""
+    apps = {config: build(config, str(dat)) for config in ("with", "without")}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": TARGET.split("?")[0],
+        "raw_path": TARGET.split("?")[0].encode(),
+        "query_string": TARGET.split("?")[1].encode(),
+        "root_path": "",
+        "headers": [(b"host", b"bench")]
+        + [(k.lower().encode(), v.encode()) for k, v in HEADERS.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: object) -> None:
+        return None
+
+    best = dict.fromkeys(apps, float("inf"))
+    for _ in range(rounds):
+        for config, app in apps.items():
+            started = time.perf_counter()
+            for _ in range(number):
+                await app({**scope, "state": {}}, receive, send)  # type: ignore[operator]
+            best[config] = min(best[config], (time.perf_counter() - started) / number)
+    return best["with"] - best["without"]
 
 
 # --- 4: edge log ingest (part B) ---------------------------------------------------------------
@@ -381,7 +457,7 @@ def edge_ingest_vs_asncounter(table_path: Path, dat: Path, addresses: list[str])
     """
     table = PrefixTable.load(table_path)
     quick = len(addresses) < 50_000
-    lines = 300_000 if quick else 500_000
+    lines = 200_000 if quick else 300_000
     with tempfile.TemporaryDirectory(prefix="edgeward-ingest-") as tmp:
         d = Path(tmp)
         (d / "cache").mkdir()
@@ -429,7 +505,7 @@ def main() -> int:
         addresses = sample_addresses(table, 20_000 if args.quick else 100_000)
         classifier(100_000 if args.quick else 300_000, 3 if args.quick else 5)
         lookups(table, dat, addresses, 3 if args.quick else 5)
-        end_to_end(dat, len(table), 2 if args.quick else 3, 2 if args.quick else 4, 8)
+        end_to_end(dat, len(table), 2, 3 if args.quick else 6, 8)
         edge_ingest_vs_asncounter(dat, dat, addresses)
     return 0
 
