@@ -56,7 +56,7 @@ examples:
   dpi-report --asn-table ipasn.dat --keys /etc/edgeward/url-keys access.log
 
 --keys FILE (signed-url key file): for each corrupted signed URL, the two corrupted bytes
-are replaced by every pair of URL characters (at most 2 x 80^2 HMACs per URL, bounded by
+are replaced by every pair of URL characters (at most 2 x 82^2 HMACs per URL, bounded by
 --max-tries) and a candidate is kept when its signature verifies. "recovered k of n"
 proves transport damage, not tampering: a forger cannot produce a URL that verifies.
 

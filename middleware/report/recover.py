@@ -7,7 +7,7 @@ probability) makes the signature verify: finding it proves the URL was signed by
 damaged on the way, while a forgery has no such repair.
 
 Candidates are the characters a request-target may hold unencoded (RFC 3986 unreserved,
-sub-delims, ``:@/?%``: 80 characters), so a window costs at most 80² = 6 400 HMACs (a few
+sub-delims, ``:@/?%``: 82 characters), so a window costs at most 82² = 6 724 HMACs (a few
 milliseconds). The window is the classifier's offset for the ``dpi_signature`` kind; for
 other kinds the two windows that include the offending byte are tried. ``max_tries``
 bounds the work per URL whatever the input.
