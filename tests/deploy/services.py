@@ -78,7 +78,7 @@ def started(
 def scrape(port: int) -> str:
     deadline = time.monotonic() + 20
     while True:
-        r = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5, follow_redirects=True)
+        r = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30, follow_redirects=True)
         if r.status_code == 200 and "# TYPE" in r.text:
             return r.text
         if time.monotonic() > deadline:

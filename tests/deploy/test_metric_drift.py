@@ -48,7 +48,7 @@ def run_app(tmp: Path) -> str:
     port = free_port()
     argv = [str(BIN / "uvicorn"), "middleware.demo:app", "--port", str(port)]
     with started(argv, port, tmp / "app.log", {"EDGEWARD_VAR": str(var)}):
-        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=30).status_code == 200
         return scrape(port)
 
 

@@ -236,7 +236,7 @@ def _raw_tls(port: int, request: bytes, ca: pki.Issued, tmp: Path) -> bytes:
     ca_file.write_bytes(ca.cert_pem())
     ctx = ssl.create_default_context(cafile=str(ca_file))
     with (
-        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        socket.create_connection(("127.0.0.1", port), timeout=30) as raw,
         ctx.wrap_socket(raw, server_hostname="example.org") as tls,
     ):
         tls.sendall(request)
@@ -254,7 +254,8 @@ def test_request_through_shipped_vhost_reaches_app_and_dpi_watch(
     ca_file = tmp_path / "ca.pem"
     ca_file.write_bytes(site.ca.cert_pem())
     client = "203.0.113.7"
-    with httpx.Client(verify=ssl.create_default_context(cafile=str(ca_file))) as http:
+    tls = ssl.create_default_context(cafile=str(ca_file))
+    with httpx.Client(verify=tls, timeout=30) as http:
         base = f"https://127.0.0.1:{ports.https}"
         headers = {"Host": "example.org", "X-Forwarded-For": client}
         home = http.get(f"{base}/", headers=headers)
@@ -265,7 +266,9 @@ def test_request_through_shipped_vhost_reaches_app_and_dpi_watch(
         assert http.get(f"{base}/metrics", headers=headers).status_code == 404
 
         # Port 80 sends everything to https, keeping the request target.
-        plain = httpx.get(f"http://127.0.0.1:{ports.http}/a?b=c", headers={"Host": "example.org"})
+        plain = httpx.get(
+            f"http://127.0.0.1:{ports.http}/a?b=c", headers={"Host": "example.org"}, timeout=30
+        )
         assert plain.status_code == 301
         assert plain.headers["location"] == "https://example.org/a?b=c"
 
@@ -363,13 +366,14 @@ def test_caldav_stream_listener_passes_the_gateway_certificate_without_sni(
         started(serve, gateway, tmp_path / "gateway.log"),
         nginx("", tmp_path, extra_main=f"{extra}include {stream};"),
     ):
-        direct, _ = pki.served_certificate("127.0.0.1", gateway)
-        through, version = pki.served_certificate("127.0.0.1", ports.stream)
+        direct, _ = pki.served_certificate("127.0.0.1", gateway, timeout=30)
+        through, version = pki.served_certificate("127.0.0.1", ports.stream, timeout=30)
         assert pki.fingerprint(through) == pki.fingerprint(direct)
         assert version in ("TLSv1.2", "TLSv1.3")
         r = httpx.get(
             f"https://127.0.0.1:{ports.stream}/.well-known/caldav",
             verify=ssl.create_default_context(cafile=str(var / "caldav" / "ca.pem")),
+            timeout=30,
         )
         assert r.status_code == 301
         assert "www-authenticate" not in r.headers

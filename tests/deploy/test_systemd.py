@@ -221,8 +221,8 @@ def test_app_unit_command_serves_with_workers_in_multiprocess_mode(tmp_path: Pat
     with started(argv, port, tmp_path / "app.log", env):
         import httpx
 
-        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=10).status_code == 200
-        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics/", timeout=10)
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=30).status_code == 200
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics/", timeout=30)
         assert metrics.status_code == 200
         assert "edgeward_" in metrics.text
     assert list((runtime / "edgeward-app").glob("*.db"))  # the workers wrote their files
