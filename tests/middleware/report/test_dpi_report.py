@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gzip
 import json
+import os
 import re
 import subprocess
 import sys
@@ -191,3 +192,24 @@ def test_help_explains_the_test() -> None:
     out = dpi_report("--help").stdout
     for needle in ("Fisher", "Bonferroni", "Wilson", "examples:", "recovered k of n", "schema"):
         assert needle in out
+
+
+@pytest.mark.parametrize(("extra", "shown"), [([], True), (["--no-progress"], False)])
+def test_progress_on_large_inputs(
+    small: Any, tmp_path: Path, extra: list[str], shown: bool
+) -> None:
+    table, _, log, _ = small
+    big = tmp_path / "big.log"
+    big.write_bytes(log.read_bytes() * 4)  # > 16 MB: worth a progress bar
+    assert big.stat().st_size > 16 << 20
+    env = {**os.environ, "TTY_INTERACTIVE": "1", "TTY_COMPATIBLE": "1"}  # as on a terminal
+    proc = subprocess.run(
+        [*DPI_REPORT, "--asn-table", str(table), "--json", *extra, str(big)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 0
+    assert ("reading big.log" in proc.stderr and "MB" in proc.stderr) is shown
+    assert json.loads(proc.stdout)["totals"]["requests"] == 120_000  # stdout stays clean
