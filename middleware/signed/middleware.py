@@ -90,7 +90,9 @@ class SignedURLMiddleware:
         return f"SignedURLMiddleware(scheme={self.scheme!r}, protect={self.protect!r})"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.is_protected(scope["path"]):
+        if scope["type"] != "http" or not (
+            scope["path"].startswith(self.protect) or self.is_protected(scope["path"])
+        ):
             await self.app(scope, receive, send)
             return
         raw_path = scope.get("raw_path")
