@@ -24,6 +24,7 @@ from edgeward.metrics import serve_metrics
 from edgeward.netaddr import parse_hostport
 from middleware.attribution.attributor import Attributor
 from middleware.attribution.prefix_table import PrefixTable, TableError
+from middleware.attribution.whois import WhoisResolver
 from middleware.edge.nginx_log import LOG_FORMATS
 from middleware.edge.realip import TrustedProxies
 from middleware.edge.watch import EdgeIngest, run_syslog, run_tail
@@ -74,6 +75,20 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--events",
         metavar="FILE",
         help="append each corruption event as one JSON line (dpi-report reads it)",
+    )
+    g.add_argument(
+        "--whois",
+        action="store_true",
+        help="for corrupted requests from public addresses the table lacks, ask Team Cymru "
+        "through ipwhois (DNS method; in worker threads, cached, at most --whois-per-minute)",
+    )
+    g.add_argument(
+        "--whois-dns",
+        metavar="HOST[:PORT]",
+        help="the DNS server ipwhois asks (default: the system's resolver)",
+    )
+    g.add_argument(
+        "--whois-per-minute", type=int, default=60, metavar="N", help="whois lookups a minute"
     )
     g.add_argument(
         "--top-n",
@@ -136,7 +151,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _attributor(args: argparse.Namespace) -> Attributor:
+def _resolver(args: argparse.Namespace) -> WhoisResolver | None:
+    if not args.whois:
+        if args.whois_dns:
+            raise UsageError("--whois-dns needs --whois")
+        return None
+    nameservers, port = None, 53
+    if args.whois_dns:
+        try:
+            host, port = parse_hostport(args.whois_dns, default_port=53)
+        except ValueError as exc:
+            raise UsageError(f"--whois-dns: {exc}") from None
+        nameservers = [host]
+    try:
+        return WhoisResolver(nameservers=nameservers, port=port, per_minute=args.whois_per_minute)
+    except ValueError as exc:
+        raise UsageError(f"--whois: {exc}") from None
+
+
+def _attributor(args: argparse.Namespace, resolver: WhoisResolver | None) -> Attributor:
     table = None
     if args.asn_table:
         try:
@@ -146,7 +179,7 @@ def _attributor(args: argparse.Namespace) -> Attributor:
         log.info("ASN table %s: %d prefixes", args.asn_table, len(table))
     if args.top_n < 0:
         raise UsageError("--top-n must be >= 0")
-    return Attributor(table=table, events_path=args.events, top_n=args.top_n)
+    return Attributor(table=table, resolver=resolver, events_path=args.events, top_n=args.top_n)
 
 
 def _check_listen(value: str, option: str) -> None:
@@ -181,7 +214,8 @@ async def _serve(args: argparse.Namespace) -> int:
         _check_listen(args.metrics_listen, "--metrics-listen")
     if args.command == "syslog":
         _check_listen(args.listen, "--listen")
-    attributor = _attributor(args)
+    resolver = _resolver(args)
+    attributor = _attributor(args, resolver)
     ingest = EdgeIngest(attributor, log_format=args.nginx_format, trusted=trusted)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -205,6 +239,8 @@ async def _serve(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     finally:
         await attributor.stop()
+        if resolver is not None:
+            resolver.close()
         if metrics is not None:
             server, task = metrics
             server.should_exit = True

@@ -131,6 +131,8 @@ def _free_tcp() -> socket.socket:
         (["tail", "x.log", "--metrics-listen", "127.0.0.1:99999"], 2, "--metrics-listen"),
         (["syslog", "--listen", "nowhere"], 2, "--listen"),
         (["tail"], 2, "FILE"),
+        (["tail", "x.log", "--whois-dns", "127.0.0.1"], 2, "--whois-dns needs --whois"),
+        (["tail", "x.log", "--whois", "--whois-dns", "[::1"], 2, "--whois-dns"),
     ],
 )
 def test_cli_refuses_bad_options_with_one_clear_line(
