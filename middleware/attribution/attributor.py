@@ -247,6 +247,21 @@ class Attributor:
         label = self.labels.event(info.asn if info else 0)
         CORRUPTION_EVENTS.labels(event.kind, event.source, label).inc()
         self.processed += 1
+        log.info(
+            "corrupted request: %s in %s from %s (AS%s %s)",
+            event.kind,
+            event.detail or event.source,
+            event.client or "?",
+            info.asn if info else "?",
+            info.name if info else "unknown",
+            extra={
+                "kind": event.kind,
+                "source": event.source,
+                "client": event.client,
+                "asn": info.asn if info else None,
+                "evidence_hex": event.evidence_hex,
+            },
+        )
         self._write(event, info)
 
     async def _attribute(self, client: str) -> tuple[ASNInfo | None, str]:

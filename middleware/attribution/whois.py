@@ -25,6 +25,7 @@ import asyncio
 import ipaddress
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -77,7 +78,9 @@ class WhoisResolver:
         self._cache: OrderedDict[tuple[int, int], tuple[float, ASNInfo | None]] = OrderedDict()
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
-        self._semaphores: dict[int, asyncio.Semaphore] = {}
+        # One semaphore per event loop (tests and tools may run several loops in turn).
+        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
+        self._semaphores = weakref.WeakKeyDictionary()
         self._budget_window = 0.0
         self._budget_used = 0
         self.lookups = 0
@@ -110,9 +113,9 @@ class WhoisResolver:
             WHOIS_LOOKUPS.labels("budget").inc()
             return None
         loop = asyncio.get_running_loop()
-        semaphore = self._semaphores.get(id(loop))
+        semaphore = self._semaphores.get(loop)
         if semaphore is None:
-            semaphore = self._semaphores[id(loop)] = asyncio.Semaphore(self.concurrency)
+            semaphore = self._semaphores[loop] = asyncio.Semaphore(self.concurrency)
         async with semaphore:
             hit = self._cache_get(key, self._clock())  # a sibling may have resolved it
             if hit is not _MISS:
@@ -124,8 +127,7 @@ class WhoisResolver:
             except TimeoutError:
                 info, outcome = None, "timeout"
         WHOIS_LOOKUPS.labels(outcome).inc()
-        if outcome != "budget":
-            self._cache_put(key, info, self._clock())
+        self._cache_put(key, info, self._clock())
         return info
 
     def close(self) -> None:

@@ -241,3 +241,26 @@ def test_hand_made_overlapping_ranges_never_answer_outside_the_range(
             assert info is not None, (i, ip)
             first, last = (int(ipaddress.IPv4Address(x)) for x in info.prefix.split("-"))
             assert first <= ip <= last
+
+
+@settings(max_examples=200)
+@given(st.ip_addresses(), st.integers(0, 128))
+def test_cidr_parsing_agrees_with_ipaddress(address: ipaddress._BaseAddress, plen: int) -> None:
+    from middleware.attribution.prefix_table import _parse_cidr
+
+    plen = min(plen, address.max_prefixlen)
+    text = f"{address}/{plen}"
+    net = ipaddress.ip_network(text, strict=False)
+    ver, first, last, canonical = _parse_cidr(text)
+    assert (ver, first, last) == (net.version, int(net[0]), int(net[-1]))
+    assert ipaddress.ip_network(canonical) == net
+
+
+@pytest.mark.parametrize(
+    "text", ["1.2.3.0/33", "1.2.3.0/", "1.2.3.0/+5", "1.2.3.0/٣", "x/8", "1.2.3/24", "::/129", ""]
+)
+def test_cidr_parsing_refuses_what_is_not_a_prefix(text: str) -> None:
+    from middleware.attribution.prefix_table import _parse_cidr
+
+    with pytest.raises(ValueError, match="not a prefix"):
+        _parse_cidr(text)

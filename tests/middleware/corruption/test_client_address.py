@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from middleware.corruption.client_address import TrustedProxies, client_address, parse_address
 
@@ -104,3 +106,30 @@ def test_membership_cache_stays_bounded() -> None:
         assert f"10.0.{i // 256}.{i % 256}" in trusted
         assert f"11.0.{i // 256}.{i % 256}" not in trusted
     assert len(trusted._cache) <= 4096
+
+
+# -- properties: whatever a client writes into the header ------------------------------------
+
+entry = st.one_of(
+    st.ip_addresses().map(str),
+    st.ip_addresses(v=4).map(lambda a: f"{a}:{a.packed[0] * 200}"),
+    st.ip_addresses(v=6).map(lambda a: f"[{a}]:443"),
+    st.text(max_size=12),
+)
+
+
+@settings(max_examples=200)
+@given(st.lists(entry, max_size=6), st.sampled_from(["127.0.0.1", "203.0.113.9", "::1"]))
+def test_the_answer_is_the_peer_or_an_address_from_the_header(
+    entries: list[str], peer: str
+) -> None:
+    header = ", ".join(entries)
+    trusted = TrustedProxies(LOCAL)
+    result = client_address(peer, [header], trusted)
+    if peer == "203.0.113.9":
+        assert result == peer  # an untrusted peer is never overridden
+        return
+    if result is None or result == peer:
+        return
+    normalised = {str(a) for a in map(parse_address, header.split(",")) if a is not None}
+    assert result in normalised  # never an address nobody wrote
