@@ -16,6 +16,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -88,7 +89,7 @@ def _blocks(reader: io.BufferedIOBase, path: Path) -> Iterator[bytes]:
     while True:
         try:
             data = reader.read(_BLOCK)
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
             raise InputError(f"{path}: cannot read: {exc}") from None
         if not data:
             break
