@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
 from middleware.attribution.attributor import Attributor
@@ -202,3 +204,23 @@ def test_count_asns_gives_the_same_series_as_count_asn_one_by_one() -> None:
         assert attributor.labels.values() <= {"9506", "15169", "other", "unknown"}
     assert deltas[0] == deltas[1]
     assert sum(deltas[0].values()) == sum(counts.values())
+
+
+@settings(max_examples=100)
+@given(
+    st.lists(
+        st.one_of(
+            st.binary(max_size=100),
+            st.just(combined("121.6.1.2", "/ca\\x80\\x01.jpg")),
+            st.just(as_json("8.8.8.8", b"/a\x80\x04b")),
+        ),
+        max_size=30,
+    ),
+    st.sampled_from(["combined", "json"]),
+)
+def test_ingest_never_raises_on_any_bytes(parts: list[bytes], fmt: LogFormat) -> None:
+    ingest = EdgeIngest(Attributor(table=PrefixTable(TABLE), queue_size=1000), log_format=fmt)
+    ingest.feed(b"".join(parts))
+    ingest.flush()
+    assert 0 <= ingest.malformed <= ingest.lines
+    assert ingest.corrupted <= ingest.lines
