@@ -229,4 +229,5 @@ def test_a_million_distinct_clients_keep_memory_and_labels_bounded(tmp_path: Pat
     assert len(attributor.labels.values()) <= attributor.labels.max_values == 10 + 10 + 2
     assert len(attributor._request_children) <= attributor.labels.max_values
     assert attributor.labels.tracked() <= 200_000
+    assert len(attributor._client_asn) <= 4096  # the client → ASN cache is capped too
     print(f"1M clients in {elapsed:.1f}s, RSS +{growth / 1e6:.1f} MB after warm-up")
