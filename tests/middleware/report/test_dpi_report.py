@@ -213,3 +213,21 @@ def test_progress_on_large_inputs(
     assert proc.returncode == 0
     assert ("reading big.log" in proc.stderr and "MB" in proc.stderr) is shown
     assert json.loads(proc.stdout)["totals"]["requests"] == 120_000  # stdout stays clean
+
+
+def test_a_clean_log_flags_nothing_in_every_output(tmp_path: Path) -> None:
+    nets = make_networks(20, seed=9, incident_rank=5)
+    table = write_iptoasn(nets, tmp_path / "t.tsv")
+    log = tmp_path / "clean.log"
+    generate_log(log, nets, lines=5_000, corrupted=0, clients=500)
+    doc = as_json("--asn-table", table, log)
+    assert (doc["totals"]["corrupted"], doc["totals"]["flagged"]) == (0, [])
+    assert all(r["p_value"] == 1.0 and r["ci95"][0] == 0.0 for r in doc["asns"])
+    assert doc["timeline"]["series"] == {}
+    out = tmp_path / "clean.html"
+    dpi_report("--asn-table", table, "--html", out, log)
+    assert "nothing to chart" in out.read_text()
+    assert (
+        "Significant (Fisher exact, one-sided, p < 0.05/20"
+        in dpi_report("--asn-table", table, log).stdout
+    )
