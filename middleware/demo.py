@@ -78,7 +78,9 @@ def prepare(var: Path) -> list[str]:
             f.write(new_key_line("demo-1") + "\n")
     return [
         f"signed URLs: keys in {path}; valid/expired/tampered links at "
-        "http://127.0.0.1:8000/signed-links"
+        "http://127.0.0.1:8000/signed-links",
+        "corruption sensor: a damaged link on http://127.0.0.1:8000/, events in "
+        f"{var / 'middleware' / 'corruption.jsonl'}, counts at http://127.0.0.1:8000/metrics",
     ]
 
 
