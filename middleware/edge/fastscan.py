@@ -5,10 +5,13 @@ does the common case with C-level bytes operations over a chunk of many lines an
 per-line Python work to the rare lines that need it:
 
 1. **Shape check.** A chunk of ``n`` lines passes when it holds only printable ASCII
-   (nginx's escaping guarantees it), ``n`` clients at line starts, ``n`` ``] "`` (the
-   ``[$time_local] "$request"`` junction) and ``n`` lines ending in ``"``. Otherwise the
-   chunk is parsed line by line (:func:`~middleware.edge.nginx_log.parse_combined`) and
-   malformed lines are counted exactly.
+   (nginx's escaping guarantees it), ``n`` addresses at line starts and 6, 8 or 10 double
+   quotes per line (``combined``, Debian's ``main``, ``edgeward_combined``). Otherwise it
+   is halved until the odd lines are in small pieces, which are parsed line by line
+   (:func:`~middleware.edge.nginx_log.parse_combined`) with malformed lines counted
+   exactly. The check is about shape, not every field: a well-shaped line with, say, an
+   impossible date still counts as the request nginx logged; truncated and foreign lines
+   (the malformed ones that occur) fail it.
 2. **Clients** are collected with one regex ``findall``, in line order (:meth:`take`);
    callers then count them or map them to AS numbers with C-level ``Counter``/``map``
    and a cache, so no Python code runs per line.
