@@ -250,7 +250,9 @@ async def push_printer(
         check_pin(
             printer, history, old_fp, ours=new_fp, config_path=config_path, record=not dry_run
         )
-        missing_cas = [c for c in bundle.ca_certs if _fp(c) not in history.imported_cas(name)]
+        missing_cas = [
+            c for c in bundle.ca_certs if fingerprint(c) not in history.imported_cas(name)
+        ]
         if old_fp == new_fp and not missing_cas and not force:
             return done("skipped_unchanged", f"already serves {new_fp}")
         if dry_run:
@@ -264,8 +266,8 @@ async def push_printer(
             nonlocal sent
             st = await driver.status()
             for ca in missing_cas:
-                if _fp(ca) in st.ca_fingerprints:
-                    history.record_ca(name, _fp(ca))
+                if fingerprint(ca) in st.ca_fingerprints:
+                    history.record_ca(name, fingerprint(ca))
                     continue
                 say(f"importing CA certificate {ca.subject.rfc4514_string()}")
                 sent = True
@@ -274,7 +276,7 @@ async def push_printer(
                         printer, expect=None, within=reboot_timeout, said_reboot=True, say=say
                     )
                     await driver.login()
-                history.record_ca(name, _fp(ca))
+                history.record_ca(name, fingerprint(ca))
             say(f"uploading key and {1 + len(bundle.chain)} certificate(s)")
             sent = True
             reboots = await driver.upload_chain(bundle)
@@ -323,10 +325,6 @@ async def push_printer(
     except Exception as exc:
         log.exception("%s: unexpected error", name)
         return done("failed", f"unexpected error: {type(exc).__name__}", ErrorKind.INTERNAL)
-
-
-def _fp(cert: x509.Certificate) -> str:
-    return fingerprint(cert)
 
 
 async def push_all(
