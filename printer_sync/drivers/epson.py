@@ -59,6 +59,13 @@ class EpsonDriver(Driver):
         try:
             response = await self.client.request(method, path, **kwargs)  # type: ignore[arg-type]
         except httpx.ConnectError as exc:
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc) and self.printer.tls == "system":
+                raise PushError(
+                    ErrorKind.TLS_UNTRUSTED,
+                    f"{during}: the printer's certificate does not verify against the system "
+                    "CA store for its name; nothing was sent (a self-signed printer needs "
+                    "tls = 'pin')",
+                ) from None
             if "CERTIFICATE_VERIFY_FAILED" in str(exc):
                 raise PushError(
                     ErrorKind.PIN_CHANGED,

@@ -280,3 +280,23 @@ def test_not_after_is_reported(printer_env: PrinterEnv, capsys: pytest.CaptureFi
     end = printer_env.files.leaf.cert.not_valid_after_utc
     assert f"valid until {end:%Y-%m-%d}" in capsys.readouterr().out
     assert end > dt.datetime.now(dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("tls", "code", "result"),
+    [("insecure", 0, "verified"), ("system", 1, "tls_untrusted")],
+)
+def test_tls_modes(
+    printer_env: PrinterEnv,
+    capsys: pytest.CaptureFixture[str],
+    tls: str,
+    code: int,
+    result: str,
+) -> None:
+    cfg = printer_env.config([printer_env.printer(tls=tls)])
+    assert push(cfg, "office") == code
+    assert f"office: {result}" in capsys.readouterr().out
+    with History(load_config(cfg).db_path) as h:
+        assert h.pin("office") is None  # pins belong to tls = "pin" only
+    if tls == "system":  # the self-signed printer fails the handshake: no password sent
+        assert printer_env.emulator.logins == 0 and printer_env.emulator.requests == []
