@@ -248,3 +248,29 @@ def test_a_printer_that_comes_up_after_the_daemon_is_pushed_without_waiting_for_
         )
         assert took < 12  # the first retry comes 5 s after the failed check, not in an hour
     assert "retry after 5 s unreachable" in log.read_text()
+
+
+def test_check_pushes_on_mismatch_then_leaves_a_printer_in_sync_alone_until_a_ca_is_added(
+    printer_env: PrinterEnv, start_emulator: Callable[..., Emulator], tmp_path: Path
+) -> None:
+    # "setup-complete" firmware applies without a reboot: the four checks follow each other
+    # without waiting on downtime.
+    emu = start_emulator(firmware="setup-complete")
+    plain = load_config(printer_env.config([printer_env.printer(url=emu.url)]))
+    root = tmp_path / "root.pem"
+    root.write_bytes(printer_env.chain.root.cert_pem())
+    with_ca = load_config(printer_env.config([printer_env.printer(url=emu.url, ca_certs=[root])]))
+
+    async def checks() -> list[str | None]:
+        out: list[str | None] = []
+        with History(plain.db_path) as h:
+            for cfg in (plain, plain, with_ca, with_ca):
+                result = await Watcher(cfg, h).check(cfg.printers[0])
+                out.append(None if result is None else result.result_label)
+        return out
+
+    assert asyncio.run(checks()) == ["verified", None, "verified", None]
+    assert results(plain.db_path) == ["verified", "verified"]
+    assert emu.ca_imports == 1 and emu.uploads == 2
+    assert [fingerprint(c) for c in emu.ca_store()] == [printer_env.chain.root.fingerprint]
+    assert served_fp(emu) == printer_env.files.fingerprint
