@@ -251,6 +251,8 @@ class Emulator:
 
     async def _handle(self, request: Request) -> Response:
         self.requests.append((request.method, request.path))
+        if len(self.requests) > 2000:  # a long-running demo: keep the recent ones
+            del self.requests[:1000]
         route = {
             ("GET", "/"): self._index,
             ("GET", "/PRESENTATION/ADVANCED/PASSWORD/TOP"): self._login_page,
