@@ -86,7 +86,7 @@ class FileFollower:
         now = time.monotonic()
         for old in list(self._old):
             self._read(old, lines)
-            if now - old.last_growth > self.rotate_grace:
+            if now - old.last_growth >= self.rotate_grace:
                 if old.partial:
                     lines.append(bytes(old.partial) + b"\n")
                 os.close(old.fd)
