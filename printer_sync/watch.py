@@ -126,15 +126,15 @@ class Watcher:
         self.settle = settle
         self._wake = {p.name: asyncio.Event() for p in config.printers}
         self._why: dict[str, str] = {}
-        self.checks = 0
-        self.results: list[PushResult] = []
         self.states: dict[str, State] = {}
         self._retry_in: dict[str, float] = {}
         self._retry_timer: dict[str, asyncio.TimerHandle] = {}
 
     def wake(self, names: Iterable[str], why: str) -> None:
         for n in names:
-            self._why.setdefault(n, why)
+            # A file change wins over a pending scheduled wake: it needs the settle pause.
+            if why == "files changed" or n not in self._why:
+                self._why[n] = why
             self._wake[n].set()
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -220,7 +220,6 @@ class Watcher:
     async def check(self, printer: PrinterConfig, why: str = "check") -> PushResult | None:
         """Check one printer, update its gauges, push if it serves something else."""
         status = await check_printer(printer, self.history)
-        self.checks += 1
         self._record(status)
         state = status.state
         name = printer.name
@@ -242,7 +241,6 @@ class Watcher:
                 settle=self.config.file_settle,
                 config_path=str(self.config.source or "FILE"),
             )
-            self.results.append(result)
             self._record(await check_printer(printer, self.history))
             return result
         if state is State.UNREACHABLE:
