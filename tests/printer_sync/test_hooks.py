@@ -330,6 +330,9 @@ def test_acme_sh_arguments_push_by_domain_and_a_foreign_renewal_pushes_nothing(
         monkeypatch.delenv(var, raising=False)
     # acme.sh passes DOMAIN KEY CERT CA FULLCHAIN; lab's files live elsewhere: by domain.
     args = ["LAB.example.org", "/acme/lab.key", "/acme/lab.cer", "/acme/ca.cer", "/acme/full.cer"]
+    assert main(["hook", "--config", cfg, "--dry-run", *args]) == 0
+    assert "lab: dry_run: would upload" in capsys.readouterr().out
+    assert lab.uploads == 0 and lab.logins == 0
     assert main(["hook", "--config", cfg, *args]) == 0
     out = capsys.readouterr().out
     assert "lab: verified" in out and "office" not in out
