@@ -261,6 +261,8 @@ async def push_printer(
 
         pinned = [served.cert, bundle.leaf]
         reboot_timeout = printer.reboot_timeout
+        # Only CA certificates are missing: import them, leave the served certificate be.
+        upload = old_fp != new_fp or force
 
         async def prepare(driver: Driver) -> bool:
             nonlocal sent
@@ -277,6 +279,8 @@ async def push_printer(
                     )
                     await driver.login()
                 history.record_ca(name, fingerprint(ca))
+            if not upload:
+                return True
             say(f"uploading key and {1 + len(bundle.chain)} certificate(s)")
             sent = True
             reboots = await driver.upload_chain(bundle)
@@ -315,7 +319,8 @@ async def push_printer(
             )
         if printer.tls == "pin":
             history.set_pin(name, new_fp, "pushed")
-        return done("verified", f"serves {new_fp} (valid until {bundle.not_after:%Y-%m-%d})")
+        what = "" if upload else f"imported {len(missing_cas)} CA certificate(s); "
+        return done("verified", f"{what}serves {new_fp} (valid until {bundle.not_after:%Y-%m-%d})")
     except PushError as exc:
         return done("failed", exc.message, exc.kind)
     except asyncio.CancelledError:

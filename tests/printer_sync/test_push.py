@@ -300,3 +300,21 @@ def test_tls_modes(
         assert h.pin("office") is None  # pins belong to tls = "pin" only
     if tls == "system":  # the self-signed printer fails the handshake: no password sent
         assert printer_env.emulator.logins == 0 and printer_env.emulator.requests == []
+
+
+def test_a_ca_added_later_is_imported_without_reupload(
+    printer_env: PrinterEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert push(printer_env.config(), "office") == 0
+    emu = printer_env.emulator
+    uploads, reboots = emu.uploads, emu.reboots
+    ca_file = printer_env.tmp / "certs" / "root.pem"
+    ca_file.write_bytes(printer_env.chain.root.cert_pem())
+    cfg = printer_env.config([printer_env.printer(ca_certs=[str(ca_file)])])
+    capsys.readouterr()
+
+    assert push(cfg, "office") == 0
+
+    assert "imported 1 CA certificate(s)" in capsys.readouterr().out
+    assert (emu.uploads, emu.reboots, emu.ca_imports) == (uploads, reboots, 1)
+    assert served_fp(emu) == printer_env.files.fingerprint
