@@ -302,3 +302,20 @@ def test_request_parsers_never_crash(body: bytes, ctype: str) -> None:
     assert isinstance(request.form(), dict) and isinstance(request.cookies, dict)
     parsed = _parse_multipart(request)
     assert parsed is None or isinstance(parsed, dict)
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--listen", "nowhere:x"], "--listen"),
+        (["--reboot-seconds", "-1"], "--reboot-seconds"),
+        (["--password-file", "/nonexistent/pw"], "secret file not found"),
+    ],
+)
+def test_emulate_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], fragment: str
+) -> None:
+    from printer_sync.cli import main
+
+    assert main(["emulate", "--state-dir", str(tmp_path), *extra]) == 2
+    assert fragment in capsys.readouterr().err
