@@ -8,6 +8,7 @@ request latency is compared.
 
 from __future__ import annotations
 
+import statistics
 import time
 
 import httpx
@@ -69,10 +70,13 @@ def test_request_latency_does_not_move_when_whois_is_slow() -> None:
     print(
         f"\nrequest p99 with whois answering at once: {p99_fast * 1000:.2f} ms; "
         f"with whois answering after 2 s: {p99_slow * 1000:.2f} ms "
-        f"(ratio {p99_slow / p99_fast:.2f}); {slow_asked} slow lookups started, "
+        f"(ratio {p99_slow / p99_fast:.2f}); medians {statistics.median(fast) * 1000:.2f} vs "
+        f"{statistics.median(slow) * 1000:.2f} ms; {slow_asked} slow lookups started, "
         f"{pending} events still queued"
     )
     assert fast_lookups >= 2 * REQUESTS  # every warm-up and fast request reached ipwhois
     assert slow_asked >= 1 and pending > 0  # the slow server really was slow and in use
-    # A request that waited for one lookup would take >= 1 s; a blocked loop, more.
-    assert p99_slow < max(2 * p99_fast, p99_fast + 0.05)
+    # A request that waited for one lookup would take >= 1 s (the lookup timeout), and a
+    # blocked loop would delay the next requests as much; the margin is for a busy machine.
+    assert p99_slow < max(2 * p99_fast, p99_fast + 0.25)
+    assert statistics.median(slow) < statistics.median(fast) + 0.05
