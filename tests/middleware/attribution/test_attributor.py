@@ -6,6 +6,8 @@ import asyncio
 import ipaddress
 import json
 import random
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -231,3 +233,29 @@ def test_a_million_distinct_clients_keep_memory_and_labels_bounded(tmp_path: Pat
     assert attributor.labels.tracked() <= 200_000
     assert len(attributor._client_asn) <= 4096  # the client → ASN cache is capped too
     print(f"1M clients in {elapsed:.1f}s, RSS +{growth / 1e6:.1f} MB after warm-up")
+
+
+CRASH = """
+import asyncio, os, sys
+from middleware.attribution.attributor import Attributor
+from middleware.attribution.events import CorruptionEvent
+from middleware.attribution.prefix_table import PrefixTable
+
+async def main():
+    attributor = Attributor(PrefixTable([("116.14.0.0/15", 9506)]), events_path=sys.argv[1])
+    for i in range(3):
+        attributor.submit(CorruptionEvent(1.0, "edge", "dpi_signature", f"116.14.0.{i}", "8001", 0))
+    await attributor.drain()
+    os._exit(9)  # a crash: no stop(), no close, no interpreter clean-up
+
+asyncio.run(main())
+"""
+
+
+def test_a_crash_loses_no_event_already_attributed(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    done = subprocess.run([sys.executable, "-c", CRASH, str(path)], timeout=60, check=False)
+    assert done.returncode == 9
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [e["client"] for e in lines] == ["116.14.0.0", "116.14.0.1", "116.14.0.2"]
+    assert {e["asn"] for e in lines} == {9506}
