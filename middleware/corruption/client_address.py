@@ -66,7 +66,11 @@ class TrustedProxies:
 
     __slots__ = ("_all", "_cache", "_hosts", "_networks")
 
-    def __init__(self, trusted: Iterable[str] = ("127.0.0.1", "::1")) -> None:
+    def __init__(self, trusted: Iterable[str] | str = ("127.0.0.1", "::1")) -> None:
+        """``trusted``: addresses, networks, ``*``; a string is a comma-separated list
+        (as uvicorn's ``--forwarded-allow-ips`` takes it)."""
+        if isinstance(trusted, str):
+            trusted = [item for item in trusted.split(",") if item.strip()]
         self._all = False
         self._hosts: set[str] = set()
         self._networks: list[IPNetwork] = []

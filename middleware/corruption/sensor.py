@@ -52,7 +52,7 @@ class CorruptionSensorMiddleware:
         app: ASGIApp,
         *,
         attributor: Attributor | None = None,
-        trusted_proxies: Iterable[str] = ("127.0.0.1", "::1"),
+        trusted_proxies: Iterable[str] | str = ("127.0.0.1", "::1"),
         action: Action = "flag",
         count_requests: bool = True,
     ) -> None:

@@ -76,10 +76,29 @@ def test_client_address(
     assert client_address(peer, xff, TrustedProxies(trusted)) == expect
 
 
-@pytest.mark.parametrize("bad", ["nope", "1.2.3.4/40", "", "10.0.0.1/8/1", "localhost"])
+@pytest.mark.parametrize(
+    ("spec", "inside", "outside"),
+    [
+        ("127.0.0.1, 10.0.0.0/8", "10.2.3.4", "11.0.0.1"),
+        ("*", "203.0.113.9", None),
+        (["::1", "fd00::/8"], "fd00::5", "fe80::1"),
+        ("", None, "127.0.0.1"),  # an empty string trusts nobody
+    ],
+)
+def test_trusted_proxies_from_a_list_or_a_comma_separated_string(
+    spec: str | list[str], inside: str | None, outside: str | None
+) -> None:
+    trusted = TrustedProxies(spec)
+    assert inside is None or inside in trusted
+    assert outside is None or outside not in trusted
+
+
+@pytest.mark.parametrize("bad", ["nope", "1.2.3.4/40", "10.0.0.1/8/1", "localhost", "1.2.3.4,x"])
 def test_a_bad_trusted_entry_is_refused_with_its_value(bad: str) -> None:
     with pytest.raises(ValueError, match="trusted_proxies"):
         TrustedProxies([bad])
+    with pytest.raises(ValueError, match="trusted_proxies"):
+        TrustedProxies(bad)
 
 
 @pytest.mark.parametrize(

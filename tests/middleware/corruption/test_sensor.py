@@ -233,3 +233,15 @@ def test_with_signed_urls_a_corrupted_signed_link_is_corrupted_not_forged(events
     lines = read_events(events, 1)
     assert len(lines) == 1  # only the corrupted one is a corruption event
     assert lines[0]["kind"] == "dpi_signature" and lines[0]["detail"] == "path"
+
+
+def test_count_requests_off_still_records_events(events: Path) -> None:
+    attributor = Attributor(TABLE, events_path=events)
+    app = CorruptionSensorMiddleware(echo, attributor=attributor, count_requests=False)
+    before = sample("edgeward_requests_by_asn_total", asn="unknown")
+    with uvicorn_server(app, proxy_headers=False) as url, httpx.Client() as client:
+        assert client.get(url + "/clean").status_code == 200
+        assert client.get(url + "/a%80%01").json() == {"kind": "dpi_signature"}
+        (line,) = read_events(events, 1)
+    assert line["client"] == "127.0.0.1"
+    assert sample("edgeward_requests_by_asn_total", asn="unknown") == before
