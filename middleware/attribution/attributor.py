@@ -97,7 +97,6 @@ class Attributor:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread = 0
         self._wakeup: asyncio.Event | None = None
-        self._idle: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._out: IO[str] | None = None
         self._stopping = False
