@@ -288,7 +288,7 @@ def main() -> int:
         serve(args.serve, args.port)
         return 0
     print(f"signed URLs: {URL}  (python {sys.version.split()[0]}, {os.cpu_count()} cpus)")
-    micro(number=20_000 if args.quick else 50_000, rounds=5 if args.quick else 15)
+    micro(number=5_000, rounds=30 if args.quick else 150)
     in_process(number=300, rounds=20 if args.quick else 80)
     end_to_end(seconds=2, rounds=2 if args.quick else 12, conns=32)
     return 0

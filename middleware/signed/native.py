@@ -29,6 +29,9 @@ from middleware.signed.quoting import TargetError, check_target, query_names
 SIGNING_PARAMS: Final = ("exp", "kid", "sig")
 SIG_LENGTH: Final = 43  # base64url of 32 bytes, without padding
 _B64URL_ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# Module-level names: a global lookup instead of a module attribute on the hot path.
+_compare: Final = hmac.compare_digest
+_clock: Final = time.time
 
 
 def sign_url(
@@ -80,7 +83,7 @@ def verify_url(
     key = keyring.get_bytes(signed[j + 4 :])
     if key is None:
         return _rejected(t, "unknown_key")
-    if i < 0 or not hmac.compare_digest(key.mac.b64url(signed), t[i + 5 :]):
+    if i < 0 or not _compare(key.mac.b64url(signed), t[i + 5 :]):
         return _rejected(t, "bad_signature")
     # The MAC matched, so ``signed`` is exactly what sign_url produced: its structure
     # needs no more checking, only reading from the end.
@@ -88,11 +91,12 @@ def verify_url(
     exp = None
     if signed[end] == 0x26:  # "&": an exp parameter may sit just before kid
         k = signed.rfind(b"exp=", 0, end)
+        digits = signed[k + 4 : end]
         # A "?" counts only as the query's first one (a "?" inside a value is data).
-        if signed[k + 4 : end].isdigit() and (signed[k - 1] == 0x26 or t.find(b"?") == k - 1):
-            exp = int(signed[k + 4 : end])
+        if digits.isdigit() and (signed[k - 1] == 0x26 or t.find(b"?") == k - 1):
+            exp = int(digits)
             end = k - 1
-            if exp + leeway < (time.time() if now is None else now):
+            if exp + leeway < (_clock() if now is None else now):
                 return Verdict("expired", t[:end], key.kid, exp)
     return Verdict("valid", t[:end], key.kid, exp)
 
