@@ -20,6 +20,7 @@ from printer_sync.cli import main
 from printer_sync.config import load_config
 from printer_sync.emulator import Emulator
 from printer_sync.history import History
+from printer_sync.status import State
 from printer_sync.watch import Watcher, affected, files_of, folders_to_watch
 from tests.printer_sync.conftest import PASSWORD, PrinterEnv, write_leaf
 from tests.support.net import free_port
@@ -274,3 +275,34 @@ def test_check_pushes_on_mismatch_then_leaves_a_printer_in_sync_alone_until_a_ca
     assert emu.ca_imports == 1
     assert [fingerprint(c) for c in emu.ca_store()] == [printer_env.chain.root.fingerprint]
     assert served_fp(emu) == printer_env.files.fingerprint
+
+
+@pytest.mark.parametrize(
+    ("interval", "delays"),
+    [
+        (3600.0, [5, 10, 20, 40, 80]),
+        (30.0, [5, 10, 20, None, None]),  # then only the schedule (every 30 s) retries
+        (4.0, [None, None]),
+    ],
+)
+def test_unreachable_retry_backoff(
+    printer_env: PrinterEnv, interval: float, delays: list[float | None]
+) -> None:
+    cfg = load_config(printer_env.config(check_interval=interval))
+
+    async def plan() -> list[float | None]:
+        loop = asyncio.get_running_loop()
+        with History(cfg.db_path) as h:
+            w = Watcher(cfg, h)
+            out: list[float | None] = []
+            for _ in delays:
+                w.states["office"] = State.UNREACHABLE
+                w._plan_retry("office")
+                timer = w._retry_timer.get("office")
+                out.append(None if timer is None else round(timer.when() - loop.time()))
+            w.states["office"] = State.OK  # reachable again: the backoff starts over
+            w._plan_retry("office")
+            assert "office" not in w._retry_timer and "office" not in w._retry_in
+        return out
+
+    assert asyncio.run(plan()) == delays
