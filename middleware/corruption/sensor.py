@@ -44,6 +44,7 @@ Action = Literal["flag", "reject"]
 _HEADERS: Final = {b"referer": "referer", b"cookie": "cookie"}
 _XFF: Final = b"x-forwarded-for"
 _REJECT_BODY: Final = b"Bad Request: the request was corrupted in transit\n"
+_EVIDENCE_WINDOW: Final = 8  # bytes kept before the offending one (classify.py's window)
 
 
 class CorruptionSensorMiddleware:
@@ -117,15 +118,15 @@ class CorruptionSensorMiddleware:
             await self.app(scope, receive, send)
             return
         scope.setdefault("state", {})["corruption"] = finding
+        evidence = finding.evidence_hex
+        if where == "cookie":
+            # Cookie values hold session tokens: the event (logged, written to disk) keeps
+            # only the offending bytes, never their neighbours.
+            start = 2 * min(finding.offset, _EVIDENCE_WINDOW)
+            evidence = evidence[start : start + (4 if finding.kind == "dpi_signature" else 2)]
         self.attributor.submit(
             CorruptionEvent(
-                time.time(),
-                "asgi",
-                finding.kind,
-                client or "",
-                finding.evidence_hex,
-                finding.offset,
-                where,
+                time.time(), "asgi", finding.kind, client or "", evidence, finding.offset, where
             )
         )
         if self.action == "reject":

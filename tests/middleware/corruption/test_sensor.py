@@ -245,3 +245,19 @@ def test_count_requests_off_still_records_events(events: Path) -> None:
         (line,) = read_events(events, 1)
     assert line["client"] == "127.0.0.1"
     assert sample("edgeward_requests_by_asn_total", asn="unknown") == before
+
+
+@pytest.mark.parametrize(("damage", "evidence"), [(b"%80%01", "8001"), (b"%C3", "c3")])
+def test_a_corrupted_cookie_never_leaks_its_neighbours(
+    events: Path, caplog: pytest.LogCaptureFixture, damage: bytes, evidence: str
+) -> None:
+    token = b"s3cr3tSessionToken"
+    app = CorruptionSensorMiddleware(echo, attributor=Attributor(TABLE, events_path=events))
+    with caplog.at_level("DEBUG"), uvicorn_server(app, proxy_headers=False) as url:
+        cookie = b"theme=dark; sid=" + token[:9] + b"%80%01" + token[9:]
+        assert httpx.get(url + "/", headers={"cookie": cookie}).json() == {"kind": "dpi_signature"}
+        (line,) = read_events(events, 1)
+    assert line["evidence_hex"] == "8001"  # the damage itself, nothing around it
+    written = events.read_text() + caplog.text
+    for piece in (token[:4], token[5:9], token[9:13], token[-4:]):
+        assert piece.hex() not in written and piece.decode() not in written
