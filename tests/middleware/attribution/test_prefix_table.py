@@ -264,3 +264,29 @@ def test_cidr_parsing_refuses_what_is_not_a_prefix(text: str) -> None:
 
     with pytest.raises(ValueError, match="not a prefix"):
         _parse_cidr(text)
+
+
+@settings(max_examples=60)
+@given(
+    st.lists(st.integers(1 << 24, (223 << 24) - 1), min_size=2, max_size=40, unique=True),
+    st.booleans(),
+)
+def test_an_iptoasn_file_round_trips(points: list[int], gz: bool) -> None:
+    import tempfile
+
+    bounds = sorted(points)
+    ranges = [(bounds[i], bounds[i + 1] - 1, 64512 + i) for i in range(0, len(bounds) - 1, 2)]
+    text = "".join(
+        f"{ipaddress.IPv4Address(a)}\t{ipaddress.IPv4Address(b)}\t{asn}\tSG\tNET-{asn}\n"
+        for a, b, asn in ranges
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / ("t.tsv.gz" if gz else "t.tsv")
+        path.write_bytes(gzip.compress(text.encode()) if gz else text.encode())
+        table = PrefixTable.load(path)
+    for a, b, asn in ranges:
+        for ip in (a, b, (a + b) // 2):
+            info = table.lookup(str(ipaddress.IPv4Address(ip)))
+            assert info is not None and (info.asn, info.name) == (asn, f"NET-{asn}")
+            assert table.lookup_v4_int(ip) == asn
+        assert table.lookup_v4_int(b + 1) in (0, *(x[2] for x in ranges if x[0] == b + 1))
