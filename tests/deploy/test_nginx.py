@@ -377,3 +377,53 @@ def test_caldav_stream_listener_passes_the_gateway_certificate_without_sni(
         )
         assert r.status_code == 301
         assert "www-authenticate" not in r.headers
+
+
+async def _echo_target(scope: dict[str, object], receive: object, send: object) -> None:
+    """An ASGI app answering with the request target exactly as it arrived."""
+    assert scope["type"] == "http"
+    raw = scope["raw_path"]
+    query = scope["query_string"]
+    assert isinstance(raw, bytes) and isinstance(query, bytes)
+    body = raw + (b"?" + query if query else b"")
+    length = [(b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 200, "headers": length})  # type: ignore[operator]
+    await send({"type": "http.response.body", "body": body})  # type: ignore[operator]
+
+
+TARGETS_KEPT = [
+    "/media/a//b/../c.jpg?w=640",
+    "/media/%2e%2e/x%2Fy.jpg?kid=k1&sig=AbC-_d",
+    "/dl/%C3%A9t%C3%A9%20x.png?q=%zz&q=%25",
+    "/x%80%01y?exp=1&kid=k&sig=s",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("with_uri_part", [False, True], ids=["shipped", "proxy_pass-with-uri"])
+def test_request_target_reaches_the_app_byte_for_byte(tmp_path: Path, with_uri_part: bool) -> None:
+    """The shipped vhost's `proxy_pass` without a URI part hands the app the client's exact
+    request target (signed URLs are signed over those bytes); with a URI part nginx
+    would normalise it, and this test sees the difference."""
+    with uvicorn_server(_echo_target) as base:
+        ports = NginxPorts(
+            free_port(), free_port(), int(base.rsplit(":", 1)[1]), free_port(), free_port(), 1
+        )
+        prefix = tmp_path / "nginx"
+        site = write_site(prefix, ports, secure_link=False)
+        if with_uri_part:
+            text = site.conf.read_text().replace(
+                "proxy_pass http://edgeward_app;", "proxy_pass http://edgeward_app/;"
+            )
+            site.conf.write_text(text)
+        with nginx(f"include {site.conf};", tmp_path):
+            received = []
+            for target in TARGETS_KEPT:
+                request = f"GET {target} HTTP/1.1\r\nHost: example.org\r\nConnection: close\r\n\r\n"
+                answer = _raw_tls(ports.https, request.encode(), site.ca, tmp_path)
+                assert answer.startswith(b"HTTP/1.1 200"), answer[:100]
+                received.append(answer.split(b"\r\n\r\n", 1)[1].decode())
+    if with_uri_part:
+        assert received != TARGETS_KEPT
+    else:
+        assert received == TARGETS_KEPT
