@@ -191,9 +191,11 @@ class Emulator:
         log.info("emulated Epson printer on %s (%s firmware)", self.url, self.firmware)
 
     async def stop(self) -> None:
-        for t in list(self._http.tasks):
-            if t is not asyncio.current_task():
-                t.cancel()
+        pending = [t for t in self._http.tasks if t is not asyncio.current_task()]
+        for t in pending:
+            t.cancel()
+        # Wait for the cancelled reboots, so no task outlives its loop.
+        await asyncio.gather(*pending, return_exceptions=True)
         await self._http.close()
 
     @property
