@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from middleware.report.build import AsnRow, Report
 
@@ -47,7 +48,7 @@ def render_text(report: Report, console: Console, *, top: int = 20) -> None:
         ci = f"{pct(r.ci95[0])} – {pct(r.ci95[1])}" if r.ci95 else "—"
         table.add_row(
             str(r.asn) if r.asn else "unknown",
-            r.name,
+            Text(r.name),  # names come from table files: never read as rich markup
             f"{r.requests:,}" if r.requests is not None else "—",
             str(r.corrupted),
             pct(r.rate),

@@ -231,3 +231,17 @@ def test_a_clean_log_flags_nothing_in_every_output(tmp_path: Path) -> None:
         "Significant (Fisher exact, one-sided, p < 0.05/20"
         in dpi_report("--asn-table", table, log).stdout
     )
+
+
+def test_names_are_printed_as_text_never_as_markup(tmp_path: Path) -> None:
+    events = tmp_path / "[red]events[x].jsonl"
+    name = "[/bold] EVIL [link=x]NET[/link] <script>"
+    row = {"time": 1.0, "source": "asgi", "kind": "invalid_utf8", "client": "8.8.8.8",
+           "asn": 64512, "as_name": name}  # fmt: skip
+    events.write_text(json.dumps(row) + "\n")
+    out = dpi_report(events).stdout
+    assert "EVIL" in out and "[link=x]NET[/link]" in out.replace("\n", "").replace(" ", "")
+    page = tmp_path / "[b]r.html"
+    proc = dpi_report("--html", page, events)
+    assert "<script>" not in page.read_text() and "&lt;script&gt;" in page.read_text()
+    assert str(page) in proc.stderr
