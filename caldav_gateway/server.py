@@ -18,7 +18,8 @@ from caldav_gateway.supervisor import multiprocess_dir, supervise
 from caldav_gateway.tls import load_pair
 from caldav_gateway.worker import serve_worker
 from edgeward.logs import get_logger
-from edgeward.netaddr import format_hostport, parse_hostport
+from edgeward.netaddr import format_hostport
+from edgeward.serving import bind_tcp
 
 log = get_logger("caldav_gateway.serve")
 
@@ -61,21 +62,8 @@ def check_startup(settings: GatewaySettings) -> list[str]:
 
 
 def bind(listen: str) -> socket.socket:
-    host, port = parse_hostport(listen)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # proto must say TCP: asyncio sets TCP_NODELAY on accepted connections only when the
-    # socket's proto is IPPROTO_TCP (socket.create_server leaves 0), and without it every
-    # two-write answer waits ~40 ms for a delayed ACK (Nagle).
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind((host, port))
-        sock.listen(1024)
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
+    sock = bind_tcp(listen)
+    sock.set_inheritable(True)  # --workers: forked workers accept on the same socket
     return sock
 
 

@@ -23,7 +23,7 @@ from prometheus_client.registry import REGISTRY
 from starlette.types import ASGIApp
 
 from edgeward.netaddr import parse_hostport
-from edgeward.serving import EmbeddedServer, start
+from edgeward.serving import EmbeddedServer, bind_tcp, start
 
 PREFIX: Final = "edgeward_"
 
@@ -55,8 +55,13 @@ async def serve_metrics(
 ) -> tuple[EmbeddedServer, asyncio.Task[None]]:
     """Start serving ``/metrics`` in the current event loop; returns once it listens.
 
-    Stop with ``server.should_exit = True`` and ``await task``. Raises ``OSError`` if the
-    address is taken.
+    Stop with ``server.should_exit = True`` and ``await task``. Raises ``OSError`` naming
+    the address if it cannot listen there (taken, not local).
     """
+    sock = bind_tcp(listen)
     server = metrics_server(listen, registry)
-    return server, await start(server, f"metrics on {listen}")
+    try:
+        return server, await start(server, f"metrics on {listen}", sock)
+    except BaseException:
+        sock.close()
+        raise

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import dataclasses
 import signal
-import socket
 
 from edgeward import cli
 from edgeward.logs import get_logger
@@ -82,25 +81,7 @@ def _settings(args: argparse.Namespace) -> Config:
     return updated
 
 
-def _check_bindable(listen: str) -> None:
-    """Fail early, as a usage error, when the metrics address is taken.
-
-    uvicorn reports a bind failure with ``sys.exit(3)`` inside its serve task, which the
-    event loop re-raises past ``edgeward.serving.start``; binding here first turns the
-    common case into one clear sentence.
-    """
-    host, port = parse_hostport(listen)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    try:
-        with socket.socket(family, socket.SOCK_STREAM) as s:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((host, port))
-    except OSError as exc:
-        raise cli.UsageError(f"metrics_listen {listen}: cannot listen there ({exc})") from None
-
-
 async def _main(config: Config) -> int:
-    _check_bindable(config.metrics_listen)
     loop = asyncio.get_running_loop()
     executor = widen_executor(loop, len(config.printers))
     stop = asyncio.Event()
