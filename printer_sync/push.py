@@ -32,7 +32,7 @@ from printer_sync.drivers.base import Driver
 from printer_sync.drivers.registry import resolve_driver
 from printer_sync.errors import ErrorKind, PushError
 from printer_sync.history import INTERRUPTED, History
-from printer_sync.reboot import wait_for_certificate
+from printer_sync.reboot import start_witness, stop_witness, wait_for_certificate
 from printer_sync.trust import check_pin, fetch_served
 from printer_sync.validate import load_bundle
 
@@ -283,16 +283,21 @@ async def push_printer(
                 return True
             say(f"uploading key and {1 + len(bundle.chain)} certificate(s)")
             sent = True
-            reboots = await driver.upload_chain(bundle)
-            say("the printer restarts" if reboots else "the printer applied the certificate")
-            if st.uses_ca_signed:
-                await wait_for_certificate(
-                    printer, expect=new_fp, within=reboot_timeout, said_reboot=reboots, say=say
-                )
-            elif reboots:
-                await wait_for_certificate(
-                    printer, expect=None, within=reboot_timeout, said_reboot=True, say=say
-                )
+            witness = await start_witness(printer)  # opened before the request that reboots
+            try:
+                reboots = await driver.upload_chain(bundle)
+                say("the printer restarts" if reboots else "the printer applied the certificate")
+                if st.uses_ca_signed or reboots:
+                    await wait_for_certificate(
+                        printer,
+                        expect=new_fp if st.uses_ca_signed else None,
+                        within=reboot_timeout,
+                        said_reboot=reboots,
+                        say=say,
+                        witness=witness,
+                    )
+            finally:
+                await stop_witness(witness)
             return st.uses_ca_signed
 
         was_ca_signed = await _retrying(
@@ -301,15 +306,22 @@ async def push_printer(
         if not was_ca_signed:
             say("switching from the self-signed to the CA-signed certificate")
 
-            async def switch(driver: Driver) -> bool:
-                return await driver.use_ca_signed()
+            async def switch(driver: Driver) -> None:
+                witness = await start_witness(printer)
+                try:
+                    reboots = await driver.use_ca_signed()
+                    await wait_for_certificate(
+                        printer,
+                        expect=new_fp,
+                        within=reboot_timeout,
+                        said_reboot=reboots,
+                        say=say,
+                        witness=witness,
+                    )
+                finally:
+                    await stop_witness(witness)
 
-            reboots = await _retrying(
-                lambda: _session(printer, driver_cls, pinned, switch), retry, say
-            )
-            await wait_for_certificate(
-                printer, expect=new_fp, within=reboot_timeout, said_reboot=reboots, say=say
-            )
+            await _retrying(lambda: _session(printer, driver_cls, pinned, switch), retry, say)
         # The verification, never skipped: one more handshake must show our fingerprint.
         final = await fetch_served(printer)
         if final.fingerprint != new_fp:

@@ -33,6 +33,7 @@ async def wait_for_certificate(
     within: float,
     said_reboot: bool,
     say: Callable[[str], None] | None = None,
+    witness: asyncio.Task[None] | None = None,
 ) -> Served:
     """Poll the served certificate until ``expect`` shows (or, if None, until back up).
 
@@ -43,27 +44,44 @@ async def wait_for_certificate(
     started = time.monotonic()
     deadline = started + within
     # A short reboot can fall between two polls; the connection it drops cannot.
-    canary = asyncio.create_task(_until_dropped(printer)) if said_reboot else None
+    canary = witness if said_reboot else None
+    if canary is None and said_reboot:
+        canary = await start_witness(printer)
     try:
         return await _poll(printer, expect, within, said_reboot, say, started, deadline, canary)
     finally:
-        if canary is not None:
-            canary.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await canary
+        for task in (canary, witness):
+            await stop_witness(task)
 
 
-async def _until_dropped(printer: PrinterConfig) -> None:
-    """Hold an idle TLS connection to the printer; return when it is refused or dropped."""
+async def stop_witness(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def start_witness(printer: PrinterConfig) -> asyncio.Task[None]:
+    """Open an idle TLS connection to the printer now (before the request that reboots it);
+    the returned task ends when the printer refuses or drops it."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE  # only the connection's life matters here
+    connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None
     try:
-        reader, writer = await asyncio.open_connection(
-            printer.host, printer.port, ssl=ctx, server_hostname=""
+        connection = await asyncio.wait_for(
+            asyncio.open_connection(printer.host, printer.port, ssl=ctx, server_hostname=""),
+            printer.timeout,
         )
-    except (OSError, ssl.SSLError):
+    except (OSError, ssl.SSLError, TimeoutError):
+        connection = None  # refused already: the task ends at once
+    return asyncio.create_task(_hold(connection))
+
+
+async def _hold(connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None) -> None:
+    if connection is None:
         return
+    reader, writer = connection
     try:
         await reader.read()  # b"" at EOF; an exception on a reset
     except (OSError, ssl.SSLError):
