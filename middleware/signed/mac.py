@@ -20,33 +20,39 @@ _B64URL: Final = bytes.maketrans(b"+/", b"-_")
 B64URL_LENGTH: Final = 43  # base64url of 32 bytes, without padding
 
 
+def encode_b64url(mac: bytes) -> bytes:
+    """A 32-byte MAC as unpadded base64url; b2a_base64 + translate is the cheapest
+    base64url in the standard library."""
+    return binascii.b2a_base64(mac, newline=False)[:B64URL_LENGTH].translate(_B64URL)
+
+
 class HmacSha256:
     """A prepared HMAC-SHA256 key. Holds hash states, never prints key material."""
 
-    __slots__ = ("_inner", "_outer")
+    # ``inner``/``outer``: SHA-256 states after the padded key; copy() before use.
+    __slots__ = ("inner", "outer")
 
     def __init__(self, key: bytes) -> None:
         if len(key) > _BLOCK:
             key = hashlib.sha256(key).digest()
         key = key.ljust(_BLOCK, b"\0")
-        self._inner = hashlib.sha256(key.translate(_IPAD))
-        self._outer = hashlib.sha256(key.translate(_OPAD))
+        self.inner = hashlib.sha256(key.translate(_IPAD))
+        self.outer = hashlib.sha256(key.translate(_OPAD))
 
     def digest(self, message: bytes) -> bytes:
-        inner = self._inner.copy()
+        inner = self.inner.copy()
         inner.update(message)
-        outer = self._outer.copy()
+        outer = self.outer.copy()
         outer.update(inner.digest())
         return outer.digest()
 
     def b64url(self, message: bytes) -> bytes:
         """The MAC as unpadded base64url: what a signed URL carries."""
-        inner = self._inner.copy()
+        inner = self.inner.copy()
         inner.update(message)
-        outer = self._outer.copy()
+        outer = self.outer.copy()
         outer.update(inner.digest())
-        # b2a_base64 + translate is the cheapest base64url in the standard library.
-        return binascii.b2a_base64(outer.digest(), newline=False)[:B64URL_LENGTH].translate(_B64URL)
+        return encode_b64url(outer.digest())
 
     def __repr__(self) -> str:
         return "HmacSha256(<key hidden>)"
