@@ -14,7 +14,7 @@ them (``%0A`` in a textarea's value); raw, they are.
 
 Clean printable ASCII without ``%`` takes a fast path of three C-level calls (``isascii``,
 a one-byte ``in`` — an ``int`` needle is a plain ``memchr``, several times cheaper than a
-``bytes`` needle — and ``isprintable`` on the ASCII text), about 0.15 µs for a typical
+``bytes`` needle — and ``isprintable`` on the ASCII text), about 0.2 µs for a typical
 path; ``bench/corruption.py`` measures it.
 """
 
