@@ -12,9 +12,9 @@ an ASGI app is percent-encoded; what nginx logs is raw). In decoded data, tab, l
 and carriage return are not findings: HTML forms submitted with GET legitimately encode
 them (``%0A`` in a textarea's value); raw, they are.
 
-Clean printable ASCII without ``%`` takes a fast path of three C-level calls (``isascii``,
+Clean printable ASCII without ``%`` takes a fast path of four C-level calls (``isascii``,
 a one-byte ``in`` — an ``int`` needle is a plain ``memchr``, several times cheaper than a
-``bytes`` needle — and ``isprintable`` on the ASCII text), about 0.2 µs for a typical
+``bytes`` needle — ``decode`` and ``isprintable``), about 0.2 µs for a typical
 path; ``bench/corruption.py`` measures it.
 """
 
