@@ -168,7 +168,9 @@ def _main(args: argparse.Namespace) -> int:
             out.write_text(render_html(report), encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"{out}: cannot write: {exc.strerror or exc}") from None
-        err.print(f"wrote {out} ({len(report.flagged)} network(s) flagged)", markup=False)
+        err.print(
+            f"wrote {out} ({len(report.flagged)} network(s) flagged)", markup=False, soft_wrap=True
+        )
     else:
         # Piped output would otherwise wrap at 80 columns and fold the names.
         render_text(report, Console(width=None if sys.stdout.isatty() else 132), top=args.top)

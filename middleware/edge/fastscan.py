@@ -5,13 +5,17 @@ does the common case with C-level bytes operations over a chunk of many lines an
 per-line Python work to the rare lines that need it:
 
 1. **Shape check.** A chunk of ``n`` lines passes when it holds only printable ASCII
-   (nginx's escaping guarantees it), ``n`` addresses at line starts and 6, 8 or 10 double
-   quotes per line (``combined``, Debian's ``main``, ``edgeward_combined``). Otherwise it
+   (nginx's escaping guarantees it), ``n`` lines that start with an address and end with
+   a double quote, and as many double quotes as ``n`` times the log's quotes per line
+   (6, 8 or 10: ``combined``, Debian's ``main``, ``edgeward_combined``; the first line
+   that passes fixes which). Otherwise it
    is halved until the odd lines are in small pieces, which are parsed line by line
    (:func:`~middleware.edge.nginx_log.parse_combined`) with malformed lines counted
    exactly. The check is about shape, not every field: a well-shaped line with, say, an
-   impossible date still counts as the request nginx logged; truncated and foreign lines
-   (the malformed ones that occur) fail it.
+   impossible date still counts as the request nginx logged; truncated lines and lines
+   of other programs (the malformed lines that occur) fail it, so for a log in one format
+   the counts equal a line-by-line parse (tested with hypothesis). A file that mixes
+   formats takes the slow path for the odd parts, and every line is still accounted for.
 2. **Clients** are collected with one regex ``findall``, in line order (:meth:`take`);
    callers then count them or map them to AS numbers with C-level ``Counter``/``map``
    and a cache, so no Python code runs per line.
@@ -32,7 +36,10 @@ from typing import Final
 from middleware.edge.nginx_log import MalformedLine, parse_combined
 from middleware.edge.realip import TrustedProxies
 
-_CLIENTS: Final = re.compile(rb"\n([0-9A-Fa-f.:]+) ")
+# A client is an address at a line start right after a line that ended in a quote: one
+# findall checks both ends of every line (the chunk is prefixed with '"\n').
+_CLIENTS: Final = re.compile(rb'"\n([0-9A-Fa-f.:]+) ')
+_QUOTES: Final = (6, 8, 10)  # per line: combined, + X-Forwarded-For (main), edgeward_combined
 # Two patterns, each with a literal first byte: sre then skips ahead at C speed (an
 # alternation of the two scans ten times slower).
 _ESCAPED: Final = re.compile(rb"\\x")
@@ -53,9 +60,12 @@ def needs_classify(request: bytes) -> bool:
 class CombinedScan:
     """Accumulates per-client request counts over chunks of complete ``combined`` lines."""
 
-    __slots__ = ("candidates", "clients", "lines", "malformed", "trusted")
+    __slots__ = ("candidates", "clients", "lines", "malformed", "quotes", "trusted")
 
     def __init__(self, trusted: TrustedProxies | None = None) -> None:
+        # Quotes per line, learnt from the first line of the first chunk that passes. A log
+        # has one format, so a truncated line (fewer quotes) always shows in the total.
+        self.quotes: int | None = None
         self.clients: list[bytes] = []  # the client of every parsed line, in order
         self.candidates: list[bytes] = []  # whole lines to parse and classify
         self.malformed = 0
@@ -72,10 +82,16 @@ class CombinedScan:
 
     def _feed(self, chunk: bytes) -> None:
         n = chunk.count(b"\n")
-        clients = _CLIENTS.findall(b"\n" + chunk)
+        clients = _CLIENTS.findall(b'"\n' + chunk)
+        quotes = chunk.count(b'"')
+        # Learnt from one whole line, never from a chunk's total: three long lines and a
+        # fragment can add up to four lines of a shorter format.
+        q = self.quotes or chunk[: chunk.find(b"\n")].count(b'"')
+        shaped = q in _QUOTES and quotes == q * n
         if (
             len(clients) != n
-            or chunk.count(b'"') not in (6 * n, 8 * n, 10 * n)
+            or not shaped
+            or not chunk.endswith(b'"\n')
             or chunk.translate(None, _PRINTABLE)
         ):
             if n <= _SMALL:
@@ -93,6 +109,8 @@ class CombinedScan:
         if self.trusted is not None and any(self.trusted.trusts(c.decode()) for c in set(clients)):
             self._slow(chunk)
             return
+        if self.quotes is None:
+            self.quotes = q
         self.clients += clients
         self.lines += n
         starts: set[int] = set()

@@ -78,6 +78,7 @@ class EdgeIngest:
         self.corrupted = 0
         self._parse = parser_for(log_format)
         self._asn_of: dict[bytes, int] = {}
+        self._scan = CombinedScan(self.trusted)  # one per stream: it learns the line shape
         self._pending: Counter[int] = Counter()  # requests by AS, not yet counted
         self._flushed = time.monotonic()
 
@@ -92,11 +93,13 @@ class EdgeIngest:
         if not block:
             return
         if self.log_format == "combined":
-            scan = CombinedScan(self.trusted)
+            scan = self._scan
+            before = scan.lines, scan.malformed
             scan.feed(block)
             self._count(scan.take())
-            lines, malformed = scan.lines, scan.malformed
-            for line in scan.candidates:
+            lines, malformed = scan.lines - before[0], scan.malformed - before[1]
+            candidates, scan.candidates = scan.candidates, []
+            for line in candidates:
                 try:
                     self._inspect(self._parse(line))
                 except MalformedLine:  # the fast scan passed it, the full parse did not

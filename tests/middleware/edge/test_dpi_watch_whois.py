@@ -26,7 +26,7 @@ def test_whois_names_the_network_the_table_lacks(tmp_path: Path) -> None:
     log, events = tmp_path / "access.log", tmp_path / "events.jsonl"
     with cymru_dns({"116.14.0.0/15": (9506, "SG", "apnic", SINGTEL)}) as dns:
         mport = free_port()
-        argv = [sys.executable, "-m", "middleware", "dpi-watch", "tail", str(log)]
+        argv = [sys.executable, "-m", "middleware", "dpi-watch", "tail", str(log), "--from-start"]
         argv += ["--whois", "--whois-dns", f"127.0.0.1:{dns.port}", "--events", str(events)]
         argv += ["--metrics-listen", f"127.0.0.1:{mport}"]
         with process(argv, port=mport, log=tmp_path / "watch.out"):

@@ -20,20 +20,22 @@ def line(client: bytes, target: bytes, extra: bytes = b"") -> bytes:
 
 
 CLEAN = line(b"8.8.8.8", b"/index.html")
-LINES = st.sampled_from(
-    [
-        CLEAN,
-        line(b"1.1.1.1", b"/a%20b"),  # percent-encoded but clean
-        line(b"121.6.1.2", b"/ca\\x80\\x01.jpg"),  # the seed's escapes
-        line(b"121.6.1.3", b"/x%80%04y"),  # percent-encoded corruption
-        line(b"2001:db8::5", b"/caf%C3%A9"),  # IPv6 client, valid UTF-8 encoding
-        line(b"10.0.0.5", b"/", b' "8.8.4.4" "-"'),  # edgeward_combined
-        b"garbage line",
-        line(b"8.8.8.8", b"/cut")[:40],  # truncated
-        b"\xff\xfe raw bytes",
-        b"",
-    ]
-)
+VALID = [
+    (b"8.8.8.8", b"/index.html"),
+    (b"1.1.1.1", b"/a%20b"),  # percent-encoded but clean
+    (b"121.6.1.2", b"/ca\\x80\\x01.jpg"),  # the seed's escapes
+    (b"121.6.1.3", b"/x%80%04y"),  # percent-encoded corruption
+    (b"2001:db8::5", b"/caf%C3%A9"),  # IPv6 client, valid UTF-8 encoding
+]
+EXTRA = {"combined": b"", "edgeward_combined": b' "8.8.4.4" "-"'}
+BROKEN = [
+    b"garbage line",
+    b"\xff\xfe raw bytes",
+    b"",
+    CLEAN[:40],  # truncated
+    CLEAN.split(b" 200 ")[0],  # truncated right after a quote
+]
+FOREIGN = CLEAN + b' "8.8.4.4" "-" "-"'  # valid, but a third format: only in the mixed test
 
 
 def reference(lines: list[bytes]) -> tuple[Counter[bytes], int, list[bytes]]:
@@ -52,19 +54,56 @@ def reference(lines: list[bytes]) -> tuple[Counter[bytes], int, list[bytes]]:
     return clients, malformed, suspicious
 
 
-@settings(max_examples=150)
-@given(st.lists(LINES, max_size=300), st.integers(1, 5))
-def test_fast_scan_equals_line_by_line(lines: list[bytes], pieces: int) -> None:
-    scan = CombinedScan()
+def feed(scan: CombinedScan, lines: list[bytes], pieces: int) -> None:
     step = max(1, len(lines) // pieces)
     for i in range(0, len(lines), step):
         scan.feed(b"".join(x + b"\n" for x in lines[i : i + step]))
+
+
+@settings(max_examples=150)
+@given(st.data(), st.sampled_from(sorted(EXTRA)), st.integers(1, 5))
+def test_fast_scan_equals_line_by_line(data: st.DataObject, fmt: str, pieces: int) -> None:
+    good = st.sampled_from([line(c, t, EXTRA[fmt]) for c, t in VALID])
+    lines = data.draw(st.lists(st.one_of(good, good, st.sampled_from(BROKEN)), max_size=300))
+    scan = CombinedScan()
+    feed(scan, lines, pieces)
     clients, malformed, suspicious = reference(lines)
     assert Counter(scan.take()) == clients
     assert scan.take() == []
     assert scan.malformed == malformed
     assert scan.lines == len(lines)
     assert sorted(scan.candidates) == sorted(suspicious)
+
+
+@settings(max_examples=100)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from([line(c, t, x) for c, t in VALID for x in EXTRA.values()]),
+            st.sampled_from([*BROKEN, FOREIGN]),
+            st.binary(max_size=60),
+        ),
+        max_size=300,
+    ),
+    st.integers(1, 5),
+)
+def test_mixed_formats_still_account_for_every_line(lines: list[bytes], pieces: int) -> None:
+    scan = CombinedScan()
+    feed(scan, lines, pieces)
+    n = sum(x.count(b"\n") + 1 for x in lines)  # random bytes may hold newlines
+    assert scan.lines == n
+    assert len(scan.take()) + scan.malformed == n
+
+
+def test_a_truncated_line_cannot_hide_behind_lines_of_a_longer_format() -> None:
+    # Found by hypothesis: three 8-quote lines and a 0-quote fragment make 6 quotes a line.
+    scan = CombinedScan()
+    scan.feed(CLEAN + b"\n")  # the stream's shape: 6 quotes a line
+    edgeward = line(b"10.0.0.5", b"/", b' "8.8.4.4" "-"')
+    fragment = line(b"8.8.8.8", b"/cut")[:40]
+    scan.feed(b"\n".join([edgeward] * 3 + [fragment]) + b"\n")
+    assert (scan.lines, scan.malformed) == (5, 1)
+    assert sorted(scan.take()) == [b"10.0.0.5"] * 3 + [b"8.8.8.8"]
 
 
 def test_one_odd_line_does_not_send_the_chunk_down_the_slow_path() -> None:
