@@ -40,7 +40,7 @@ MAX_LINE: Final = 64 * 1024
 
 _ESCAPE: Final = re.compile(rb"\\x([0-9A-Fa-f]{2})")
 _COMBINED: Final = re.compile(
-    rb"(\S+) - (.*?) \[([^\]]*)\] \"([^\"]*)\" (\d{3}) (\d+|-)"
+    rb"([!-~]+) - (.*?) \[([^\]]*)\] \"([^\"]*)\" (\d{3}) (\d+|-)"
     rb" \"([^\"]*)\" \"([^\"]*)\"((?: \"[^\"]*\")*)[ \t]*\r?\n?"
 )
 _EXTRA: Final = re.compile(rb' "([^"]*)"')
@@ -175,6 +175,8 @@ def parse_json(line: bytes) -> LogRecord:
         client.encode("ascii")
     except UnicodeEncodeError:
         raise MalformedLine("JSON log line holds characters nginx does not write") from None
+    if not client.isprintable() or " " in client:
+        raise MalformedLine(f"remote_addr {client[:40]!r} is not an address")
     return LogRecord(
         client=client,
         time=_json_time(obj),

@@ -159,7 +159,7 @@ class EdgeIngest:
             return table.lookup_v4_int(
                 int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
             )
-        except OSError:
+        except (OSError, ValueError):  # ValueError: an embedded NUL
             return table.lookup_asn(text)
 
     def _inspect(self, record: LogRecord, client: str | None = None) -> None:

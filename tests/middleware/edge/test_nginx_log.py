@@ -130,6 +130,7 @@ def test_parse_json(line: bytes, req: bytes, time: float, pp: str) -> None:
         _json_line(status="x"),
         _json_line(status=True),
         _json_line(remote_addr=""),
+        _json_line(remote_addr="\u0000 1.2.3.4"),
         _json_line(request=5),
         _json_line(time="yesterday", msec=None),
         _json_line(http_x_forwarded_for=7),
@@ -204,3 +205,8 @@ def test_parsers_never_raise_anything_but_malformed(data: bytes) -> None:
         except MalformedLine:
             continue
         assert isinstance(record.request, bytes) and isinstance(record.client, str)
+
+
+def test_a_client_field_with_control_bytes_is_malformed() -> None:
+    with pytest.raises(MalformedLine):
+        parse_combined(b"\x00" + b"1.2.3.4 - - " + T + b' "GET / HTTP/1.1" 200 3 "-" "-"')
