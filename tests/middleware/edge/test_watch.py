@@ -224,3 +224,26 @@ def test_ingest_never_raises_on_any_bytes(parts: list[bytes], fmt: LogFormat) ->
     ingest.flush()
     assert 0 <= ingest.malformed <= ingest.lines
     assert ingest.corrupted <= ingest.lines
+
+
+def test_ipv6_clients_take_the_text_path_and_are_attributed(tmp_path: Path) -> None:
+    table = PrefixTable([*TABLE, ("2400:cb00::/32", 13335)])
+    attributor = Attributor(table=table, events_path=tmp_path / "e.jsonl", top_n=3)
+    ingest = EdgeIngest(attributor)
+    block = (
+        combined("2400:cb00::7", "/") * 70
+        + combined("8.8.8.8", "/") * 70
+        + combined("2400:cb00::9", "/x\\x80\\x04")
+    )
+
+    async def main() -> None:
+        await attributor.start()
+        ingest.feed(block)
+        ingest.flush()
+        await attributor.drain()
+        await attributor.stop()
+
+    asyncio.run(main())
+    assert ingest._asn_of == {b"2400:cb00::7": 13335, b"8.8.8.8": 15169, b"2400:cb00::9": 13335}
+    event = json.loads((tmp_path / "e.jsonl").read_text())
+    assert (event["client"], event["asn"]) == ("2400:cb00::9", 13335)
