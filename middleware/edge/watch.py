@@ -3,11 +3,12 @@
 :class:`EdgeIngest` is synchronous and does no I/O; the file tail and the syslog listener
 (:func:`run_tail`, :func:`run_syslog`) hand it blocks of complete lines. Per block:
 
-- every parsed line is one request of its client's AS. Clients map to AS numbers through
-  a cache with C-level ``map`` and ``Counter`` (the prefix table is consulted once per
-  new address), and the per-AS sums go to ``Attributor.count_asn`` at most every
-  ``flush_every`` seconds (and on :meth:`flush`): a Prometheus increment per line, or even
-  per block, would cost more than all the parsing;
+- every parsed line is one request of its client's AS. A block's clients are counted
+  with ``Counter`` (C), each distinct client is mapped to its AS through a cache (the
+  prefix table's integer path is consulted once per new address), and the per-AS sums go
+  to the attributor (:func:`count_asns`) at most every ``flush_every`` seconds and on
+  :meth:`flush`: a Prometheus increment per line, or even per block, would cost more than
+  all the parsing;
 - lines whose request line may be corrupted are parsed in full, classified
   (:func:`middleware.corruption.classify.classify`) and submitted as ``source="edge"``
   events; the attributor resolves and records them in the background;
