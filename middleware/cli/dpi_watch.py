@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import contextlib
 import signal
-import socket
 import sys
 from collections.abc import Sequence
 
@@ -189,22 +188,6 @@ def _check_listen(value: str, option: str) -> None:
         raise UsageError(f"{option}: {exc}") from None
 
 
-def _can_bind(listen: str, kind: socket.SocketKind) -> None:
-    """Raise ``OSError`` naming ``listen`` if it cannot be bound.
-
-    Checked before starting: uvicorn reports a bind failure with ``sys.exit`` inside its
-    task, which escapes ``asyncio.run`` as a traceback instead of one clear line.
-    """
-    host, port = parse_hostport(listen)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, kind) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError as exc:
-            raise OSError(f"cannot listen on {listen}: {exc.strerror or exc}") from None
-
-
 async def _serve(args: argparse.Namespace) -> int:
     try:
         trusted = TrustedProxies(args.trusted_proxy)
@@ -224,7 +207,6 @@ async def _serve(args: argparse.Namespace) -> int:
     metrics = None
     try:
         if args.metrics_listen:
-            _can_bind(args.metrics_listen, socket.SOCK_STREAM)
             metrics = await serve_metrics(args.metrics_listen)
             log.info("metrics on http://%s/metrics", args.metrics_listen)
         await attributor.start()

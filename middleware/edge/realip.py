@@ -1,85 +1,55 @@
 """Which client a log line is attributed to.
 
-Threat model. The address nginx logs as ``$remote_addr`` is the TCP peer, unless nginx's
-realip module replaced it (``set_real_ip_from`` + ``real_ip_header``). Anyone can write an
-``X-Forwarded-For`` header or a PROXY-protocol line, so they are believed only when the
-peer that handed them over is a trusted proxy (``--trusted-proxy CIDR``, empty by
-default: ``$remote_addr`` is taken as is, which is right when nginx is the edge or when
-nginx's own realip module is configured).
+The trust rules are the ASGI sensor's (:mod:`middleware.corruption.client_address`, whose
+docstring holds the threat model): ``X-Forwarded-For`` is believed only from a trusted
+peer and is walked right to left. Two things differ for a log line:
 
-When the logged address is a trusted proxy:
+- nothing is trusted by default (``--trusted-proxy CIDR`` adds networks): ``$remote_addr``
+  is taken as is, which is right when nginx is the edge or runs its own realip module;
+- ``$proxy_protocol_addr`` (when the format logs it and the peer is trusted) is the next
+  hop, read before ``X-Forwarded-For``: it is known even for a request nginx refused at
+  the request line, before any header was read (then ``X-Forwarded-For`` is empty and
+  nginx's realip never ran).
 
-1. ``$proxy_protocol_addr`` (when the format logs it and it is set) is the next hop;
-   it is known even for a request nginx refused at the request line, before any header
-   was read (then ``X-Forwarded-For`` is empty and realip never ran);
-2. otherwise ``X-Forwarded-For`` is walked right to left, skipping trusted proxies; the
-   first address that is not trusted is the client, as nginx's ``real_ip_recursive on``.
-
-If every hop is trusted, the left-most one is the client.
+An entry that is not an address ends the walk, and the line stays with the peer.
 """
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
-from typing import Final
 
+from middleware.corruption.client_address import TrustedProxies as _ProxySet
+from middleware.corruption.client_address import client_address, normal_address
 from middleware.edge.nginx_log import LogRecord
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(text.strip().split("%", 1)[0])
-    except ValueError:
-        return None
 
 
 class TrustedProxies:
-    """A set of networks whose forwarded addresses are believed."""
+    """The networks whose forwarded addresses are believed, applied to log records."""
 
-    __slots__ = ("_cache", "_networks")
+    __slots__ = ("_any", "_proxies")
 
     def __init__(self, networks: Iterable[str] = ()) -> None:
-        nets: list[Network] = []
-        for text in networks:
-            try:
-                nets.append(ipaddress.ip_network(text.strip(), strict=False))
-            except ValueError:
-                raise ValueError(f"{text!r} is not an address or CIDR network") from None
-        self._networks: Final = tuple(nets)
-        self._cache: dict[str, bool] = {}
+        items = list(networks)
+        self._proxies = _ProxySet(items)  # ValueError names a bad entry
+        self._any = bool(items)
 
     def __bool__(self) -> bool:
-        return bool(self._networks)
+        return self._any
 
     def __repr__(self) -> str:
-        return f"TrustedProxies({[str(n) for n in self._networks]})"
+        return repr(self._proxies)
 
     def trusts(self, text: str) -> bool:
-        hit = self._cache.get(text)
-        if hit is None:
-            addr = _address(text)
-            hit = addr is not None and any(addr in n for n in self._networks)
-            if len(self._cache) < 4096:  # a few proxies in practice; bounded anyway
-                self._cache[text] = hit
-        return hit
+        return text in self._proxies
 
     def client_of(self, record: LogRecord) -> str:
-        """The address ``record`` is attributed to (see the module's threat model)."""
-        client = record.client
-        if not self._networks or not self.trusts(client):
-            return client
-        if record.proxy_protocol_addr and _address(record.proxy_protocol_addr) is not None:
-            client = record.proxy_protocol_addr
-            if not self.trusts(client):
-                return client
-        hops = [h.strip() for h in record.forwarded_for.split(",") if h.strip()]
-        for hop in reversed(hops):
-            if _address(hop) is None:
-                return client  # garbage in the chain: stop at the last address we believe
-            client = hop
-            if not self.trusts(hop):
-                return hop
-        return client
+        """The address ``record`` is attributed to (see the module docstring)."""
+        peer = record.client
+        if not self._any or peer not in self._proxies:
+            return peer
+        ppa = record.proxy_protocol_addr
+        if ppa and normal_address(ppa) is not None:
+            peer = ppa
+            if peer not in self._proxies:
+                return peer
+        return client_address(peer, (record.forwarded_for,), self._proxies) or peer
