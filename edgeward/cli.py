@@ -2,7 +2,7 @@
 
 - ``--log-level`` and ``--log-format text|json`` on every command;
 - exit codes: 0 done, 1 the work failed (a check failed, a push was not verified),
-  2 usage or configuration error, 3 not built yet, 130 interrupted;
+  2 usage or configuration error, 3 nothing to run, 130 interrupted;
 - a configuration or input error prints one sentence (file, key, what was expected),
   never a traceback and never a secret.
 """
@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 from typing import Final
@@ -20,7 +21,7 @@ from edgeward.logs import setup_logging
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
 EXIT_USAGE: Final = 2
-EXIT_NOT_BUILT: Final = 3
+EXIT_NOTHING_TO_RUN: Final = 3
 EXIT_INTERRUPTED: Final = 130
 
 
@@ -93,13 +94,26 @@ def run(main: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> 
         return EXIT_USAGE
 
 
-def not_built(what: str, issue: str) -> int:
-    """What a command says before its issue has landed: never a pretend success."""
-    print(f"{what}: not built yet ({issue})", file=sys.stderr)
-    return EXIT_NOT_BUILT
+def command_group(
+    prog: str, description: str, package: str, names: Sequence[str], argv: Sequence[str] | None
+) -> int:
+    """A command whose subcommands each live in ``<package>/cmd_<name>.py``.
 
-
-def stub_main(prog: str, what: str, issue: str, argv: Sequence[str] | None = None) -> int:
-    p = parser(prog, f"{what} (not built yet: {issue})")
-    p.parse_args(argv)
-    return not_built(prog, issue)
+    Each such module exposes ``HELP``, ``add_arguments(parser)``, ``run(args) -> int`` and
+    optionally ``DESCRIPTION`` and ``EPILOG``, so a subcommand is found in one file.
+    """
+    p = parser(prog, description)
+    sub = subcommands(p)
+    for name in names:
+        module = importlib.import_module(f"{package}.cmd_{name}")
+        sp = add_subcommand(
+            sub,
+            name,
+            module.HELP,
+            getattr(module, "DESCRIPTION", ""),
+            getattr(module, "EPILOG", ""),
+        )
+        module.add_arguments(sp)
+        sp.set_defaults(func=module.run)
+    args = p.parse_args(argv)
+    return run(args.func, args)

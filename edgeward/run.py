@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from edgeward.cli import EXIT_NOTHING_TO_RUN
+
 ROOT: Final = Path(__file__).resolve().parent.parent
 PROCFILE: Final = ROOT / "deploy" / "Procfile"
 _LINE: Final = re.compile(r"^(#\s*)?([A-Za-z0-9_-]+):\s*(.+)$")
@@ -85,7 +87,7 @@ def main() -> int:
     active = [s for s in services if s.built]
     if not active:
         print("nothing to run yet", file=sys.stderr)
-        return 3
+        return EXIT_NOTHING_TO_RUN
     procfile = var / "Procfile"
     procfile.write_text("".join(f"{s.name}: {s.command}\n" for s in active), encoding="utf-8")
     honcho = shutil.which("honcho")

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from edgeward.cli import EXIT_NOT_BUILT, EXIT_USAGE, UsageError, run
+from edgeward.cli import EXIT_USAGE, UsageError, run
 from edgeward.config import ConfigError
 from edgeward.logs import get_logger, setup_logging
 
@@ -59,9 +59,3 @@ def test_every_entry_point_answers_help(module: str) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert "usage:" in out.stdout
-
-
-def test_stub_never_pretends_success() -> None:
-    from edgeward.cli import stub_main
-
-    assert stub_main("x", "thing", "issue 0", []) == EXIT_NOT_BUILT
