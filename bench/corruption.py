@@ -21,22 +21,18 @@ import argparse
 import asyncio
 import contextlib
 import ipaddress
-import os
 import random
-import re
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import timeit
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from harness import best_per_call, child_server, cpu_seconds, free_port, load
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
@@ -99,17 +95,6 @@ def sample_addresses(table: PrefixTable, count: int, seed: int = 4) -> list[str]
             value = rng.randrange(1 << 24, 223 << 24)
         out.append(str(ipaddress.IPv4Address(value)))
     return out
-
-
-def best_per_call(
-    funcs: dict[str, Callable[[], object]], number: int, rounds: int
-) -> dict[str, float]:
-    """Seconds per call, the minimum over interleaved rounds (noise only adds)."""
-    best = dict.fromkeys(funcs, float("inf"))
-    for _ in range(rounds):
-        for name, func in funcs.items():
-            best[name] = min(best[name], timeit.timeit(func, number=number) / number)
-    return best
 
 
 # --- 2: the classifier's clean path ------------------------------------------------------------
@@ -199,82 +184,17 @@ def serve(config: str, port: int, dat: str) -> None:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def server(config: str, dat: Path) -> Iterator[tuple[int, int]]:
     """A uvicorn child process serving ``config``; yields its port and pid."""
     port = free_port()
     argv = [sys.executable, __file__, "--serve", config, "--port", str(port), "--dat", str(dat)]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-                break
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError(f"uvicorn ({config}) did not start")
-            time.sleep(0.05)
-        yield port, proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with child_server(argv, port, f"uvicorn ({config})") as pid:
+        yield port, pid
 
 
-def wrk_rps(port: int, seconds: float, conns: int) -> float:
-    headers = [arg for name, value in HEADERS.items() for arg in ("-H", f"{name}: {value}")]
-    out = subprocess.run(
-        ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", *headers, f"http://127.0.0.1:{port}{TARGET}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    if "Non-2xx" in out:
-        raise RuntimeError(f"wrk saw errors:\n{out}")
-    m = re.search(r"Requests/sec:\s*([\d.]+)", out)
-    if not m:
-        raise RuntimeError(f"cannot read wrk's output:\n{out}")
-    return float(m.group(1))
-
-
-async def _loop_rps(port: int, seconds: float, conns: int) -> float:
-    extra = "".join(f"{k}: {v}\r\n" for k, v in HEADERS.items())
-    request = f"GET {TARGET} HTTP/1.1\r\nHost: bench\r\n{extra}\r\n".encode()
-    done = 0
-    stop = time.monotonic() + seconds
-
-    async def one() -> None:
-        nonlocal done
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        while time.monotonic() < stop:
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            if not head.startswith(b"HTTP/1.1 200"):
-                raise RuntimeError(head.decode(errors="replace"))
-            match = re.search(rb"content-length: (\d+)", head, re.I)
-            await reader.readexactly(int(match.group(1)) if match else 0)
-            done += 1
-        writer.close()
-
-    start = time.monotonic()
-    await asyncio.gather(*(one() for _ in range(conns)))
-    return done / (time.monotonic() - start)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (``/proc/PID/stat``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def load(port: int, seconds: float, conns: int) -> float:
-    if shutil.which("wrk"):
-        return wrk_rps(port, seconds, conns)
-    return asyncio.run(_loop_rps(port, seconds, conns))
+def clean_rps(port: int, seconds: float, conns: int) -> float:
+    return load(port, TARGET, seconds, conns, HEADERS)[0]
 
 
 def end_to_end(dat: Path, ranges: int, seconds: float, rounds: int, conns: int) -> None:
@@ -289,12 +209,12 @@ def end_to_end(dat: Path, ranges: int, seconds: float, rounds: int, conns: int) 
             c: stack.enter_context(server("without" if c == "control" else c, dat)) for c in configs
         }
         for port, _ in servers.values():
-            load(port, 1, conns)  # warm-up
+            clean_rps(port, 1, conns)  # warm-up
         for i in range(rounds):
             for config in configs if i % 2 == 0 else reversed(configs):
                 port, pid = servers[config]
                 before = cpu_seconds(pid)
-                rate = load(port, seconds, conns)
+                rate = clean_rps(port, seconds, conns)
                 rps[config].append(rate)
                 cpu[config].append((cpu_seconds(pid) - before) / (rate * seconds))
     # Best of the rounds: on a shared machine other work only ever lowers a round's

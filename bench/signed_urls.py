@@ -18,19 +18,16 @@ import contextlib
 import hashlib
 import hmac
 import os
-import re
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import timeit
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from harness import best_per_call, child_server, cpu_seconds, free_port, load
 from itsdangerous import Signer
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -46,17 +43,6 @@ URL = sign_url(TARGET, RING, expires_at=4_000_000_000)
 
 
 # --- 1 and 2: the check itself --------------------------------------------------------
-
-
-def best_per_call(
-    funcs: dict[str, Callable[[], object]], number: int, rounds: int
-) -> dict[str, float]:
-    """Seconds per call, the minimum over ``rounds`` interleaved rounds (noise only adds)."""
-    best = dict.fromkeys(funcs, float("inf"))
-    for _ in range(rounds):
-        for name, func in funcs.items():
-            best[name] = min(best[name], timeit.timeit(func, number=number) / number)
-    return best
 
 
 def micro(number: int, rounds: int) -> None:
@@ -106,85 +92,13 @@ def serve(config: str, port: int) -> None:
     uvicorn.run(build(config), host="127.0.0.1", port=port, log_level="warning", access_log=False)  # type: ignore[arg-type]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def server(config: str) -> Iterator[tuple[int, int]]:
     """A uvicorn child process serving ``config``: (port, pid)."""
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "--serve", config, "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-                break
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError(f"uvicorn ({config}) did not start")
-            time.sleep(0.05)
-        yield port, proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def wrk_run(port: int, seconds: int, conns: int) -> tuple[float, int]:
-    out = subprocess.run(
-        ["wrk", "-t1", f"-c{conns}", f"-d{seconds}s", f"http://127.0.0.1:{port}{URL}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    if "Non-2xx" in out:
-        raise RuntimeError(f"wrk saw errors:\n{out}")
-    rps = re.search(r"Requests/sec:\s*([\d.]+)", out)
-    total = re.search(r"(\d+) requests in", out)
-    if not rps or not total:
-        raise RuntimeError(f"cannot read wrk's output:\n{out}")
-    return float(rps.group(1)), int(total.group(1))
-
-
-async def _loop_run(port: int, seconds: float, conns: int) -> tuple[float, int]:
-    request = f"GET {URL} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
-    done = 0
-    stop = time.monotonic() + seconds
-
-    async def one() -> None:
-        nonlocal done
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        while time.monotonic() < stop:
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            if not head.startswith(b"HTTP/1.1 200"):
-                raise RuntimeError(head.decode(errors="replace"))
-            m = re.search(rb"content-length: (\d+)", head, re.IGNORECASE)
-            await reader.readexactly(int(m.group(1)) if m else 0)
-            done += 1
-        writer.close()
-
-    start = time.monotonic()
-    await asyncio.gather(*(one() for _ in range(conns)))
-    return done / (time.monotonic() - start), done
-
-
-def load(port: int, seconds: int, conns: int) -> tuple[float, int]:
-    """(requests/s, requests) of one run of the load generator."""
-    if shutil.which("wrk"):
-        return wrk_run(port, seconds, conns)
-    return asyncio.run(_loop_run(port, seconds, conns))
+    argv = [sys.executable, __file__, "--serve", config, "--port", str(port)]
+    with child_server(argv, port, f"uvicorn ({config})", timeout=30) as pid:
+        yield port, pid
 
 
 def end_to_end(seconds: int, rounds: int, conns: int) -> None:
@@ -201,13 +115,13 @@ def end_to_end(seconds: int, rounds: int, conns: int) -> None:
         ports = {"with": with_port, "without": wo_port}
         pids = {"with": with_pid, "without": wo_pid}
         for port in ports.values():
-            load(port, 1, conns)  # warm-up
+            load(port, URL, 1, conns)  # warm-up
         for i in range(rounds):
             order = ("without", "with") if i % 2 == 0 else ("with", "without")
             got: dict[str, float] = {}
             for config in order:
                 before = cpu_seconds(pids[config])
-                got[config], done = load(ports[config], seconds, conns)
+                got[config], done = load(ports[config], URL, seconds, conns)
                 cpu[config] += cpu_seconds(pids[config]) - before
                 requests[config] += done
                 rps[config].append(got[config])
