@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from printer_sync.cli import main
 from printer_sync.identify import IdentifyError, identify, pick_driver
 from tests.support.net import free_port
+from tests.support.servers import stop
 from tests.support.tools import require_tool
 
 # name → (sysDescr, sysObjectID, prtGeneralPrinterName or None)
@@ -64,12 +65,7 @@ def snmpd(tmp: Path, descr: str, oid: str, name: str | None) -> Iterator[int]:
             time.sleep(0.05)
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop(proc)
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,18 @@ from tests.support.net import free_port, wait_port
 from tests.support.tools import require_tool
 
 
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a child: SIGTERM, then SIGKILL after 10 s; reaps it either way."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
 @contextlib.contextmanager
 def uvicorn_server(app: Any, *, host: str = "127.0.0.1", **config: Any) -> Iterator[str]:
     """Serve ``app`` with a real uvicorn in a thread; yields the base URL."""
@@ -141,9 +153,4 @@ http {{
             time.sleep(0.05)
         yield prefix
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop(proc)
