@@ -8,10 +8,12 @@ import datetime as dt
 import json
 import sys
 from collections import Counter
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from edgeward import cli
 from printer_sync.config import load_config
@@ -72,10 +74,11 @@ def _when(ts: float) -> str:
 
 def _cert_rows(table: Table, label: str, cert: CertSummary | None, error: str | None) -> None:
     if cert is None:
-        table.add_row(label, f"[red]{error or 'unknown'}[/red]")
+        table.add_row(label, Text(error or "unknown", style="red"))
         return
-    table.add_row(f"{label} subject", cert.subject)
-    table.add_row(f"{label} issuer", cert.issuer)
+    # Text, not markup: a certificate's names are the printer's data ("[" is legal there).
+    table.add_row(f"{label} subject", Text(cert.subject))
+    table.add_row(f"{label} issuer", Text(cert.issuer))
     table.add_row(f"{label} not after", cert.not_after.strftime("%Y-%m-%d %H:%M UTC"))
     table.add_row(f"{label} SHA-256", cert.fingerprint)
 
@@ -92,11 +95,21 @@ def _last_push(s: PrinterStatus) -> str:
     return text
 
 
+def text_console(file: TextIO) -> Console:
+    """The console the table is printed on.
+
+    Not a terminal (a pipe, a log): wide enough that fingerprints stay on one line.
+    ``emoji=False``: rich would turn ``:AB:`` inside a fingerprint into an emoji.
+    """
+    width = None if file.isatty() else 130
+    return Console(file=file, width=width, highlight=False, emoji=False)
+
+
 def render(statuses: list[PrinterStatus], console: Console) -> None:
     for s in statuses:
         state = s.state
         table = Table(
-            title=f"[b]{s.name}[/b]  {s.url}  [{_STYLE[state]}]{state}[/]",
+            title=f"[b]{escape(s.name)}[/b]  {escape(s.url)}  [{_STYLE[state]}]{state}[/]",
             title_justify="left",
             show_header=False,
             box=None,
@@ -117,7 +130,7 @@ def render(statuses: list[PrinterStatus], console: Console) -> None:
         )
         if s.pin is not None:
             table.add_row("pinned SHA-256", s.pin)
-        table.add_row("last push", _last_push(s))
+        table.add_row("last push", Text(_last_push(s)))
         console.print(table)
         console.print()
     counts = Counter(str(s.state) for s in statuses)
@@ -146,7 +159,5 @@ def run(args: argparse.Namespace) -> int:
         out: list[dict[str, Any]] = [s.as_dict() for s in statuses]
         print(json.dumps(out, indent=2))
     else:
-        # Not a terminal (a pipe, a log): wide enough that fingerprints stay on one line.
-        width = None if sys.stdout.isatty() else 130
-        render(statuses, Console(file=sys.stdout, width=width, highlight=False))
+        render(statuses, text_console(sys.stdout))
     return cli.EXIT_FAILED if any(s.state in FAILING for s in statuses) else cli.EXIT_OK

@@ -127,7 +127,7 @@ def _main(args: argparse.Namespace) -> int:
         except KeyFileError as exc:
             raise UsageError(str(exc)) from None
     paths = [Path(p) for p in args.inputs]
-    err = Console(stderr=True)
+    err = Console(stderr=True, emoji=False)
     try:
         size = total_size(paths)
         collected = Collected()
@@ -173,7 +173,11 @@ def _main(args: argparse.Namespace) -> int:
         )
     else:
         # Piped output would otherwise wrap at 80 columns and fold the names.
-        render_text(report, Console(width=None if sys.stdout.isatty() else 132), top=args.top)
+        render_text(
+            report,
+            Console(width=None if sys.stdout.isatty() else 132, emoji=False),
+            top=args.top,
+        )
     return EXIT_OK
 
 

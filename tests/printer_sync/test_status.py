@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import io
 import json
 import socket
 import ssl
@@ -257,3 +258,26 @@ def test_status_before_and_after_a_push_to_the_emulator(
     assert text.count(printer_env.files.fingerprint) == 3  # served, local, pinned after push
     assert "verified at" in text
     assert PASSWORD not in text
+
+
+@pytest.mark.parametrize(
+    ("subject", "fp"),
+    [
+        ("CN=printer.test", "67:AB:10:" + "00:" * 28 + "CD"),  # ':AB:' is rich's 🆎 emoji code
+        ("CN=[bold]x[/bold],O=a:ok:b", "11:" * 31 + "22"),  # markup and ':ok:' in a name
+    ],
+)
+def test_text_output_prints_names_and_fingerprints_verbatim(subject: str, fp: str) -> None:
+    from printer_sync.cmd_status import render, text_console
+    from printer_sync.status import CertSummary, PrinterStatus
+
+    cert = CertSummary(subject, subject, NOW + dt.timedelta(days=60), fp)
+    status = PrinterStatus(
+        "[red]office", "https://127.0.0.1:1", 20, NOW, cert, None, "TLSv1.3", cert, None, fp, None
+    )
+    buf = io.StringIO()
+    render([status], text_console(buf))
+    out = buf.getvalue()
+    assert out.count(fp) == 3  # served, local, pinned
+    assert out.count(subject) == 4  # subject and issuer, served and local
+    assert "[red]office" in out
