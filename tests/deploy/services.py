@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -15,17 +12,12 @@ from typing import Final
 
 import httpx
 
-from tests.support.net import wait_port
+from tests.support.servers import process
 
 BIN: Final = Path(sys.executable).parent
-NOT_BUILT: Final = 3  # edgeward.cli's exit code for a command whose issue has not landed
 _TYPE: Final = re.compile(r"^# TYPE (\S+) (\w+)$", re.M)
 _SUFFIXES: Final = {"histogram": ("_bucket", "_sum", "_count"), "summary": ("_sum", "_count")}
 _SAMPLE: Final = re.compile(r"^([A-Za-z_:][\w:]*)(\{[^}]*\})? (\S+)$", re.M)
-
-
-class NotBuilt(Exception):
-    pass
 
 
 def exported(exposition: str) -> set[str]:
@@ -41,38 +33,9 @@ def exported(exposition: str) -> set[str]:
 def started(
     argv: list[str], port: int, log: Path, env: dict[str, str] | None = None
 ) -> Iterator[None]:
-    """Run ``argv`` until ``port`` listens; :class:`NotBuilt` if it exits with 3."""
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            argv,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
-            start_new_session=True,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                code = proc.poll()
-                if code == NOT_BUILT:
-                    raise NotBuilt(log.read_text(errors="replace").strip()[-300:])
-                if code is not None:
-                    raise RuntimeError(f"{argv[0]} exited {code}: {log.read_text()[-2000:]}")
-                try:
-                    wait_port(port, timeout=0.3)
-                    break
-                except TimeoutError:
-                    if time.monotonic() > deadline:
-                        raise
-            yield
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(5)
+    """Run ``argv`` until ``port`` listens, then stop it; its output goes to ``log``."""
+    with process(argv, port=port, log=log, env=env, timeout=60):
+        yield
 
 
 def scrape(port: int) -> str:
