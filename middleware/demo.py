@@ -155,4 +155,11 @@ def with_corruption_sensor(app: ASGIApp) -> ASGIApp:
     return CorruptionSensorMiddleware(app, attributor=attributor)
 
 
-app = build_app()
+def __getattr__(name: str) -> ASGIApp:
+    # ``uvicorn middleware.demo:app`` builds the app on first access, not at import: make
+    # run imports this module for ``prepare()`` before the key file exists.
+    if name == "app":
+        app = build_app()
+        globals()["app"] = app
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

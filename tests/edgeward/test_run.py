@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from edgeward.run import PROCFILE, URLS, read_procfile
 from tests.support.net import wait_port
@@ -23,6 +25,10 @@ def test_procfile_lists_every_service_with_a_url() -> None:
 
 def test_make_run_serves_the_demo_app(tmp_path: Path) -> None:
     """`make run` (its launcher) prints the service lines and the app answers `GET /`."""
+    for port in (8000, 8443, 9443, 9465, 9466, 9467):  # make run's fixed ports
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                pytest.fail(f"port {port} is taken (is a `make run` still running?)")
     env = {**os.environ, "EDGEWARD_VAR": str(tmp_path / "var")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "edgeward.run"],
