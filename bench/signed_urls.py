@@ -5,7 +5,9 @@
    both (target < 1, i.e. faster);
 3. requests/s of a minimal Starlette app under uvicorn *with* ``SignedURLMiddleware`` ÷
    *without*, same signed URL, same load generator (``wrk`` if installed, else an asyncio
-   keep-alive loop) on loopback, configurations interleaved A B B A (target >= 0.95).
+   keep-alive loop) on loopback, configurations interleaved A B B A (target >= 0.95),
+   beside a control: an empty pass-through ASGI layer, whose ratio is what any middleware
+   costs under uvicorn here and whose spread is the run's noise.
 
 Run: ``.venv/bin/python bench/signed_urls.py`` (about a minute; ``--quick`` for less).
 """
@@ -33,6 +35,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from middleware.signed import KeyRing, SignedURLMiddleware, sign_url, verify_url
 
@@ -81,9 +84,22 @@ async def media(request: Request) -> PlainTextResponse:
     return PlainTextResponse("ok")
 
 
+class PassThrough:
+    """The control: an ASGI layer that does nothing. What it costs is what any middleware
+    costs under uvicorn, and how far its ratio strays from 1 is this run's noise."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
 def build(config: str) -> object:
     app = Starlette(routes=[Route("/media/{name}", media)])
-    return SignedURLMiddleware(app, keyring=RING) if config == "with" else app
+    if config == "with":
+        return SignedURLMiddleware(app, keyring=RING)
+    return PassThrough(app) if config == "empty" else app
 
 
 def serve(config: str, port: int) -> None:
@@ -107,37 +123,45 @@ def end_to_end(seconds: int, rounds: int, conns: int) -> None:
     round's two runs share the machine's background load), and requests per CPU-second
     of the server process, which other processes on a shared machine disturb far less."""
     tool = "wrk" if shutil.which("wrk") else "asyncio loop"
-    ratios: list[float] = []
-    rps: dict[str, list[float]] = {"with": [], "without": []}
-    requests = {"with": 0, "without": 0}
-    cpu = {"with": 0.0, "without": 0.0}
-    with server("with") as (with_port, with_pid), server("without") as (wo_port, wo_pid):
-        ports = {"with": with_port, "without": wo_port}
-        pids = {"with": with_pid, "without": wo_pid}
-        for port in ports.values():
+    configs = ("without", "with", "empty")
+    ratios: dict[str, list[float]] = {"with": [], "empty": []}
+    rps: dict[str, list[float]] = {c: [] for c in configs}
+    requests = dict.fromkeys(configs, 0)
+    cpu = dict.fromkeys(configs, 0.0)
+    with contextlib.ExitStack() as stack:
+        started = {c: stack.enter_context(server(c)) for c in configs}
+        for port, _ in started.values():
             load(port, URL, 1, conns)  # warm-up
         for i in range(rounds):
-            order = ("without", "with") if i % 2 == 0 else ("with", "without")
             got: dict[str, float] = {}
-            for config in order:
-                before = cpu_seconds(pids[config])
-                got[config], done = load(ports[config], URL, seconds, conns)
-                cpu[config] += cpu_seconds(pids[config]) - before
+            for config in configs if i % 2 == 0 else reversed(configs):
+                port, pid = started[config]
+                before = cpu_seconds(pid)
+                got[config], done = load(port, URL, seconds, conns)
+                cpu[config] += cpu_seconds(pid) - before
                 requests[config] += done
                 rps[config].append(got[config])
-            ratios.append(got["with"] / got["without"])
+            for config in ratios:
+                ratios[config].append(got[config] / got["without"])
     w, wo = statistics.median(rps["with"]), statistics.median(rps["without"])
     print(
         f"req/s with ÷ without SignedURLMiddleware (uvicorn, {tool} -c{conns}, loopback): "
-        f"{statistics.median(ratios):.3f}  (target >= 0.95; median of {rounds} interleaved "
-        f"rounds of {seconds:g} s; medians {w:.0f} vs {wo:.0f} req/s; "
-        f"round ratios {min(ratios):.2f}-{max(ratios):.2f})"
+        f"{statistics.median(ratios['with']):.3f}  (target >= 0.95; median of {rounds} "
+        f"interleaved rounds of {seconds:g} s; medians {w:.0f} vs {wo:.0f} req/s; round ratios "
+        f"{min(ratios['with']):.2f}-{max(ratios['with']):.2f})"
     )
     per_cpu = {c: requests[c] / cpu[c] for c in cpu}
     print(
         f"requests per server CPU-second with ÷ without SignedURLMiddleware (same runs): "
         f"{per_cpu['with'] / per_cpu['without']:.3f}  (target >= 0.95; "
         f"{per_cpu['with']:.0f} vs {per_cpu['without']:.0f})"
+    )
+    print(
+        f"control, an empty pass-through ASGI layer ÷ without (same runs): "
+        f"{statistics.median(ratios['empty']):.3f}  (1 minus this is what any middleware "
+        f"costs here, and its spread is the noise; round ratios "
+        f"{min(ratios['empty']):.2f}-{max(ratios['empty']):.2f}; per CPU-second "
+        f"{per_cpu['empty'] / per_cpu['without']:.3f})"
     )
 
 
@@ -195,7 +219,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
-    p.add_argument("--serve", choices=["with", "without"], help=argparse.SUPPRESS)
+    p.add_argument("--serve", choices=["with", "without", "empty"], help=argparse.SUPPRESS)
     p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.serve:
