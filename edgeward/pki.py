@@ -13,6 +13,7 @@ Needs ``cryptography`` (pulled by the ``caldav`` and ``printer`` extras).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 import os
 import socket
@@ -178,6 +179,11 @@ def write_pair(
 def fingerprint(cert: x509.Certificate) -> str:
     """SHA-256 fingerprint as upper-case hex pairs joined by ``:`` (as browsers show it)."""
     return cert.fingerprint(hashes.SHA256()).hex(":").upper()
+
+
+def fingerprint_der(der: bytes) -> str:
+    """:func:`fingerprint` of a DER certificate, without parsing it (a TLS peer's bytes)."""
+    return hashlib.sha256(der).digest().hex(":").upper()
 
 
 def served_certificate(

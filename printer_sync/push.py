@@ -13,7 +13,6 @@ with the outcome, the error kind and a sentence for the operator.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -25,7 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from edgeward.logs import get_logger
-from edgeward.pki import fingerprint
+from edgeward.pki import fingerprint, fingerprint_der
 from printer_sync import metrics
 from printer_sync.config import Config, PrinterConfig
 from printer_sync.drivers.base import Driver
@@ -122,8 +121,7 @@ def _client(printer: PrinterConfig, pinned: Sequence[x509.Certificate]) -> httpx
         der = tls.getpeercert(binary_form=True) if tls is not None else None
         if der is None:
             raise PushError(ErrorKind.TLS_UNTRUSTED, "the printer answered without TLS")
-        served = hashlib.sha256(der).hexdigest().upper()
-        served_fp = ":".join(served[i : i + 2] for i in range(0, 64, 2))
+        served_fp = fingerprint_der(der)
         if served_fp not in allowed:
             raise PushError(
                 ErrorKind.PIN_CHANGED,

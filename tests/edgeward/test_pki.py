@@ -69,3 +69,12 @@ def test_served_certificate_with_and_without_sni(tmp_path: Path, server_name: st
     assert fingerprint(cert) == leaf.fingerprint
     assert version in ("TLSv1.2", "TLSv1.3")
     assert seen == [server_name]
+
+
+def test_fingerprint_der_equals_fingerprint_of_the_parsed_certificate() -> None:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from edgeward.pki import fingerprint_der
+
+    leaf = issue(make_ca())
+    assert fingerprint_der(leaf.cert.public_bytes(Encoding.DER)) == leaf.fingerprint
