@@ -68,11 +68,6 @@ def setting(
     return dataclasses.field(default=default, metadata=metadata)
 
 
-def help_of(cls: type[Any]) -> dict[str, str]:
-    """``{toml_key: help}`` for documentation and ``--help`` epilogs."""
-    return {_key_of(f): str(f.metadata.get("help", "")) for f in dataclasses.fields(cls)}
-
-
 def load_file(cls: type[T], path: str | Path, *, section: str | None = None) -> T:
     """Read a TOML file (or one table of it) into ``cls``."""
     p = Path(path)

@@ -6,7 +6,7 @@ from typing import Literal
 
 import pytest
 
-from edgeward.config import ConfigError, help_of, load_file, load_mapping, setting
+from edgeward.config import ConfigError, load_file, load_mapping, setting
 from edgeward.secrets import Secret
 
 
@@ -90,8 +90,7 @@ def test_missing_and_unreadable_files(tmp_path: Path) -> None:
         load_file(Root, f)
 
 
-def test_section_and_help(tmp_path: Path) -> None:
+def test_section(tmp_path: Path) -> None:
     f = tmp_path / "c.toml"
     f.write_text("[gateway]\nratio = 2.5\n")
     assert load_file(Root, f, section="gateway").ratio == 2.5
-    assert help_of(Root)["printer"] == "printers"
