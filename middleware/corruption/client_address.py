@@ -97,10 +97,6 @@ class TrustedProxies:
         items = ["*"] if self._all else sorted(self._hosts) + [str(n) for n in self._networks]
         return f"TrustedProxies({items})"
 
-    @property
-    def trusts_all(self) -> bool:
-        return self._all
-
     def __contains__(self, host: object) -> bool:
         if self._all:
             return True
