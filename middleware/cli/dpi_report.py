@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from edgeward.cli import EXIT_OK, UsageError, parser, run
 from edgeward.logs import get_logger
@@ -19,12 +28,15 @@ from middleware.report.inputs import Collected, InputError, read_file, total_siz
 from middleware.report.recover import MAX_TRIES
 from middleware.report.render_html import render_html
 from middleware.report.render_json import render_json
-from middleware.report.render_text import render_text
+from middleware.report.render_text import count, render_text
 from middleware.signed import KeyFileError, KeyRing
 
 log = get_logger("middleware.dpi_report")
 
 _PROGRESS_FROM = 16 << 20  # bytes of input from which a progress bar is worth showing
+_MAX_SECONDS = 7 * 86400.0  # a budget beyond a week is a typo (and inf/NaN are refused)
+RECOVER_MAX = 1000  # distinct corrupted signed URLs tried at most
+RECOVER_SECONDS = 60.0  # total time spent on recovery at most
 
 DESCRIPTION = """\
 Which networks (AS numbers) send corrupted requests, and is any of them significantly
@@ -101,8 +113,92 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CIDR",
         help="as in dpi-watch: believe $proxy_protocol_addr / X-Forwarded-For from it",
     )
+    p.add_argument(
+        "--recover-max",
+        type=int,
+        default=RECOVER_MAX,
+        metavar="N",
+        help="with --keys: distinct corrupted signed URLs tried at most; the rest are counted",
+    )
+    p.add_argument(
+        "--recover-seconds",
+        type=float,
+        default=RECOVER_SECONDS,
+        metavar="SECONDS",
+        help="with --keys: total time for recovery at most (a forged URL costs ~70 ms)",
+    )
     p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     return p
+
+
+def _writable(option: str, path: Path) -> None:
+    """Refuse an output path that cannot be written, before any input is read."""
+    if path.is_dir():
+        raise UsageError(f"{option} {path}: is a directory")
+    parent = path.parent
+    if not parent.is_dir():
+        raise UsageError(f"{option} {path}: folder {parent} does not exist")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UsageError(f"{option} {path}: not writable (permission denied)")
+    if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: cannot create a file in {parent} (permission denied)")
+
+
+def _load_keys(path: str) -> KeyRing:
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"--keys {p}: is a directory, not a signed-url key file")
+    try:
+        return KeyRing.from_file(p)
+    except KeyFileError as exc:
+        raise UsageError(str(exc)) from None
+    except (OSError, ValueError) as exc:  # a FIFO, a device, an I/O error
+        raise UsageError(f"--keys {p}: cannot read: {exc}") from None
+
+
+def _read_all(paths: list[Path], trusted: TrustedProxies, err: Console, quiet: bool) -> Collected:
+    size = total_size(paths)
+    collected = Collected()
+    # Nothing logs while the bar is live (a log line would land inside it): the per-input
+    # summaries are logged once the bar is gone.
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=quiet or size < _PROGRESS_FROM,
+    ) as progress:
+        task = progress.add_task("reading", total=size)
+        for path in paths:
+            progress.update(task, description=f"reading {path.name}")
+            read_file(path, collected, trusted=trusted, advance=lambda n: progress.advance(task, n))
+    if all(i.lines == i.malformed for i in collected.inputs):
+        what = ", ".join(
+            f"{i.path}: {count(i.lines)} lines" + (" (all malformed)" if i.lines else "")
+            for i in collected.inputs
+        )
+        raise InputError(
+            f"no nginx access-log line and no event in the inputs ({what}); dpi-report reads "
+            "nginx access logs (combined, edgeward_json) and dpi-watch/attributor event files"
+        )
+    for stats in collected.inputs:
+        log.info(
+            "%s: %s, %s lines, %s malformed",
+            stats.path,
+            stats.kind,
+            count(stats.lines),
+            count(stats.malformed),
+        )
+        if stats.lines and stats.malformed == stats.lines:
+            log.warning(
+                "%s: no line is a %s line (all %s malformed)",
+                stats.path,
+                stats.kind,
+                count(stats.lines),
+            )
+    return collected
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -110,56 +206,61 @@ def _main(args: argparse.Namespace) -> int:
         raise UsageError("--alpha must be between 0 and 1")
     if args.max_tries < 0:
         raise UsageError("--max-tries must be >= 0")
+    if args.top < 0:
+        raise UsageError("--top must be >= 0")
+    if args.recover_max < 0:
+        raise UsageError("--recover-max must be >= 0")
+    if not 0 <= args.recover_seconds <= _MAX_SECONDS:
+        raise UsageError(f"--recover-seconds must be between 0 and {_MAX_SECONDS:g}")
     try:
         trusted = TrustedProxies(args.trusted_proxy)
     except ValueError as exc:
         raise UsageError(f"--trusted-proxy: {exc}") from None
+    if args.html:
+        _writable("--html", Path(args.html))
     table = None
     if args.asn_table:
         try:
             table = PrefixTable.load(args.asn_table)
         except TableError as exc:
-            raise UsageError(str(exc)) from None
-    keys = None
-    if args.keys:
-        try:
-            keys = KeyRing.from_file(args.keys)
-        except KeyFileError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(f"--asn-table: {exc}") from None
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"--asn-table {args.asn_table}: cannot read: {exc}") from None
+    keys = _load_keys(args.keys) if args.keys else None
     paths = [Path(p) for p in args.inputs]
     err = Console(stderr=True, emoji=False)
     try:
-        size = total_size(paths)
-        collected = Collected()
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            transient=True,
-            disable=args.no_progress or size < _PROGRESS_FROM,
-        ) as progress:
-            task = progress.add_task("reading", total=size)
-            for path in paths:
-                progress.update(task, description=f"reading {path.name}")
-                stats = read_file(
-                    path, collected, trusted=trusted, advance=lambda n: progress.advance(task, n)
-                )
-                log.info(
-                    "%s: %s, %d lines, %d malformed", path, stats.kind, stats.lines, stats.malformed
-                )
-            rec = progress.add_task("recovering signed URLs", total=None, visible=keys is not None)
-            report = build_report(
-                collected,
-                table,
-                alpha=args.alpha,
-                keys=keys,
-                max_tries=args.max_tries,
-                on_recovery=lambda i, n: progress.update(rec, completed=i, total=n),
-            )
+        collected = _read_all(paths, trusted, err, args.no_progress)
     except InputError as exc:
         raise UsageError(str(exc)) from None
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=args.no_progress or keys is None,
+    ) as progress:
+        rec = progress.add_task("recovering signed URLs", total=None)
+        report = build_report(
+            collected,
+            table,
+            alpha=args.alpha,
+            keys=keys,
+            max_tries=args.max_tries,
+            recover_max=args.recover_max,
+            recover_seconds=args.recover_seconds,
+            on_recovery=lambda i, n: progress.update(rec, completed=i, total=n),
+        )
+    if report.recovery_skipped:
+        log.warning(
+            "signed-URL recovery budget spent: %s distinct URL(s) not tried "
+            "(--recover-max %s, --recover-seconds %s)",
+            count(report.recovery_skipped),
+            args.recover_max,
+            f"{args.recover_seconds:g}",
+        )
     if args.json:
         sys.stdout.write(render_json(report))
     elif args.html:
@@ -167,7 +268,7 @@ def _main(args: argparse.Namespace) -> int:
         try:
             out.write_text(render_html(report), encoding="utf-8")
         except OSError as exc:
-            raise UsageError(f"{out}: cannot write: {exc.strerror or exc}") from None
+            raise UsageError(f"--html {out}: cannot write: {exc.strerror or exc}") from None
         err.print(
             f"wrote {out} ({len(report.flagged)} network(s) flagged)", markup=False, soft_wrap=True
         )
