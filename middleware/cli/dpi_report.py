@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -22,6 +22,7 @@ from rich.progress import (
 from edgeward.cli import EXIT_OK, UsageError, parser, run
 from edgeward.logs import get_logger
 from middleware.attribution.prefix_table import PrefixTable, TableError
+from middleware.cli import dpi_report_tools
 from middleware.edge.realip import TrustedProxies
 from middleware.report.build import build_report
 from middleware.report.inputs import Collected, InputError, read_file, total_size
@@ -32,6 +33,12 @@ from middleware.report.render_text import count, render_text
 from middleware.signed import KeyFileError, KeyRing
 
 log = get_logger("middleware.dpi_report")
+
+TOOLS: dict[str, tuple[Callable[[], argparse.ArgumentParser], Callable[[argparse.Namespace], int]]]
+TOOLS = {
+    "demo-log": (dpi_report_tools.demo_parser, dpi_report_tools.run_demo),
+    "fetch-table": (dpi_report_tools.fetch_parser, dpi_report_tools.run_fetch),
+}
 
 _PROGRESS_FROM = 16 << 20  # bytes of input from which a progress bar is worth showing
 _MAX_SECONDS = 7 * 86400.0  # a budget beyond a week is a typo (and inf/NaN are refused)
@@ -283,7 +290,11 @@ def _main(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run(_main, build_parser().parse_args(argv))
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in TOOLS:  # `dpi-report demo-log ...`; a log named so: ./demo-log
+        build, func = TOOLS[args[0]]
+        return run(func, build().parse_args(args[1:]))
+    return run(_main, build_parser().parse_args(args))
 
 
 if __name__ == "__main__":
