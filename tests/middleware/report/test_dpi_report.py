@@ -374,3 +374,60 @@ def test_log_lines_never_print_into_the_progress_bar(small: Any, tmp_path: Path)
     logged = proc.stderr.index("big.log: nginx-combined, 120,000 lines")
     assert proc.stderr.rfind("reading ") < logged  # the bar was gone before anything logged
     assert "\x1b" not in proc.stderr[logged:]  # no bar redrawn after (or around) a log line
+
+
+OTHER = KeyRing.from_secrets([("k1", b"a-different-secret-of-32-bytes!!")])
+
+
+@pytest.fixture(scope="module")
+def forged(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """A log with 40 forged corrupted signed URLs from one network, then 3 genuine ones
+    from AS9506; the keys that verify the genuine ones."""
+    d = tmp_path_factory.mktemp("forged")
+    nets = make_networks(30, seed=5, incident_rank=3)
+    flooder = nets[0].asn
+    fake = functools.partial(sign_url, keyring=OTHER, expires_at=1893456000)
+    real = functools.partial(sign_url, keyring=RING, expires_at=1893456000)
+    generate_log(d / "a.log", nets, lines=3000, corrupted=40, corrupt_asn=flooder, seed=1,
+                 clients=300, sign=fake)  # fmt: skip
+    generate_log(d / "b.log", nets, lines=3000, corrupted=3, seed=2, clients=300, sign=real)
+    log = d / "access.log"
+    log.write_bytes((d / "a.log").read_bytes() + (d / "b.log").read_bytes())
+    keys = d / "keys"
+    keys.write_text(f"k1 {SECRET_B64}\n")
+    keys.chmod(0o600)
+    return write_iptoasn(nets, d / "t.tsv"), log, keys
+
+
+def test_recovery_stops_at_its_count_budget_and_says_how_many_were_skipped(
+    forged: tuple[Path, Path, Path],
+) -> None:
+    table, log, keys = forged
+    args = ("--asn-table", table, "--keys", keys, "--recover-max", "6", log)
+    rec = as_json(*args)["recovery"]
+    assert (rec["attempted"], rec["skipped"]) == (6, 43 - 6)
+    # Round robin over networks, flagged first: the flood does not starve AS9506's URLs.
+    assert rec["recovered"] == 3
+    proc = dpi_report(*args)
+    assert "recovered 3 of 6; 37 more not tried" in " ".join(proc.stdout.split())
+    assert "37 distinct URL(s) not tried" in proc.stderr
+
+
+def test_recovery_stops_at_its_time_budget(forged: tuple[Path, Path, Path]) -> None:
+    table, log, keys = forged
+    started = time.monotonic()
+    rec = as_json("--asn-table", table, "--keys", keys, "--recover-seconds", "0.2", log)["recovery"]
+    elapsed = time.monotonic() - started
+    assert rec["skipped"] > 0 and rec["attempted"] + rec["skipped"] == 43
+    assert elapsed < 30  # 40 forged URLs cost ~3-10 s here without the budget
+
+
+def test_a_repeated_forged_url_is_tried_once(
+    tmp_path: Path, forged: tuple[Path, Path, Path]
+) -> None:
+    table, log, keys = forged
+    line = next(x for x in log.read_bytes().splitlines() if b"\\x80" in x)
+    flood = tmp_path / "flood.log"
+    flood.write_bytes((line + b"\n") * 500 + log.read_bytes()[:20_000])
+    rec = as_json("--asn-table", table, "--keys", keys, flood)["recovery"]
+    assert (rec["attempted"], rec["skipped"]) == (1, 0)
