@@ -155,10 +155,12 @@ def _load_keys(path: str) -> KeyRing:
     p = Path(path)
     if p.is_dir():
         raise UsageError(f"--keys {p}: is a directory, not a signed-url key file")
+    if p.exists() and not p.is_file():  # a FIFO would block, a device is no key file
+        raise UsageError(f"--keys {p}: not a regular file")
     try:
         return KeyRing.from_file(p)
     except KeyFileError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(f"--keys: {exc}") from None
     except (OSError, ValueError) as exc:  # a FIFO, a device, an I/O error
         raise UsageError(f"--keys {p}: cannot read: {exc}") from None
 
