@@ -151,6 +151,13 @@ def _writable(option: str, path: Path) -> None:
         raise UsageError(f"{option} {path}: cannot create a file in {parent} (permission denied)")
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
+
+
 def _load_keys(path: str) -> KeyRing:
     p = Path(path)
     if p.is_dir():
@@ -221,12 +228,19 @@ def _main(args: argparse.Namespace) -> int:
         raise UsageError("--recover-max must be >= 0")
     if not 0 <= args.recover_seconds <= _MAX_SECONDS:
         raise UsageError(f"--recover-seconds must be between 0 and {_MAX_SECONDS:g}")
+    for option, value in (("--asn-table", args.asn_table), ("--keys", args.keys),
+                          ("--html", args.html), *(("INPUT", i) for i in args.inputs)):  # fmt: skip
+        if value is not None and "\0" in value:  # no shell passes one; Python refuses it
+            raise UsageError(f"{option}: a path cannot hold a NUL byte")
     try:
         trusted = TrustedProxies(args.trusted_proxy)
     except ValueError as exc:
         raise UsageError(f"--trusted-proxy: {exc}") from None
     if args.html:
         _writable("--html", Path(args.html))
+        for name in args.inputs:
+            if _same_file(Path(args.html), Path(name)):
+                raise UsageError(f"--html {args.html}: is also an input; it would be overwritten")
     table = None
     if args.asn_table:
         try:
@@ -295,8 +309,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] in TOOLS:  # `dpi-report demo-log ...`; a log named so: ./demo-log
         build, func = TOOLS[args[0]]
-        return run(func, build().parse_args(args[1:]))
-    return run(_main, build_parser().parse_args(args))
+        return run(_one_line(func), build().parse_args(args[1:]))
+    return run(_one_line(_main), build_parser().parse_args(args))
+
+
+def printable(text: str) -> str:
+    """Control characters (a newline, an escape sequence in a file name) escaped: an error
+    stays one line and cannot drive the terminal."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
+def _one_line(
+    func: Callable[[argparse.Namespace], int],
+) -> Callable[[argparse.Namespace], int]:
+    def wrapped(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except UsageError as exc:
+            raise UsageError(printable(str(exc))) from None
+
+    return wrapped
 
 
 if __name__ == "__main__":
