@@ -10,10 +10,11 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import sys
 from collections.abc import Callable, Sequence
-from typing import Final
+from typing import Final, NoReturn
 
 from edgeward.config import ConfigError
 from edgeward.logs import setup_logging
@@ -32,11 +33,54 @@ class UsageError(Exception):
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """Keep the examples in descriptions as written, and show defaults."""
 
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        # A default that says nothing (None, a flag's False, an empty list) is not shown,
+        # nor one the help already gives in its own words: no "(default: None)", no doubles.
+        text = action.help or ""
+        if action.default in (None, False, [], ()) or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with an unknown option named as such (and the nearest known one).
+
+    argparse says "unrecognized arguments", or, when a required argument is missing too,
+    only that, hiding the typo that caused it.
+    """
+
+    _seen: list[str] | None = None
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        self._seen = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(self._seen, namespace)
+
+    def _unknown(self, tokens: Sequence[str]) -> str | None:
+        known = list(self._option_string_actions)
+        for arg in tokens:
+            if arg == "--":
+                break
+            name = arg.split("=", 1)[0]
+            if not name.startswith("--") or name in known:
+                continue
+            if self.allow_abbrev and sum(k.startswith(name) for k in known) == 1:
+                continue  # a unique abbreviation argparse accepts
+            near = difflib.get_close_matches(name, known, n=1)
+            return f"unknown option {name}" + (f" (did you mean {near[0]}?)" if near else "")
+        return None
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments: "):
+            message = self._unknown(message.split(": ", 1)[1].split()) or message
+        elif message.startswith("the following arguments are required") and self._seen:
+            message = self._unknown(self._seen) or message
+        super().error(message)
+
 
 def parser(prog: str, description: str, epilog: str = "") -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog=prog, description=description, epilog=epilog, formatter_class=HelpFormatter
-    )
+    p = Parser(prog=prog, description=description, epilog=epilog, formatter_class=HelpFormatter)
     add_logging_options(p)
     return p
 

@@ -64,31 +64,46 @@ it is valid for 1, 2 or 76 events; a network can be flagged with few events only
 sends few requests.
 
 Counting: requests come from logs only; an event that repeats a corrupted log line
-(same client and kind, within 2 s) is counted once. Malformed lines are counted, skipped.
+(same client and kind, within 2 s) is counted once. With logs among the inputs, an event
+that matches no log line is set apart with its reason (outside the logs' time span, or
+no log line shows it) and counted nowhere: no network is flagged on events alone.
+Malformed lines are counted, skipped.
 """
 
 EPILOG = """\
+commands (instead of INPUT...):
+  dpi-report demo-log OUT --lines N    a test log with the seed's incident, and its table
+  dpi-report fetch-table URL OUT       download an IP→ASN table, checked before it is used
+  (each has its own --help; a log file named like a command: ./demo-log)
+
 examples:
   dpi-report --asn-table ip2asn-v4.tsv.gz /var/log/nginx/access.log*
   dpi-report --asn-table ipasn.dat --html report.html access.log.1.gz edge-events.jsonl
   dpi-report --asn-table ipasn.dat --json access.log > report.json
   dpi-report --asn-table ipasn.dat --keys /etc/edgeward/url-keys access.log
+  dpi-report demo-log demo.log --lines 20000 && dpi-report --asn-table demo.log.asn.tsv demo.log
+
+exit codes: 0 report written (whether or not a network is flagged), 2 usage or input
+error (including inputs with no nginx line and no event), 130 interrupted.
 
 --keys FILE (signed-url key file): for each corrupted signed URL, the two corrupted bytes
 are replaced by every pair of URL characters (at most 2 x 82^2 HMACs per URL, bounded by
 --max-tries) and a candidate is kept when its signature verifies. "recovered k of n"
 proves transport damage, not tampering: a forger cannot produce a URL that verifies.
+A forged URL costs the whole search, so the total is bounded (--recover-max,
+--recover-seconds); the report counts the URLs left untried.
 
 --json writes schema edgeward.dpi-report/1 (stable; keys are only ever added):
-  schema, generated_at, inputs[{path,kind,lines,malformed}],
-  totals{requests,corrupted,rate,asns,flagged[asn]},
+  schema, generated_at, inputs[{path,kind,lines,malformed,first,last}],
+  spans{logs,events}, totals{requests,corrupted,rate,asns,flagged[asn]},
   test{method,correction,alpha,tested,threshold},
-  asns[{asn,name,requests,corrupted,kinds{},rate,ci95[lo,hi],p_value,flagged}],
-  timeline{bucket_seconds,series{asn:[[start,corrupted]]}},
-  recovery{attempted,recovered,items[{corrupted,original,kid,tries}]} or null.
+  asns[{asn,name,requests,corrupted,kinds{},rate,ci95[lo,hi],p_value,flagged,
+        first_corrupted,last_corrupted}],
+  unmatched_events{count,reasons{},asns{},explained{}},
+  timeline{bucket_seconds,axis,series{asn:[[start,corrupted]]}},
+  recovery{attempted,recovered,skipped,items[{corrupted,original,kid,tries}]} or null.
 Unknown values are null; AS 0 is "unknown" (no table, or no prefix holds the client).
-
-exit codes: 0 report written (whether or not a network is flagged), 2 usage or input error.
+Times are ISO 8601 UTC.
 """
 
 
@@ -110,9 +125,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="write JSON to standard output")
-    out.add_argument("--html", metavar="OUT", help="write a self-contained HTML page")
-    p.add_argument("--alpha", type=float, default=0.05, help="family-wise significance level")
-    p.add_argument("--top", type=int, default=20, help="table rows (flagged/corrupted always)")
+    out.add_argument("--html", metavar="FILE", help="write a self-contained HTML page")
+    p.add_argument(
+        "--alpha", type=float, default=0.05, metavar="P", help="family-wise significance level"
+    )
+    p.add_argument(
+        "--top",
+        type=int,
+        default=20,
+        metavar="N",
+        help="table rows; flagged and corrupted networks are always shown",
+    )
     p.add_argument(
         "--trusted-proxy",
         action="append",
@@ -132,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=RECOVER_SECONDS,
         metavar="SECONDS",
-        help="with --keys: total time for recovery at most (a forged URL costs ~70 ms)",
+        help="with --keys: total seconds for recovery at most; a forged URL costs 70-260 ms",
     )
     p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     return p

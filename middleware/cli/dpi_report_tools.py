@@ -125,7 +125,7 @@ def fetch_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.add_argument(
         "--max-bytes", type=int, default=MAX_BYTES, metavar="N",
-        help="refuse a download larger than this (bytes)",
+        help="refuse a download of more bytes than this",
     )  # fmt: skip
     p.add_argument(
         "--force", action="store_true",

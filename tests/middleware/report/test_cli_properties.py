@@ -85,9 +85,13 @@ OPTIONS = {
 }
 
 
-def call(argv: list[str]) -> tuple[int, str]:
+def call(argv: list[str], cwd: str) -> tuple[int, str]:
     err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+    with (
+        contextlib.chdir(cwd),  # relative paths never land in the repository
+        contextlib.redirect_stderr(err),
+        contextlib.redirect_stdout(io.StringIO()),
+    ):
         try:
             code = main(argv)
         except SystemExit as exc:  # argparse's own errors
@@ -109,9 +113,11 @@ def test_any_value_of_any_option_is_a_report_or_exit_2_naming_it(
     value = world.get(value, value)
     if odd is not None and data.draw(st.booleans()):
         value = odd  # arbitrary text, or bytes that are not UTF-8 (surrogate-escaped)
+        if option == "--html":  # it writes: keep it inside the test's folder
+            value = os.path.join(world["dir"], value.replace("/", "_") or "_")
     code, err = call([f"{option}={value}" if value.startswith("-") else option, value][:1]
                      + ([] if value.startswith("-") else [value])
-                     + ["--no-progress", world["log"]])  # fmt: skip
+                     + ["--no-progress", world["log"]], world["dir"])  # fmt: skip
     assert code in (0, 2), err
     assert "Traceback" not in err
     if code == 2:
@@ -125,7 +131,7 @@ def test_any_input_path_is_a_report_or_exit_2_naming_it(
 ) -> None:
     paths = [world.get(p, p) or "''" for p in inputs]
     paths = [p if not p.startswith("-") else "./" + p for p in paths]
-    code, err = call(["--no-progress", *paths])
+    code, err = call(["--no-progress", *paths], world["dir"])
     assert code in (0, 2), err
     assert "Traceback" not in err
     if code == 2:
