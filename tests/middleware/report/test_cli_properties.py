@@ -136,3 +136,35 @@ def test_any_input_path_is_a_report_or_exit_2_naming_it(
     assert "Traceback" not in err
     if code == 2:
         assert err.count("\n") == 1 and err.startswith("error: ")
+
+
+TOOL_OPTIONS = {
+    ("demo-log", "--lines"): NUMBERS,
+    ("demo-log", "--seed"): NUMBERS,
+    ("demo-log", "--corrupted"): NUMBERS,
+    ("demo-log", "--networks"): NUMBERS,
+    ("demo-log", "--hours"): NUMBERS,
+    ("demo-log", "--table"): st.sampled_from(["dir", "missing", "nonutf8"]),
+    ("fetch-table", "--timeout"): NUMBERS,
+    ("fetch-table", "--max-bytes"): NUMBERS,
+}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(key=st.sampled_from(sorted(TOOL_OPTIONS)), data=st.data())
+def test_any_value_of_a_commands_option_is_done_or_exit_2_naming_it(
+    world: dict[str, str], key: tuple[str, str], data: st.DataObject
+) -> None:
+    command, option = key
+    value = world.get(v := data.draw(TOOL_OPTIONS[key]), v)
+    if command == "demo-log":
+        # Few lines whatever else is asked, so a valid draw stays quick.
+        small = [] if option == "--lines" else ["--lines", "50"]
+        argv = [command, os.path.join(world["dir"], "demo.log"), *small]
+    else:  # a port nothing listens on: a valid draw fails to download (exit 1)
+        argv = [command, "http://127.0.0.1:9/t.tsv", os.path.join(world["dir"], "t.tsv")]
+    code, err = call([*argv, f"{option}={value}"], world["dir"])
+    assert code in ((0, 2) if command == "demo-log" else (1, 2)), err
+    assert "Traceback" not in err
+    if code == 2:
+        assert option in err, err
