@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
+import math
 import signal
 import sys
 from collections.abc import Sequence
@@ -22,8 +24,10 @@ from edgeward.logs import get_logger
 from edgeward.metrics import serve_metrics
 from edgeward.netaddr import parse_hostport
 from middleware.attribution.attributor import Attributor
+from middleware.attribution.eventlog import DEFAULT_KEEP, DEFAULT_MAX_BYTES, DEFAULT_RATE, EventLog
 from middleware.attribution.prefix_table import PrefixTable, TableError
 from middleware.attribution.whois import WhoisResolver
+from middleware.corruption.client_address import TrustedProxies as AddressSet
 from middleware.edge.nginx_log import LOG_FORMATS
 from middleware.edge.realip import TrustedProxies
 from middleware.edge.watch import EdgeIngest, run_syslog, run_tail
@@ -74,6 +78,28 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--events",
         metavar="FILE",
         help="append each corruption event as one JSON line (dpi-report reads it)",
+    )
+    g.add_argument(
+        "--events-per-second",
+        type=float,
+        default=DEFAULT_RATE,
+        metavar="N",
+        help="at most N event lines a second (bursts of 10 N) in --events and the log; "
+        "events over it are counted (edgeward_attribution_suppressed_total), not written",
+    )
+    g.add_argument(
+        "--events-max-mb",
+        type=float,
+        default=DEFAULT_MAX_BYTES >> 20,
+        metavar="MB",
+        help="rotate --events before it grows past MB megabytes (FILE.1 ... FILE.N)",
+    )
+    g.add_argument(
+        "--events-keep",
+        type=int,
+        default=DEFAULT_KEEP,
+        metavar="N",
+        help="rotated events files kept",
     )
     g.add_argument(
         "--whois",
@@ -146,6 +172,15 @@ def build_parser() -> argparse.ArgumentParser:
         "example:\n  dpi-watch syslog --listen 127.0.0.1:5140 --nginx-format json",
     )
     s.add_argument("--listen", default="127.0.0.1:5140", metavar="HOST:PORT", help="UDP address")
+    s.add_argument(
+        "--allow-from",
+        action="append",
+        default=None,
+        metavar="CIDR",
+        help="accept datagrams only from this address or network (repeat; default: "
+        "loopback, 127.0.0.0/8 and ::1). UDP senders are not authenticated: anyone allowed "
+        "here can inject log lines, and so events blamed on any address",
+    )
     _common(s)
     return p
 
@@ -178,14 +213,56 @@ def _attributor(args: argparse.Namespace, resolver: WhoisResolver | None) -> Att
         log.info("ASN table %s: %d prefixes", args.asn_table, len(table))
     if args.top_n < 0:
         raise UsageError("--top-n must be >= 0")
-    return Attributor(table=table, resolver=resolver, events_path=args.events, top_n=args.top_n)
+    return Attributor(
+        table=table,
+        resolver=resolver,
+        events_path=args.events,
+        top_n=args.top_n,
+        event_log=_event_log(args),
+    )
+
+
+def _event_log(args: argparse.Namespace) -> EventLog:
+    rate = args.events_per_second
+    if not math.isfinite(rate) or not 0 < rate <= 1e6:
+        raise UsageError("--events-per-second must be a number above 0 and at most 1000000")
+    size = args.events_max_mb
+    if not math.isfinite(size) or not 1 <= size <= 1 << 20:
+        raise UsageError("--events-max-mb must be a number from 1 to 1048576")
+    if not 1 <= args.events_keep <= 1000:
+        raise UsageError("--events-keep must be from 1 to 1000")
+    return EventLog(
+        args.events,
+        rate=rate,
+        burst=max(1, int(rate * 10)),
+        max_bytes=int(size * (1 << 20)),
+        keep=args.events_keep,
+    )
 
 
 def _check_listen(value: str, option: str) -> None:
+    """``HOST:PORT`` with an IP address (or ``localhost``): a name would need DNS."""
     try:
-        parse_hostport(value)
+        host, _port = parse_hostport(value)
+        if host != "localhost":
+            ipaddress.ip_address(host)
     except ValueError as exc:
         raise UsageError(f"{option}: {exc}") from None
+
+
+def _positive_seconds(value: float, option: str) -> float:
+    if not math.isfinite(value) or value <= 0 or value > 3600:
+        raise UsageError(f"{option} must be a number of seconds above 0 and at most 3600")
+    return value
+
+
+def _allow(items: list[str] | None) -> AddressSet | None:
+    if items is None:
+        return None
+    try:
+        return AddressSet([i for item in items for i in item.split(",")])
+    except ValueError as exc:
+        raise UsageError(f"--allow-from: {exc}".replace("trusted_proxies: ", "")) from None
 
 
 async def _serve(args: argparse.Namespace) -> int:
@@ -195,8 +272,12 @@ async def _serve(args: argparse.Namespace) -> int:
         raise UsageError(f"--trusted-proxy: {exc}") from None
     if args.metrics_listen:
         _check_listen(args.metrics_listen, "--metrics-listen")
+    allow = None
     if args.command == "syslog":
         _check_listen(args.listen, "--listen")
+        allow = _allow(args.allow_from)
+    if args.command == "tail":
+        _positive_seconds(args.interval, "--interval")
     resolver = _resolver(args)
     attributor = _attributor(args, resolver)
     ingest = EdgeIngest(attributor, log_format=args.nginx_format, trusted=trusted)
@@ -215,9 +296,12 @@ async def _serve(args: argparse.Namespace) -> int:
                 args.files, ingest, stop, interval=args.interval, from_start=args.from_start
             )
         else:
-            await run_syslog(args.listen, ingest, stop)
+            await run_syslog(args.listen, ingest, stop, allow=allow)
     except OSError as exc:
         log.error("%s", exc)
+        return EXIT_FAILED
+    except Exception:  # a bug, not an input: stop loudly so a supervisor restarts us
+        log.exception("the edge sensor stopped")
         return EXIT_FAILED
     finally:
         await attributor.stop()

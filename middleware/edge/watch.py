@@ -13,7 +13,9 @@
   (:func:`middleware.corruption.classify.classify`) and submitted as ``source="edge"``
   events; the attributor resolves and records them in the background;
 - malformed lines are counted (``edgeward_edge_log_lines_total{result="malformed"}``) and
-  skipped.
+  skipped: the parsers raise nothing but ``MalformedLine`` on any input (fuzzed);
+- the time of the last line read is kept, and exported as its age
+  (``edgeward_edge_last_line_age_seconds``): an ingest that has stalled shows, and alerts.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import functools
 import socket
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from itertools import repeat
 from pathlib import Path
 from typing import Final
@@ -38,7 +40,12 @@ from middleware.edge.fastscan import CombinedScan, needs_classify
 from middleware.edge.nginx_log import LogFormat, LogRecord, MalformedLine, parser_for
 from middleware.edge.realip import TrustedProxies
 from middleware.edge.tail import FileFollower
-from middleware.metrics import EDGE_LOG_LINES, REQUESTS_BY_ASN
+from middleware.metrics import (
+    EDGE_LAST_LINE_AGE,
+    EDGE_LOG_LINES,
+    EDGE_SYSLOG_REFUSED,
+    REQUESTS_BY_ASN,
+)
 
 log = get_logger("middleware.edge.watch")
 
@@ -86,6 +93,8 @@ class EdgeIngest:
         self._scan = CombinedScan(self.trusted)  # one per stream: it learns the line shape
         self._pending: dict[int, int] = {}  # requests by AS, not yet counted
         self._flushed = time.monotonic()
+        self.last_line = self._flushed  # monotonic time of the last line read (or start)
+        EDGE_LAST_LINE_AGE.set_function(self.last_line_age)
 
     def __repr__(self) -> str:
         return (
@@ -93,10 +102,15 @@ class EdgeIngest:
             f"malformed={self.malformed}, corrupted={self.corrupted})"
         )
 
+    def last_line_age(self) -> float:
+        """Seconds since the last line was read (since this ingest began, before any)."""
+        return time.monotonic() - self.last_line
+
     def feed(self, block: bytes) -> None:
         """Take complete log lines, each ending in ``\\n`` (the last one may omit it)."""
         if not block:
             return
+        self.last_line = time.monotonic()
         if self.log_format == "combined":
             scan = self._scan
             before = scan.lines, scan.malformed
@@ -192,7 +206,8 @@ class EdgeIngest:
         if client is None:
             client = self.trusted.client_of(record) if self.trusted else record.client
         self.corrupted += 1
-        log.info(
+        # DEBUG: the attributor logs each event once at INFO, under its rate limit.
+        log.debug(
             "corrupted request line from %s: %s at byte %d (%s)",
             client,
             finding.kind,
@@ -217,13 +232,24 @@ async def _report_every(ingest: EdgeIngest, every: float, stop: asyncio.Event) -
         try:
             await asyncio.wait_for(stop.wait(), every)
         except TimeoutError:
+            event_log = ingest.attributor.event_log
             log.info(
-                "lines=%d malformed=%d corrupted=%d dropped=%d",
+                "lines=%d malformed=%d corrupted=%d dropped=%d suppressed=%d",
                 ingest.lines,
                 ingest.malformed,
                 ingest.corrupted,
                 ingest.attributor.dropped,
+                event_log.suppressed,
             )
+            event_log.summary()
+
+
+async def _stop_reporter(reporter: asyncio.Task[None]) -> None:
+    # Cancelled rather than awaited: when the ingest ends on an error, ``stop`` is never
+    # set, and waiting for the reporter would hang the process with its input dead.
+    reporter.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reporter
 
 
 async def run_tail(
@@ -255,7 +281,7 @@ async def run_tail(
         for f in followers:
             f.close()
         ingest.flush()
-        await reporter
+        await _stop_reporter(reporter)
 
 
 async def run_syslog(
@@ -265,10 +291,14 @@ async def run_syslog(
     *,
     flush_every: float = 0.1,
     stats_every: float = 60.0,
+    allow: Container[str] | None = None,
 ) -> None:
-    """Receive datagrams on ``listen`` until ``stop`` is set (batched every ``flush_every``)."""
+    """Receive datagrams on ``listen`` until ``stop`` is set (batched every ``flush_every``).
+
+    Only datagrams from ``allow`` (addresses/networks; default loopback) are read."""
     pending: list[bytes] = []
     bad = 0
+    refused: set[str] = set()  # senders already logged (bounded)
 
     def on_message(message: bytes) -> None:
         pending.append(message + b"\n")
@@ -281,13 +311,19 @@ async def run_syslog(
         ingest.malformed += 1
         _MALFORMED.inc()
 
+    def on_refused(sender: str) -> None:
+        EDGE_SYSLOG_REFUSED.inc()
+        if sender not in refused and len(refused) < 100:
+            refused.add(sender)
+            log.warning("dropping syslog datagrams from %s: not an allowed sender", sender)
+
     def flush() -> None:
         if pending:
             block = b"".join(pending)
             pending.clear()
             ingest.feed(block)
 
-    transport = await syslog.listen(listen, on_message, on_bad)
+    transport = await syslog.listen(listen, on_message, on_bad, allow=allow, on_refused=on_refused)
     reporter = asyncio.create_task(_report_every(ingest, stats_every, stop))
     try:
         while not stop.is_set():
@@ -299,6 +335,6 @@ async def run_syslog(
         transport.close()
         flush()
         ingest.flush()
-        await reporter
+        await _stop_reporter(reporter)
     if bad:
         log.info("%d datagram(s) without syslog framing were skipped", bad)
