@@ -150,6 +150,8 @@ def _nginx(args: argparse.Namespace) -> tuple[NginxScheme, str]:
         scheme = NginxScheme(read_secret_file(args.secret_file), args.template)
     except (TemplateError, ValueError) as exc:
         raise UsageError(str(exc)) from None
+    except OSError as exc:  # a directory, a path too long: read_secret_file names the rest
+        raise UsageError(f"--secret-file {args.secret_file}: {exc.strerror or exc}") from None
     if "{remote_addr}" in args.template and args.remote_addr is None:
         raise UsageError("the template uses {remote_addr}: give --remote-addr A")
     return scheme, args.remote_addr or ""
@@ -217,15 +219,24 @@ def describe(verdict: Verdict, now: float) -> str:
         words.append(f"kid={verdict.kid}")
     if verdict.exp is not None:
         delta = verdict.exp - now
-        when = datetime.fromtimestamp(verdict.exp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         rel = f"in {_span(delta)}" if delta >= 0 else f"{_span(-delta)} ago"
-        words.append(f"exp={verdict.exp} ({when}, {rel})")
+        words.append(f"exp={verdict.exp} ({_utc(verdict.exp)}, {rel})")
     elif verdict.ok:
         words.append("exp=never")
     if verdict.finding is not None:
         f = verdict.finding
         words.append(f"finding={f.kind} offset={f.offset} evidence={f.evidence_hex}")
     return " ".join(words)
+
+
+def _utc(t: int) -> str:
+    """``t`` as an ISO 8601 UTC time; any unix time a link may carry (even past year 9999)."""
+    if not 0 <= t <= _LAST_DATETIME:
+        return "after year 9999" if t > 0 else "before 1970"
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+_LAST_DATETIME = 253_402_300_799  # 9999-12-31T23:59:59Z, the last second datetime holds
 
 
 def _span(seconds: float) -> str:
