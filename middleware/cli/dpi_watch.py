@@ -10,6 +10,7 @@ import math
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from edgeward.cli import (
     EXIT_FAILED,
@@ -140,7 +141,7 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--metrics-listen",
         default="127.0.0.1:9467",
         metavar="HOST:PORT",
-        help="serve /metrics here ('' to disable)",
+        help="serve /metrics here ('off' to disable)",
     )
 
 
@@ -160,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="read files present at start from their first line (default: only new lines)",
     )
     t.add_argument(
-        "--interval", type=float, default=0.25, metavar="S", help="seconds between polls"
+        "--interval", type=float, default=0.25, metavar="SECONDS", help="time between polls"
     )
     _common(t)
     s = add_subcommand(
@@ -201,25 +202,6 @@ def _resolver(args: argparse.Namespace) -> WhoisResolver | None:
         return WhoisResolver(nameservers=nameservers, port=port, per_minute=args.whois_per_minute)
     except ValueError as exc:
         raise UsageError(f"--whois: {exc}") from None
-
-
-def _attributor(args: argparse.Namespace, resolver: WhoisResolver | None) -> Attributor:
-    table = None
-    if args.asn_table:
-        try:
-            table = PrefixTable.load(args.asn_table)
-        except TableError as exc:
-            raise UsageError(str(exc)) from None
-        log.info("ASN table %s: %d prefixes", args.asn_table, len(table))
-    if args.top_n < 0:
-        raise UsageError("--top-n must be >= 0")
-    return Attributor(
-        table=table,
-        resolver=resolver,
-        events_path=args.events,
-        top_n=args.top_n,
-        event_log=_event_log(args),
-    )
 
 
 def _event_log(args: argparse.Namespace) -> EventLog:
@@ -265,12 +247,27 @@ def _allow(items: list[str] | None) -> AddressSet | None:
         raise UsageError(f"--allow-from: {exc}".replace("trusted_proxies: ", "")) from None
 
 
-async def _serve(args: argparse.Namespace) -> int:
+@dataclass
+class Prepared:
+    """Everything a run needs, built from the options before anything starts."""
+
+    ingest: EdgeIngest
+    attributor: Attributor
+    resolver: WhoisResolver | None
+    allow: AddressSet | None
+
+    def close(self) -> None:
+        if self.resolver is not None:
+            self.resolver.close()
+
+
+def prepare(args: argparse.Namespace) -> Prepared:
+    """Check every option (``UsageError`` names the one at fault) and build the parts."""
     try:
         trusted = TrustedProxies(args.trusted_proxy)
     except ValueError as exc:
         raise UsageError(f"--trusted-proxy: {exc}") from None
-    if args.metrics_listen:
+    if args.metrics_listen and args.metrics_listen != "off":
         _check_listen(args.metrics_listen, "--metrics-listen")
     allow = None
     if args.command == "syslog":
@@ -278,16 +275,58 @@ async def _serve(args: argparse.Namespace) -> int:
         allow = _allow(args.allow_from)
     if args.command == "tail":
         _positive_seconds(args.interval, "--interval")
+        for name in args.files:
+            if "\x00" in name:
+                raise UsageError(f"FILE: {name!r} holds a NUL byte")
+    if not 0 <= args.top_n <= 10_000:
+        raise UsageError("--top-n must be from 0 to 10000")
+    if not 1 <= args.whois_per_minute <= 100_000:
+        raise UsageError("--whois-per-minute must be from 1 to 100000")
+    _check_events_file(args.events)
+    event_log = _event_log(args)
+    table = _table(args.asn_table)
     resolver = _resolver(args)
-    attributor = _attributor(args, resolver)
+    attributor = Attributor(
+        table=table, resolver=resolver, events_path=args.events, top_n=args.top_n,
+        event_log=event_log,
+    )  # fmt: skip
     ingest = EdgeIngest(attributor, log_format=args.nginx_format, trusted=trusted)
+    return Prepared(ingest, attributor, resolver, allow)
+
+
+def _check_events_file(path: str | None) -> None:
+    """Fail at start, not at the first event, when the events file cannot be written."""
+    if path is None:
+        return
+    try:
+        with open(path, "a", encoding="ascii"):
+            pass
+    except (OSError, ValueError) as exc:
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise UsageError(f"--events {path}: {detail}") from None
+
+
+def _table(path: str | None) -> PrefixTable | None:
+    if not path:
+        return None
+    try:
+        table = PrefixTable.load(path)
+    except (TableError, OSError, ValueError) as exc:
+        raise UsageError(f"--asn-table: {exc}") from None
+    log.info("ASN table %s: %d prefixes", path, len(table))
+    return table
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    prepared = prepare(args)
+    ingest, attributor = prepared.ingest, prepared.attributor
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     metrics = None
     try:
-        if args.metrics_listen:
+        if args.metrics_listen and args.metrics_listen != "off":
             metrics = await serve_metrics(args.metrics_listen)
             log.info("metrics on http://%s/metrics", args.metrics_listen)
         await attributor.start()
@@ -296,7 +335,7 @@ async def _serve(args: argparse.Namespace) -> int:
                 args.files, ingest, stop, interval=args.interval, from_start=args.from_start
             )
         else:
-            await run_syslog(args.listen, ingest, stop, allow=allow)
+            await run_syslog(args.listen, ingest, stop, allow=prepared.allow)
     except OSError as exc:
         log.error("%s", exc)
         return EXIT_FAILED
@@ -305,8 +344,7 @@ async def _serve(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     finally:
         await attributor.stop()
-        if resolver is not None:
-            resolver.close()
+        prepared.close()
         if metrics is not None:
             server, task = metrics
             server.should_exit = True

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import json
+import math
+import os
+import stat
 import sys
 import time
 from collections.abc import Sequence
@@ -14,9 +19,13 @@ from edgeward.logs import get_logger
 from edgeward.secrets import read_secret_file
 from middleware.signed.keyring import KeyFileError, KeyRing, new_key_line
 from middleware.signed.native import sign_url, verify_url
-from middleware.signed.nginx_scheme import DEFAULT_TEMPLATE, NginxScheme, TemplateError
+from middleware.signed.nginx_scheme import (
+    DEFAULT_TEMPLATE,
+    MAX_TIME,
+    NginxScheme,
+)
 from middleware.signed.outcome import Verdict
-from middleware.signed.quoting import TargetError, quote_path
+from middleware.signed.quoting import quote_path
 
 log = get_logger("middleware.signed_url")
 
@@ -29,7 +38,7 @@ A key file holds lines '<kid> <secret>'; the first key signs, every key verifies
 
 EPILOG = """\
 examples:
-  signed-url keygen --kid 2026-11 >> keys.txt      # new key; move it to the top to sign with it
+  signed-url keygen --kid 2026-11 --out keys.txt   # new key (file 0600); move it to the top to sign
   signed-url sign --keys keys.txt --expires-in 3600 '/media/cat.jpg?w=640'
   signed-url sign --keys keys.txt --quote '/media/a b/été.png'
   signed-url verify --keys keys.txt '/media/cat.jpg?w=640&exp=1893456000&kid=k1&sig=...'
@@ -41,6 +50,8 @@ examples:
 exit codes: 0 done / valid, 1 invalid (the reason is printed), 2 usage or key-file error.
 """
 
+TIME_OPTIONS_NOTE = "unix time T: whole seconds since 1970, at most 9223372036854775807"
+
 NGINX_DEFAULT_EXPIRES_IN = 3600
 
 
@@ -51,14 +62,21 @@ def build_parser() -> argparse.ArgumentParser:
     keygen = add_subcommand(
         sub,
         "keygen",
-        "print a fresh '<kid> <secret>' line (32 random bytes)",
-        epilog="example:\n  signed-url keygen --kid 2026-12 >> /etc/edgeward/keys.txt",
+        "make a fresh '<kid> <secret>' line (32 random bytes)",
+        epilog="examples:\n  signed-url keygen --kid 2026-12 --out /etc/edgeward/keys.txt\n"
+        "  signed-url keygen                 # print the line instead",
     )
     keygen.add_argument(
         "--kid",
         default=datetime.now(UTC).strftime("%Y-%m"),
         help="key id: 1-32 of A-Z a-z 0-9 . _ - (default: this month, which makes "
         "rotation easy to follow)",
+    )
+    keygen.add_argument(
+        "--out",
+        metavar="FILE",
+        help="append the line to FILE, created readable by its owner only (0600); "
+        "without it the line is printed",
     )
 
     sign = add_subcommand(
@@ -74,11 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
     when.add_argument(
         "--expires-in",
         type=int,
-        metavar="S",
-        help=f"link expires S seconds from now (without --expires-*: native links never "
+        metavar="SECONDS",
+        help=f"link expires SECONDS from now (without --expires-*: native links never "
         f"expire, nginx links expire in {NGINX_DEFAULT_EXPIRES_IN} s)",
     )
-    when.add_argument("--expires-at", type=int, metavar="T", help="link expires at unix time T")
+    when.add_argument(
+        "--expires-at", type=int, metavar="T", help="link expires at " + TIME_OPTIONS_NOTE
+    )
     sign.add_argument(
         "--quote",
         action="store_true",
@@ -98,10 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _scheme_options(verify)
     verify.add_argument(
-        "--leeway", type=int, default=0, metavar="S", help="seconds of clock skew forgiven"
+        "--leeway", type=int, default=0, metavar="SECONDS", help="clock skew forgiven"
     )
+    verify.add_argument("--now", type=float, metavar="T", help="check as if at unix time T")
     verify.add_argument(
-        "--now", type=float, default=None, metavar="T", help="check as if at unix time T"
+        "--json",
+        action="store_true",
+        help="print the verdict as one JSON object (result, ok, reason, kid, exp, target...)",
     )
     verify.add_argument(
         "url", metavar="URL", help="a request-target (/path?query) or a full http(s) URL"
@@ -118,18 +141,18 @@ def _scheme_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--keys", metavar="FILE", help="key file (native scheme)")
     p.add_argument(
-        "--secret-file", metavar="F", help="file whose first line is nginx's secret (nginx)"
+        "--secret-file", metavar="FILE", help="file whose first line is nginx's secret (nginx)"
     )
     p.add_argument(
         "--template",
         default=DEFAULT_TEMPLATE,
+        metavar="TEMPLATE",
         help="nginx: the secure_link_md5 expression, with {expires} {uri} {remote_addr} "
         "{secret} for $secure_link_expires $uri $remote_addr and the secret",
     )
     p.add_argument(
         "--remote-addr",
-        default=None,
-        metavar="A",
+        metavar="ADDR",
         help="nginx: the client address the link is for, when the template uses {remote_addr}",
     )
 
@@ -139,30 +162,87 @@ def _keyring(args: argparse.Namespace) -> KeyRing:
         raise UsageError("the native scheme needs --keys FILE (make one with 'signed-url keygen')")
     try:
         return KeyRing.from_file(args.keys)
-    except KeyFileError as exc:
-        raise UsageError(str(exc)) from None
+    except (KeyFileError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise UsageError(f"--keys: {exc}") from None
 
 
 def _nginx(args: argparse.Namespace) -> tuple[NginxScheme, str]:
     if not args.secret_file:
-        raise UsageError("--scheme nginx needs --secret-file F")
+        raise UsageError("--scheme nginx needs --secret-file FILE")
     try:
-        scheme = NginxScheme(read_secret_file(args.secret_file), args.template)
-    except (TemplateError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
-    except OSError as exc:  # a directory, a path too long: read_secret_file names the rest
-        raise UsageError(f"--secret-file {args.secret_file}: {exc.strerror or exc}") from None
-    if "{remote_addr}" in args.template and args.remote_addr is None:
-        raise UsageError("the template uses {remote_addr}: give --remote-addr A")
-    return scheme, args.remote_addr or ""
+        secret = read_secret_file(args.secret_file)
+    except (ValueError, OSError) as exc:  # OSError: a directory, a path too long...
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise UsageError(f"--secret-file: {detail}") from None
+    try:
+        scheme = NginxScheme(secret, args.template)
+    except ValueError as exc:  # TemplateError, or text that is not UTF-8
+        raise UsageError(f"--template: {exc}") from None
+    remote_addr = args.remote_addr
+    if "{remote_addr}" in args.template and remote_addr is None:
+        raise UsageError("the template uses {remote_addr}: give --remote-addr ADDR")
+    if remote_addr is not None:
+        try:  # nginx's $remote_addr is always an address
+            remote_addr = str(ipaddress.ip_address(remote_addr))
+        except ValueError:
+            raise UsageError(f"--remote-addr: {remote_addr[:60]!r} is not an IP address") from None
+    return scheme, remote_addr or ""
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
     try:
-        print(new_key_line(args.kid))
+        line = new_key_line(args.kid)
     except KeyFileError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(f"--kid: {exc}") from None
+    if args.out is None:
+        print(line)
+        return EXIT_OK
+    _append_private(args.out, line)
+    print(f"key {args.kid} appended to {args.out}", file=sys.stderr)
     return EXIT_OK
+
+
+def _append_private(path: str, line: str) -> None:
+    """Append ``line`` to ``path``, a regular file created with mode 0600 (an existing one
+    that others can read is refused: a signing key must not be shared by accident)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except (OSError, ValueError) as exc:
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise UsageError(f"--out {path}: {detail}") from None
+    with os.fdopen(fd, "a", encoding="ascii") as out:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UsageError(f"--out {path}: not a regular file")
+        if st.st_mode & 0o077:
+            raise UsageError(f"--out {path}: readable by group or others; chmod 600 it first")
+        if st.st_size and not _ends_with_newline(path):
+            out.write("\n")
+        out.write(line + "\n")
+
+
+def _ends_with_newline(path: str) -> bool:
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"
+
+
+def _expiry(args: argparse.Namespace, default_in: int | None) -> int | None:
+    """The unix time a new link expires (``None``: never), from --expires-at/--expires-in."""
+    if args.expires_at is not None:
+        if not 0 < args.expires_at <= MAX_TIME:
+            raise UsageError(f"--expires-at: expected a {TIME_OPTIONS_NOTE}, above 0")
+        return int(args.expires_at)
+    expires_in = args.expires_in if args.expires_in is not None else default_in
+    if expires_in is None:
+        return None
+    now = int(time.time())
+    if not 0 < expires_in <= MAX_TIME - now:
+        raise UsageError(
+            "--expires-in: expected a number of seconds above 0 (a link that "
+            "expires now or in the past is of no use)"
+        )
+    return now + int(expires_in)
 
 
 def cmd_sign(args: argparse.Namespace) -> int:
@@ -171,37 +251,43 @@ def cmd_sign(args: argparse.Namespace) -> int:
         if args.quote:
             path, sep, query = target.partition("?")
             target = quote_path(path) + sep + query
+    except ValueError as exc:  # TargetError, or text that is not UTF-8
+        raise UsageError(f"TARGET: {exc}") from None
+    try:
         if args.scheme == "nginx":
             scheme, remote_addr = _nginx(args)
-            expires_at = args.expires_at
-            if expires_at is None:
-                expires_in = args.expires_in or NGINX_DEFAULT_EXPIRES_IN
-                expires_at = int(time.time()) + expires_in
-            print(scheme.sign(target, expires_at=expires_at, remote_addr=remote_addr))
+            expires_at = _expiry(args, NGINX_DEFAULT_EXPIRES_IN) or 0
+            url = scheme.sign(target, expires_at=expires_at, remote_addr=remote_addr)
         else:
-            url = sign_url(
-                target, _keyring(args), expires_at=args.expires_at, expires_in=args.expires_in
-            )
-            print(url)
-    except (TargetError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
+            url = sign_url(target, _keyring(args), expires_at=_expiry(args, None))
+    except ValueError as exc:  # TargetError: what the scheme (or nginx) refuses
+        raise UsageError(f"TARGET: {exc}") from None
+    print(url)
     return EXIT_OK
 
 
 def request_target(url: str) -> bytes:
     """The request-target of a full URL, or the argument itself when it is one."""
     if url.startswith(("http://", "https://")):
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:  # "Invalid IPv6 URL" and the like
+            raise UsageError(f"URL: {exc}: {url[:60]!r}") from None
         url = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     if not url.startswith("/"):
-        raise UsageError(f"expected /path?query or an http(s) URL, got {url[:60]!r}")
-    return url.encode("utf-8", "surrogateescape")
+        raise UsageError(f"URL: expected /path?query or an http(s) URL, got {url[:60]!r}")
+    try:
+        return url.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that no byte decoded to
+        return url.encode("utf-8", "surrogatepass")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    if args.leeway < 0 or args.leeway > MAX_TIME:
+        raise UsageError("--leeway: expected a number of seconds, 0 or more")
+    if args.now is not None and not (math.isfinite(args.now) and 0 <= args.now <= MAX_TIME):
+        raise UsageError(f"--now: expected a {TIME_OPTIONS_NOTE}")
     target = request_target(args.url)
-    if args.leeway < 0:
-        raise UsageError("--leeway must be >= 0")
     now = time.time() if args.now is None else args.now
     verdict: Verdict
     if args.scheme == "nginx":
@@ -209,8 +295,25 @@ def cmd_verify(args: argparse.Namespace) -> int:
         verdict = scheme.verify(target, remote_addr, now=now, leeway=args.leeway)
     else:
         verdict = verify_url(target, _keyring(args), now=now, leeway=args.leeway)
-    print(describe(verdict, now))
+    print(json.dumps(as_json(verdict)) if args.json else describe(verdict, now))
     return EXIT_OK if verdict.ok else EXIT_FAILED
+
+
+def as_json(verdict: Verdict) -> dict[str, object]:
+    """The verdict as JSON-ready values (``--json``)."""
+    f = verdict.finding
+    return {
+        "result": verdict.result,
+        "ok": verdict.ok,
+        "reason": verdict.reason,
+        "kid": verdict.kid,
+        "exp": verdict.exp,
+        "exp_utc": _utc(verdict.exp) if verdict.exp is not None else None,
+        "target": verdict.target.decode("utf-8", "backslashreplace") if verdict.ok else None,
+        "finding": {"kind": f.kind, "offset": f.offset, "evidence_hex": f.evidence_hex}
+        if f is not None
+        else None,
+    }
 
 
 def describe(verdict: Verdict, now: float) -> str:

@@ -37,7 +37,13 @@ from middleware.attribution.events import CorruptionEvent
 from middleware.corruption.classify import classify
 from middleware.edge import syslog
 from middleware.edge.fastscan import CombinedScan, needs_classify
-from middleware.edge.nginx_log import LogFormat, LogRecord, MalformedLine, parser_for
+from middleware.edge.nginx_log import (
+    LogFormat,
+    LogRecord,
+    MalformedLine,
+    parser_for,
+    sniff_format,
+)
 from middleware.edge.realip import TrustedProxies
 from middleware.edge.tail import FileFollower
 from middleware.metrics import (
@@ -244,6 +250,41 @@ async def _report_every(ingest: EdgeIngest, every: float, stop: asyncio.Event) -
             event_log.summary()
 
 
+class FormatCheck:
+    """Warns once when every line read from a file so far is malformed for the chosen
+    format (``--nginx-format combined`` on an ``edgeward_json`` log reads nothing): the
+    counts alone would look like a quiet site."""
+
+    __slots__ = ("fmt", "lines", "malformed", "path", "warned")
+    AFTER: Final = 5  # lines: a single cut line at start is no reason to warn
+
+    def __init__(self, path: Path, fmt: LogFormat) -> None:
+        self.path = path
+        self.fmt = fmt
+        self.lines = self.malformed = 0
+        self.warned = False
+
+    def saw(self, block: bytes, lines: int, malformed: int) -> None:
+        self.lines += lines
+        self.malformed += malformed
+        if self.warned or self.lines < self.AFTER or self.malformed < self.lines:
+            return
+        self.warned = True
+        looks = sniff_format(block.lstrip()[:200])
+        hint = (
+            f"; they look like --nginx-format {looks}"
+            if looks != self.fmt
+            else "; is this an nginx access log?"
+        )
+        log.warning(
+            "every one of the %d lines read from %s is malformed for --nginx-format %s%s",
+            self.lines,
+            self.path,
+            self.fmt,
+            hint,
+        )
+
+
 async def _stop_reporter(reporter: asyncio.Task[None]) -> None:
     # Cancelled rather than awaited: when the ingest ends on an error, ``stop`` is never
     # set, and waiting for the reporter would hang the process with its input dead.
@@ -263,13 +304,18 @@ async def run_tail(
 ) -> None:
     """Follow ``paths`` until ``stop`` is set, feeding every new line to ``ingest``."""
     followers = [FileFollower(p, from_start=from_start) for p in paths]
+    checks = {f.path: FormatCheck(f.path, ingest.log_format) for f in followers}
     reporter = asyncio.create_task(_report_every(ingest, stats_every, stop))
     try:
         while True:
             for f in followers:
                 block = f.poll()
                 while block:
+                    before = ingest.lines, ingest.malformed
                     ingest.feed(block)
+                    checks[f.path].saw(
+                        block, ingest.lines - before[0], ingest.malformed - before[1]
+                    )
                     await asyncio.sleep(0)  # a big backlog must not starve /metrics
                     block = f.poll()
             ingest.flush()  # idle: what was read is counted now, not at the next busy moment

@@ -50,7 +50,7 @@ DEFAULT_TEMPLATE: Final = "{expires}{uri}{remote_addr} {secret}"
 FIELDS: Final = frozenset({"expires", "uri", "remote_addr", "secret"})
 PARAMS: Final = (b"md5", b"expires")
 _TOKEN_ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_MAX_TIME: Final = 2**63 - 1  # nginx's NGX_MAX_TIME_T_VALUE on 64-bit systems
+MAX_TIME: Final = 2**63 - 1  # nginx's NGX_MAX_TIME_T_VALUE on 64-bit systems
 
 
 class TemplateError(ValueError):
@@ -131,7 +131,7 @@ def parse_expires(value: bytes) -> int | None:
     if not value or not value.isdigit() or len(digits) > 19:  # bytes: ASCII digits only
         return None
     n = int(digits or b"0")
-    return n if 0 < n <= _MAX_TIME else None
+    return n if 0 < n <= MAX_TIME else None
 
 
 class NginxScheme:
@@ -177,8 +177,8 @@ class NginxScheme:
         taken = {n.lower() for n in query_names(query)} & {"md5", "expires"}
         if taken:
             raise TargetError(f"target already carries {', '.join(sorted(taken))}")
-        if not 0 < expires_at <= _MAX_TIME:
-            raise ValueError(f"expiry must be a unix time from 1 to {_MAX_TIME}, got {expires_at}")
+        if not 0 < expires_at <= MAX_TIME:
+            raise ValueError(f"expiry must be a unix time from 1 to {MAX_TIME}, got {expires_at}")
         uri = nginx_uri(path.encode("ascii"))
         if uri is None:
             raise TargetError(f"nginx would refuse this path itself (400): {path!r}")
