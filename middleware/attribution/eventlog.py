@@ -90,6 +90,10 @@ class RotatingLines:
         self._out.flush()  # one line at a time: a crash loses nothing written
         self._size += len(data)
 
+    @property
+    def is_open(self) -> bool:
+        return self._out is not None
+
     def close(self) -> None:
         if self._out is not None:
             with contextlib.suppress(OSError):

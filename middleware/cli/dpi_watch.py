@@ -28,9 +28,9 @@ from middleware.attribution.attributor import Attributor
 from middleware.attribution.eventlog import DEFAULT_KEEP, DEFAULT_MAX_BYTES, DEFAULT_RATE, EventLog
 from middleware.attribution.prefix_table import PrefixTable, TableError
 from middleware.attribution.whois import WhoisResolver
-from middleware.corruption.client_address import TrustedProxies as AddressSet
+from middleware.corruption.client_address import AddressSet
 from middleware.edge.nginx_log import LOG_FORMATS
-from middleware.edge.realip import TrustedProxies
+from middleware.edge.realip import RealClient
 from middleware.edge.watch import EdgeIngest, run_syslog, run_tail
 
 log = get_logger("middleware.dpi_watch")
@@ -264,7 +264,7 @@ class Prepared:
 def prepare(args: argparse.Namespace) -> Prepared:
     """Check every option (``UsageError`` names the one at fault) and build the parts."""
     try:
-        trusted = TrustedProxies(args.trusted_proxy)
+        trusted = RealClient(args.trusted_proxy)
     except ValueError as exc:
         raise UsageError(f"--trusted-proxy: {exc}") from None
     if args.metrics_listen and args.metrics_listen != "off":

@@ -31,7 +31,7 @@ from typing import Final
 
 from edgeward.logs import get_logger
 from edgeward.netaddr import parse_hostport
-from middleware.corruption.client_address import TrustedProxies as AddressSet
+from middleware.corruption.client_address import AddressSet
 
 log = get_logger("middleware.edge.syslog")
 

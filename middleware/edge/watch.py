@@ -44,7 +44,7 @@ from middleware.edge.nginx_log import (
     parser_for,
     sniff_format,
 )
-from middleware.edge.realip import TrustedProxies
+from middleware.edge.realip import RealClient
 from middleware.edge.tail import FileFollower
 from middleware.metrics import (
     EDGE_LAST_LINE_AGE,
@@ -84,7 +84,7 @@ class EdgeIngest:
         attributor: Attributor,
         *,
         log_format: LogFormat = "combined",
-        trusted: TrustedProxies | None = None,
+        trusted: RealClient | None = None,
         flush_every: float = 1.0,
     ) -> None:
         self.attributor = attributor

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from middleware.corruption.client_address import TrustedProxies as AddressSet
+from middleware.corruption.client_address import AddressSet
 from middleware.edge.syslog import NotSyslog, listen, message_of
 from tests.support.net import free_port
 
