@@ -24,6 +24,7 @@ from middleware.signed.native import sign_url
 from middleware.signed.nginx_scheme import NginxScheme
 from tests.middleware.signed.conftest import VECTOR_SECRET
 
+NGINX_SIGN = ["sign", "--scheme", "nginx", "--secret-file", "{secret}"]
 RING = KeyRing.parse(f"k1 {VECTOR_SECRET}\n")
 NGINX = NginxScheme(Secret("secret"))
 
@@ -111,36 +112,9 @@ def test_verify_far_future_nginx_link(
         (["sign", "--keys", "{keys}", "--expires-in", "9" * 400, "/m/x"], "--expires-in"),
         (["sign", "--keys", "{keys}", "--expires-at", "0", "/m/x"], "--expires-at"),
         (["sign", "--keys", "{keys}", "--expires-at", "1e9", "/m/x"], "--expires-at"),
-        (
-            [
-                "sign",
-                "--scheme",
-                "nginx",
-                "--secret-file",
-                "{secret}",
-                "--remote-addr",
-                "x",
-                "/s/x",
-            ],
-            "--remote-addr",
-        ),
-        (
-            ["sign", "--scheme", "nginx", "--secret-file", "{secret}", "--template", "{x}", "/s/x"],
-            "--template",
-        ),
-        (
-            [
-                "sign",
-                "--scheme",
-                "nginx",
-                "--secret-file",
-                "{secret}",
-                "--remote-addr",
-                "127.0.0.1",
-                "/s/a%00b",
-            ],
-            "TARGET",
-        ),
+        ([*NGINX_SIGN, "--remote-addr", "x", "/s/x"], "--remote-addr"),
+        ([*NGINX_SIGN, "--template", "{x}", "/s/x"], "--template"),
+        ([*NGINX_SIGN, "--remote-addr", "127.0.0.1", "/s/a%00b"], "TARGET"),
         (["keygen", "--kid", "no spaces"], "--kid"),
         (["keygen", "--out", "{dir}"], "--out"),
         (["sign", "--bogus", "/x"], "unknown option '--bogus'"),

@@ -41,33 +41,26 @@ pytestmark = pytest.mark.slow
 
 SECRET = "secret"
 TEMPLATE_T = "{secret}{uri}{expires}"  # secure_link.t's "secret$uri$arg_expires"
-HTTP_BLOCK = """
-access_log off;
-server {
-    listen 127.0.0.1:%(port)d;
-    location /s/ {
-        secure_link $arg_md5,$arg_expires;
-        secure_link_md5 "$secure_link_expires$uri$remote_addr %(secret)s";
-        if ($secure_link = "") { return 403; }
-        if ($secure_link = "0") { return 410; }
-        return 200 "ok\\n";
-    }
-    location /a/ {
-        secure_link $arg_md5,$arg_expires;
-        secure_link_md5 "$arg_expires$uri$remote_addr %(secret)s";
-        if ($secure_link = "") { return 403; }
-        if ($secure_link = "0") { return 410; }
-        return 200 "ok\\n";
-    }
-    location /t/ {
-        secure_link $arg_md5,$arg_expires;
-        secure_link_md5 "%(secret)s$uri$arg_expires";
-        if ($secure_link = "") { return 403; }
-        if ($secure_link = "0") { return 410; }
-        return 200 "ok\\n";
-    }
+# Each location checks links with one secure_link_md5 expression, and answers 403 for a
+# missing or wrong token, 410 for an expired link (as deploy/nginx/secure-link.conf does).
+EXPRESSIONS = {
+    "/s/": "$secure_link_expires$uri$remote_addr %(secret)s",
+    "/a/": "$arg_expires$uri$remote_addr %(secret)s",
+    "/t/": "%(secret)s$uri$arg_expires",
 }
-"""
+LOCATION = """
+    location %(prefix)s {
+        secure_link $arg_md5,$arg_expires;
+        secure_link_md5 "%(expression)s";
+        if ($secure_link = "") { return 403; }
+        if ($secure_link = "0") { return 410; }
+        return 200 "ok\\n";
+    }"""
+HTTP_BLOCK = (
+    "access_log off;\nserver {\n    listen 127.0.0.1:%(port)d;"
+    + "".join(LOCATION % {"prefix": p, "expression": e} for p, e in EXPRESSIONS.items())
+    + "\n}\n"
+)
 Verdict = Literal["valid", "expired", "refused"]
 _BY_STATUS: dict[int, Verdict] = {200: "valid", 410: "expired", 403: "refused", 400: "refused"}
 
