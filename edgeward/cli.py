@@ -14,7 +14,7 @@ import difflib
 import importlib
 import sys
 from collections.abc import Callable, Sequence
-from typing import Final, NoReturn
+from typing import Final
 
 from edgeward.config import ConfigError
 from edgeward.logs import setup_logging
@@ -36,14 +36,16 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
-        if action.default in (None, False, [], argparse.SUPPRESS) or "default" in text:
+        if action.default in (None, False, "", [], (), argparse.SUPPRESS) or "default" in text:
             return text
         return super()._get_help_string(action)
 
 
 class Parser(argparse.ArgumentParser):
-    """An argument parser that names an unknown option as unknown, before anything else
-    (argparse alone would first complain that a positional argument is missing)."""
+    """argparse, with an unknown option named as unknown (and the nearest known one), by
+    the (sub)command that does not know it, before anything else: argparse alone says
+    "unrecognized arguments", or only that a required argument is missing, hiding the
+    typo that caused it."""
 
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
@@ -57,7 +59,10 @@ class Parser(argparse.ArgumentParser):
             if sub is not None:
                 current = sub
             elif _looks_like_option(current, arg) and not _known(current, arg):
-                current.error(f"unknown option {arg.split('=', 1)[0]!r}")
+                name = arg.split("=", 1)[0]
+                near = difflib.get_close_matches(name, list(current._option_string_actions), 1)
+                hint = f" (did you mean {near[0]}?)" if near else ""
+                current.error(f"unknown option {name!r}{hint}")
         return super().parse_known_args(argv, namespace)
 
 
@@ -80,52 +85,10 @@ def _known(p: argparse.ArgumentParser, arg: str) -> bool:
     options = p._option_string_actions
     if name in options or (not name.startswith("--") and name[:2] in options):
         return True  # -x, and -xVALUE for a short option
-    return name.startswith("--") and any(o.startswith(name) for o in options)  # abbreviation
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        # A default that says nothing (None, a flag's False, an empty list) is not shown,
-        # nor one the help already gives in its own words: no "(default: None)", no doubles.
-        text = action.help or ""
-        if action.default in (None, False, [], ()) or "default" in text:
-            return text
-        return super()._get_help_string(action)
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, with an unknown option named as such (and the nearest known one).
-
-    argparse says "unrecognized arguments", or, when a required argument is missing too,
-    only that, hiding the typo that caused it.
-    """
-
-    _seen: list[str] | None = None
-
-    def parse_known_args(  # type: ignore[override]
-        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
-    ) -> tuple[argparse.Namespace, list[str]]:
-        self._seen = list(sys.argv[1:] if args is None else args)
-        return super().parse_known_args(self._seen, namespace)
-
-    def _unknown(self, tokens: Sequence[str]) -> str | None:
-        known = list(self._option_string_actions)
-        for arg in tokens:
-            if arg == "--":
-                break
-            name = arg.split("=", 1)[0]
-            if not name.startswith("--") or name in known:
-                continue
-            if self.allow_abbrev and sum(k.startswith(name) for k in known) == 1:
-                continue  # a unique abbreviation argparse accepts
-            near = difflib.get_close_matches(name, known, n=1)
-            return f"unknown option {name}" + (f" (did you mean {near[0]}?)" if near else "")
-        return None
-
-    def error(self, message: str) -> NoReturn:
-        if message.startswith("unrecognized arguments: "):
-            message = self._unknown(message.split(": ", 1)[1].split()) or message
-        elif message.startswith("the following arguments are required") and self._seen:
-            message = self._unknown(self._seen) or message
-        super().error(message)
+    # a unique abbreviation, as argparse accepts one
+    return (
+        name.startswith("--") and p.allow_abbrev and sum(o.startswith(name) for o in options) == 1
+    )
 
 
 def parser(prog: str, description: str, epilog: str = "") -> argparse.ArgumentParser:

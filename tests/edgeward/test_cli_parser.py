@@ -32,10 +32,10 @@ def test_defaults_are_shown_once_and_only_when_they_say_something() -> None:
 @pytest.mark.parametrize(
     ("argv", "says"),
     [
-        (["--bogus", "in"], "unknown option --bogus"),
-        (["--bogus"], "unknown option --bogus"),  # argparse: "arguments are required: INPUT"
-        (["--tabel", "t", "in"], "unknown option --tabel (did you mean --table?)"),
-        (["--tabel=t", "in"], "unknown option --tabel (did you mean --table?)"),
+        (["--bogus", "in"], "unknown option '--bogus'"),
+        (["--bogus"], "unknown option '--bogus'"),  # argparse: "arguments are required: INPUT"
+        (["--tabel", "t", "in"], "unknown option '--tabel' (did you mean --table?)"),
+        (["--tabel=t", "in"], "unknown option '--tabel' (did you mean --table?)"),
         (["in", "--", "--bogus"], None),  # after "--": an input, not an option
         (["--tab", "t", "in"], None),  # a unique abbreviation argparse accepts
     ],

@@ -239,7 +239,8 @@ def test_any_option_value_is_a_result_or_exit_2_naming_it(
     value = data.draw(_VALUES)
     if option == "--out" and value in ("{keys}", "{secret}"):
         value = "{dir}"  # keep the files the other options read intact
-    if option == "--out" and not value.startswith("{"):
+    placeholder = value.startswith("{") and value.endswith("}") and value[1:-1] in module_files
+    if option == "--out" and not placeholder:  # a drawn file name goes below dir, never into cwd
         value = str(module_files["dir"] / value.replace("/", "_").replace("\x00", "_"))[:200]
     names = {k: str(v) for k, v in module_files.items()}
     resolve = lambda a: names[a[1:-1]] if a[1:-1] in names and a[0] == "{" else a  # noqa: E731

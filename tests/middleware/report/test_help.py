@@ -37,12 +37,12 @@ def test_help_is_tidy(command: list[str]) -> None:
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (["--bogus", "access.log"], "unknown option --bogus"),
-        (["--bogus"], "unknown option --bogus"),  # not "the following arguments are required"
-        (["--asn-tabel", "t.tsv", "access.log"], "unknown option --asn-tabel (did you mean "
+        (["--bogus", "access.log"], "unknown option '--bogus'"),
+        (["--bogus"], "unknown option '--bogus'"),  # not "the following arguments are required"
+        (["--asn-tabel", "t.tsv", "access.log"], "unknown option '--asn-tabel' (did you mean "
                                                  "--asn-table?)"),
-        (["demo-log", "x.log", "--lnes", "5"], "unknown option --lnes"),
-        (["fetch-table", "--forse", "http://127.0.0.1/", "t.tsv"], "unknown option --forse"),
+        (["demo-log", "x.log", "--lnes", "5"], "unknown option '--lnes'"),
+        (["fetch-table", "--forse", "http://127.0.0.1/", "t.tsv"], "unknown option '--forse'"),
     ],
 )  # fmt: skip
 def test_an_unknown_option_is_named_as_unknown(args: list[str], says: str) -> None:
