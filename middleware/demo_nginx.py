@@ -30,6 +30,7 @@ from edgeward.nginx_conf import (
     render,
 )
 from edgeward.shipped import deploy_file
+from edgeward.which import find_tool
 
 HTTP_PORT: Final = 8080
 HTTPS_PORT: Final = 8444
@@ -77,6 +78,8 @@ def prepare(var: Path) -> list[str]:
     http_block = f"    include {vhost};\n    access_log {var / ACCESS_LOG} edgeward_combined;\n"
     (prefix / "nginx.conf").write_text(main_conf(prefix, http_block), encoding="utf-8")
     ca = _certificate(prefix / "certs")
+    if find_tool("nginx") is None:
+        return []  # make run leaves the service out and says how to install nginx
     return [
         f"nginx: the shipped deploy/nginx vhost, rendered in {prefix}/conf",
         f"$ curl --cacert {ca} https://127.0.0.1:{HTTPS_PORT}/",
