@@ -90,7 +90,14 @@ def check(services: Sequence[Service], path: str) -> int:
 def prepare_all(var: Path) -> list[str]:
     notes: list[str] = []
     for package in PACKAGES:
-        module = importlib.import_module(f"{package}.demo")
+        try:
+            module = importlib.import_module(f"{package}.demo")
+        except ModuleNotFoundError as exc:
+            if exc.name is None or exc.name.split(".")[0] in PACKAGES:
+                raise  # our own code is broken: a traceback is the right answer
+            raise MissingExtra(
+                f"make run needs {exc.name}, which is not installed: pip install 'edgeward[demo]'"
+            ) from None
         prepare: Callable[[Path], list[str]] = module.prepare
         notes.extend(prepare(var))
     return notes
@@ -163,7 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     if args.check:
         return check(services, path)
-    var = Path(os.environ.get("EDGEWARD_VAR", Path.cwd() / "var")).resolve()
+    default_var = (CHECKOUT if in_checkout() else Path.cwd()) / "var"
+    var = Path(os.environ.get("EDGEWARD_VAR", default_var)).resolve()
     var.mkdir(parents=True, exist_ok=True)
     os.environ["EDGEWARD_VAR"] = str(var)
     activate = activation(bin_dir)  # judged on the user's PATH, before ours replaces it

@@ -96,6 +96,12 @@ def test_wheel_in_a_fresh_venv(tmp_path: Path) -> None:
     assert check.returncode == 0, check.stdout + check.stderr
     assert check.stdout.count("\n") >= 6
 
+    # make run itself needs every tool: one line naming the extra, no traceback.
+    bare_run = _run([bin_dir / "python", "-m", "edgeward.run"], work, timeout=120)
+    assert bare_run.returncode == 2, bare_run.stdout + bare_run.stderr
+    assert bare_run.stderr.strip().endswith("pip install 'edgeward[demo]'"), bare_run.stderr
+    assert "Traceback" not in bare_run.stderr
+
     # Every tool: every console script answers --help.
     _install(bin_dir / "python", f"{wheel}[demo]", work)
     for script in SCRIPTS:

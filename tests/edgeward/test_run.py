@@ -202,6 +202,7 @@ def _run_as_printed(
 @pytest.mark.slow
 def test_make_run_end_to_end(tmp_path: Path) -> None:
     require_tool("nginx")  # in CI: `make run` must show nginx feeding dpi-watch
+    require_tool("curl")  # the banner's commands use it
     var = tmp_path / "var"
     with make_run(var) as term:
         out = term.wait_for("state and generated files:", timeout=180)
