@@ -28,7 +28,7 @@ import httpx
 import pytest
 
 from edgeward.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from edgeward.procfile import ProcfileError, Service, read_procfile
+from edgeward.procfile import Service, read_procfile
 from edgeward.run import OPTIONAL, URLS, banner, check, procfile
 from middleware.demo_nginx import HTTP_PORT, HTTPS_PORT, send_corrupted
 from middleware.report.synthetic import SEED_ASN
@@ -50,26 +50,6 @@ def test_procfile_lists_every_service_with_a_url() -> None:
     services = read_procfile(procfile())
     assert {s.name for s in services} == set(URLS)
     assert "nginx" in {s.executable for s in services}
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("a: run x\n\n# c: commented out\nb: run y --z 'q r'\n", [("a", "run"), ("b", "run")]),
-        ("  a:   spaced   \n", [("a", "spaced")]),
-        ("a run x\n", "2: expected 'NAME: COMMAND'"),
-        ("a: x\na: y\n", "3: service 'a' is listed twice"),
-        ("# nothing\n", "no service listed"),
-    ],
-)
-def test_read_procfile(tmp_path: Path, text: str, expected: list[tuple[str, str]] | str) -> None:
-    path = tmp_path / "Procfile"
-    path.write_text(("# header\n" if isinstance(expected, str) else "") + text)
-    if isinstance(expected, str):
-        with pytest.raises(ProcfileError, match=re.escape(expected)):
-            read_procfile(path)
-    else:
-        assert [(s.name, s.executable) for s in read_procfile(path)] == expected
 
 
 @pytest.mark.parametrize(
