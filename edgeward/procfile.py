@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from edgeward.shipped import deploy_file
+
 _LINE: Final = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")
 
 
@@ -31,7 +33,10 @@ class Service:
         return shlex.split(self.command)[0]
 
 
-def read_procfile(path: Path) -> list[Service]:
+def read_procfile(path: Path | None = None) -> list[Service]:
+    """The services of ``path`` (default: the Procfile ``make run`` reads)."""
+    if path is None:
+        path = deploy_file("Procfile")
     services: list[Service] = []
     for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         line = raw.strip()

@@ -57,6 +57,7 @@ _STOPPED_BY_SIGNAL: Final = (130, 143)
 
 
 def procfile() -> Path:
+    """The Procfile ``make run`` reads (the checkout's, else the wheel's copy)."""
     return deploy_file("Procfile")
 
 
