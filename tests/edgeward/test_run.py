@@ -103,6 +103,36 @@ def test_banner_says_what_is_missing_and_how_to_install_it(tmp_path: Path) -> No
     assert "waiting" not in text
 
 
+def test_without_nginx_make_run_starts_the_rest_and_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import edgeward.run as run
+
+    real_find_tool = run.find_tool
+
+    def no_nginx(name: str, path: str | None = None) -> str | None:
+        return None if name == "nginx" else real_find_tool(name, path)
+
+    started: list[str] = []
+
+    def supervise(services: list[Service], cwd: Path) -> int:
+        started.extend(s.name for s in services)
+        return EXIT_OK
+
+    monkeypatch.setattr(run, "find_tool", no_nginx)
+    monkeypatch.setattr("middleware.demo_nginx.find_tool", no_nginx)
+    monkeypatch.setattr(run, "supervise", supervise)
+    monkeypatch.setenv("EDGEWARD_VAR", str(tmp_path / "var"))
+    monkeypatch.setenv("PATH", os.environ["PATH"])  # main() extends it: restored after
+    assert run.main([]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert started == [name for name in URLS if name != "nginx"]
+    (nginx_line,) = [line for line in out.splitlines() if line.startswith("  nginx ")]
+    assert "apt-get install nginx" in nginx_line
+    assert "demo_nginx" not in out  # no command that needs nginx is offered
+    assert "$ dpi-report" in out
+
+
 # --- make run, end to end ---
 
 
