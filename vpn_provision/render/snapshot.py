@@ -1,0 +1,49 @@
+"""What a render reads from the state, read once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cryptography import x509
+
+from edgeward.secrets import Secret
+from vpn_provision import keys
+from vpn_provision.settings import Settings
+from vpn_provision.state import Device, State
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    settings: Settings
+    ca_pem: bytes
+    crl_pem: bytes
+    server_cert_pem: bytes  # the leaf followed by its chain
+    server_key_pem: Secret = field(repr=False)
+    wg_private: Secret = field(repr=False)
+    devices: tuple[Device, ...]
+
+    @property
+    def wg_public(self) -> str:
+        return keys.wg_public_key(self.wg_private)
+
+    def server_chain(self) -> tuple[bytes, bytes]:
+        """(leaf PEM, intermediates PEM) of the IKEv2 server certificate."""
+        certs = x509.load_pem_x509_certificates(self.server_cert_pem)
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        leaf = certs[0].public_bytes(Encoding.PEM)
+        rest = b"".join(c.public_bytes(Encoding.PEM) for c in certs[1:])
+        return leaf, rest
+
+
+def snapshot(state: State) -> Snapshot:
+    cert, key = state.server_cert_paths()
+    return Snapshot(
+        settings=state.settings,
+        ca_pem=state.ca_pem,
+        crl_pem=state.crl_pem,
+        server_cert_pem=cert.read_bytes(),
+        server_key_pem=Secret(key.read_text(encoding="ascii")),
+        wg_private=state.wg_server_private,
+        devices=tuple(state.devices()),
+    )

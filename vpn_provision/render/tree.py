@@ -1,0 +1,140 @@
+"""The rendered tree: ``server/<os>/...`` and ``clients/<device>/...``.
+
+Private files (keys, configs holding keys, .p12) are written 0600, the rest 0644. Writing
+a render removes the files of a previous one that this render no longer has (a removed
+device's folder), so the output directory always equals the state.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Final, NamedTuple
+
+from edgeward.pki import atomic_write
+from vpn_provision.render import firewall, iked, qr, strongswan, unbound, wireguard
+from vpn_provision.render.snapshot import Snapshot
+from vpn_provision.settings import SERVER_OSES, ServerOS
+
+PRIVATE: Final = 0o600
+PUBLIC: Final = 0o644
+
+
+class File(NamedTuple):
+    data: bytes
+    mode: int = PUBLIC
+
+
+def _text(text: str, mode: int = PUBLIC) -> File:
+    return File(text.encode("utf-8"), mode)
+
+
+def _linux(snap: Snapshot) -> dict[str, File]:
+    leaf, chain = snap.server_chain()
+    base = "server/linux"
+    files = {
+        f"{base}/wg0.conf": _text(wireguard.server_conf(snap), PRIVATE),
+        f"{base}/swanctl/swanctl.conf": _text(strongswan.swanctl_conf(snap)),
+        f"{base}/swanctl/x509ca/ca.pem": File(snap.ca_pem),
+        f"{base}/swanctl/x509/server.pem": File(leaf),
+        f"{base}/swanctl/private/server.pem": File(
+            snap.server_key_pem.reveal().encode("ascii"), PRIVATE
+        ),
+        f"{base}/swanctl/x509crl/crl.pem": File(snap.crl_pem),
+        f"{base}/nftables.conf": _text(firewall.nftables_conf(snap)),
+        f"{base}/unbound.conf": _text(unbound.unbound_conf(snap, "linux")),
+    }
+    if chain:
+        files[f"{base}/swanctl/x509ca/chain.pem"] = File(chain)
+    return files
+
+
+def _openbsd(snap: Snapshot) -> dict[str, File]:
+    leaf, chain = snap.server_chain()
+    base = "server/openbsd"
+    host = snap.settings.host
+    files = {
+        f"{base}/iked.conf": _text(iked.iked_conf(snap), PRIVATE),  # iked -n wants 0600
+        f"{base}/iked/ca/ca.crt": File(snap.ca_pem),
+        f"{base}/iked/certs/{host}.crt": File(leaf),
+        f"{base}/iked/crls/ca.crl": File(snap.crl_pem),
+        f"{base}/iked/private/local.key": File(
+            snap.server_key_pem.reveal().encode("ascii"), PRIVATE
+        ),
+        f"{base}/hostname.{snap.settings.wg_interface}": _text(
+            wireguard.hostname_wg(snap), PRIVATE
+        ),
+        f"{base}/pf.conf": _text(firewall.pf_conf(snap)),
+        f"{base}/unbound.conf": _text(unbound.unbound_conf(snap, "openbsd")),
+    }
+    if chain:
+        files[f"{base}/iked/ca/chain.crt"] = File(chain)
+    return files
+
+
+SERVER: Final[dict[ServerOS, Callable[[Snapshot], dict[str, File]]]] = {
+    "linux": _linux,
+    "openbsd": _openbsd,
+}
+
+# Extra client files (Apple profiles...) are added by modules that register here, so the
+# tree stays the one place that knows the layout.
+CLIENT_EXTRAS: list[Callable[[Snapshot], dict[str, File]]] = []
+
+
+def _clients(snap: Snapshot) -> dict[str, File]:
+    files: dict[str, File] = {}
+    for d in snap.devices:
+        base = f"clients/{d.name}"
+        if "wireguard" in d.protos:
+            conf = wireguard.client_conf(snap, d)
+            files[f"{base}/{d.name}.conf"] = _text(conf, PRIVATE)
+            files[f"{base}/{d.name}.png"] = File(qr.png(conf), PRIVATE)
+        if "ikev2" in d.protos:
+            files[f"{base}/{d.name}.p12"] = File(d.p12, PRIVATE)
+            files[f"{base}/{d.name}.crt"] = File(d.cert_pem)
+            files[f"{base}/ca.pem"] = File(snap.ca_pem)
+    for extra in CLIENT_EXTRAS:
+        files.update(extra(snap))
+    return files
+
+
+def render(snap: Snapshot, oses: Sequence[ServerOS] | None = None) -> dict[str, File]:
+    """Every file, by path relative to the output directory (pure)."""
+    files: dict[str, File] = {}
+    for name in oses if oses is not None else (snap.settings.os,):
+        files.update(SERVER[name](snap))
+    files.update(_clients(snap))
+    return dict(sorted(files.items()))
+
+
+def write_tree(out: Path, files: Mapping[str, File]) -> list[Path]:
+    """Write ``files`` under ``out``; delete what an earlier render left there. Returns
+    the paths removed."""
+    for rel, f in files.items():
+        path = out / rel
+        if (
+            path.exists()
+            and path.read_bytes() == f.data
+            and (path.stat().st_mode & 0o777) == f.mode
+        ):
+            continue
+        atomic_write(path, f.data, mode=f.mode)
+    removed = []
+    for top in ("server", "clients"):
+        root = out / top
+        if not root.is_dir():
+            continue
+        for dirpath, _dirs, names in os.walk(root, topdown=False):
+            for n in names:
+                p = Path(dirpath) / n
+                if p.relative_to(out).as_posix() not in files:
+                    p.unlink()
+                    removed.append(p)
+            if Path(dirpath) != root and not any(Path(dirpath).iterdir()):
+                Path(dirpath).rmdir()
+    return removed
+
+
+__all__ = ["PRIVATE", "PUBLIC", "SERVER_OSES", "File", "render", "write_tree"]
