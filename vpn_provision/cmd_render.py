@@ -40,6 +40,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="server files for this system (default: the one in settings.toml)",
     )
     p.add_argument("--check", action="store_true", help="run the real validators on the result")
+    p.add_argument(
+        "--sign",
+        action="store_true",
+        help="sign the Apple profiles (CMS) with the server's IKEv2 certificate",
+    )
     add_json_argument(p)
     tidy_help(p)
 
@@ -48,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     with open_state(args) as state:
         snap = snapshot(state)
     oses = list(SERVER_OSES) if args.os == "all" else [args.os] if args.os else None
-    files = render(snap, oses)
+    files = render(snap, oses, signed=args.sign)
     out = Path(args.out)
     removed = write_tree(out, files)
     checks = check_tree(out) if args.check else []

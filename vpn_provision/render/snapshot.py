@@ -26,6 +26,11 @@ class Snapshot:
     def wg_public(self) -> str:
         return keys.wg_public_key(self.wg_private)
 
+    def ca_der(self) -> bytes:
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        return x509.load_pem_x509_certificate(self.ca_pem).public_bytes(Encoding.DER)
+
     def server_chain(self) -> tuple[bytes, bytes]:
         """(leaf PEM, intermediates PEM) of the IKEv2 server certificate."""
         certs = x509.load_pem_x509_certificates(self.server_cert_pem)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Final, NamedTuple
 
 from edgeward.pki import atomic_write
-from vpn_provision.render import firewall, iked, qr, strongswan, unbound, wireguard
+from vpn_provision.render import firewall, iked, profiles, qr, strongswan, unbound, wireguard
 from vpn_provision.render.snapshot import Snapshot
 from vpn_provision.settings import SERVER_OSES, ServerOS
 
@@ -78,10 +78,6 @@ SERVER: Final[dict[ServerOS, Callable[[Snapshot], dict[str, File]]]] = {
     "openbsd": _openbsd,
 }
 
-# Extra client files (Apple profiles...) are added by modules that register here, so the
-# tree stays the one place that knows the layout.
-CLIENT_EXTRAS: list[Callable[[Snapshot], dict[str, File]]] = []
-
 
 def _clients(snap: Snapshot) -> dict[str, File]:
     files: dict[str, File] = {}
@@ -95,17 +91,25 @@ def _clients(snap: Snapshot) -> dict[str, File]:
             files[f"{base}/{d.name}.p12"] = File(d.p12, PRIVATE)
             files[f"{base}/{d.name}.crt"] = File(d.cert_pem)
             files[f"{base}/ca.pem"] = File(snap.ca_pem)
-    for extra in CLIENT_EXTRAS:
-        files.update(extra(snap))
+        for name, data in profiles.client_files(snap, d).items():
+            files[f"{base}/{name}"] = File(data, PRIVATE)
     return files
 
 
-def render(snap: Snapshot, oses: Sequence[ServerOS] | None = None) -> dict[str, File]:
-    """Every file, by path relative to the output directory (pure)."""
+def render(
+    snap: Snapshot, oses: Sequence[ServerOS] | None = None, *, signed: bool = False
+) -> dict[str, File]:
+    """Every file, by path relative to the output directory (pure, unless ``signed``:
+    CMS signatures carry a signing time and a randomised ECDSA signature)."""
     files: dict[str, File] = {}
     for name in oses if oses is not None else (snap.settings.os,):
         files.update(SERVER[name](snap))
     files.update(_clients(snap))
+    if signed:
+        for rel, f in list(files.items()):
+            if rel.endswith(".mobileconfig"):
+                signed_data = profiles.sign(f.data, snap.server_cert_pem, snap.server_key_pem)
+                files[rel] = File(signed_data, f.mode)
     return dict(sorted(files.items()))
 
 
