@@ -41,7 +41,8 @@ class Snapshot:
         return leaf, rest
 
 
-def snapshot(state: State) -> Snapshot:
+def snapshot(state: State, devices: tuple[Device, ...] | None = None) -> Snapshot:
+    """The state as a render reads it (``devices``: only these, e.g. one for a download)."""
     cert, key = state.server_cert_paths()
     return Snapshot(
         settings=state.settings,
@@ -50,5 +51,5 @@ def snapshot(state: State) -> Snapshot:
         server_cert_pem=cert.read_bytes(),
         server_key_pem=Secret(key.read_text(encoding="ascii")),
         wg_private=state.wg_server_private,
-        devices=tuple(state.devices()),
+        devices=tuple(state.devices()) if devices is None else devices,
     )

@@ -16,6 +16,7 @@ from edgeward.pki import atomic_write
 from vpn_provision.render import firewall, iked, profiles, qr, strongswan, unbound, wireguard
 from vpn_provision.render.snapshot import Snapshot
 from vpn_provision.settings import SERVER_OSES, ServerOS
+from vpn_provision.state import Device
 
 PRIVATE: Final = 0o600
 PUBLIC: Final = 0o644
@@ -79,21 +80,28 @@ SERVER: Final[dict[ServerOS, Callable[[Snapshot], dict[str, File]]]] = {
 }
 
 
-def _clients(snap: Snapshot) -> dict[str, File]:
+def client_files(snap: Snapshot, d: Device) -> dict[str, File]:
+    """One device's files, by file name."""
     files: dict[str, File] = {}
-    for d in snap.devices:
-        base = f"clients/{d.name}"
-        if "wireguard" in d.protos:
-            conf = wireguard.client_conf(snap, d)
-            files[f"{base}/{d.name}.conf"] = _text(conf, PRIVATE)
-            files[f"{base}/{d.name}.png"] = File(qr.png(conf), PRIVATE)
-        if "ikev2" in d.protos:
-            files[f"{base}/{d.name}.p12"] = File(d.p12, PRIVATE)
-            files[f"{base}/{d.name}.crt"] = File(d.cert_pem)
-            files[f"{base}/ca.pem"] = File(snap.ca_pem)
-        for name, data in profiles.client_files(snap, d).items():
-            files[f"{base}/{name}"] = File(data, PRIVATE)
+    if "wireguard" in d.protos:
+        conf = wireguard.client_conf(snap, d)
+        files[f"{d.name}.conf"] = _text(conf, PRIVATE)
+        files[f"{d.name}.png"] = File(qr.png(conf), PRIVATE)
+    if "ikev2" in d.protos:
+        files[f"{d.name}.p12"] = File(d.p12, PRIVATE)
+        files[f"{d.name}.crt"] = File(d.cert_pem)
+        files["ca.pem"] = File(snap.ca_pem)
+    for name, data in profiles.client_files(snap, d).items():
+        files[name] = File(data, PRIVATE)
     return files
+
+
+def _clients(snap: Snapshot) -> dict[str, File]:
+    return {
+        f"clients/{d.name}/{name}": f
+        for d in snap.devices
+        for name, f in client_files(snap, d).items()
+    }
 
 
 def render(
