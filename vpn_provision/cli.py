@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from edgeward.cli import command_group
 
-SUBCOMMANDS = ("init", "add", "remove", "list", "show", "render", "qr", "link", "serve")
+SUBCOMMANDS = ("init", "add", "remove", "list", "show", "render", "qr", "link", "serve", "hook")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
