@@ -34,6 +34,7 @@ URLS: Final = {
     "caldav": "https://127.0.0.1:8443  (CalDAV only; metrics http://127.0.0.1:9465/metrics)",
     "printer-emulator": "https://127.0.0.1:9443  (Epson Web Config emulator)",
     "printer-sync": "http://127.0.0.1:9466/metrics  (printer-sync watch)",
+    "vpn": "http://127.0.0.1:8600/d/  (one-time VPN links; metrics http://127.0.0.1:9468/metrics)",
 }
 
 
@@ -55,7 +56,7 @@ def read_procfile(path: Path = PROCFILE) -> list[Service]:
 
 def prepare_all(var: Path) -> list[str]:
     notes: list[str] = []
-    for package in ("middleware", "caldav_gateway", "printer_sync"):
+    for package in ("middleware", "caldav_gateway", "printer_sync", "vpn_provision"):
         try:
             module = importlib.import_module(f"{package}.demo")
         except ModuleNotFoundError as exc:
