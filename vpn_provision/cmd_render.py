@@ -54,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
         snap = snapshot(state)
     oses = list(SERVER_OSES) if args.os == "all" else [args.os] if args.os else None
     files = render(snap, oses, signed=args.sign)
+    if snap.cache is not None:
+        snap.cache.prune()
     out = Path(args.out)
     removed = write_tree(out, files)
     checks = check_tree(out) if args.check else []

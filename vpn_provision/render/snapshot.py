@@ -8,6 +8,7 @@ from cryptography import x509
 
 from edgeward.secrets import Secret
 from vpn_provision import keys
+from vpn_provision.render.cache import ClientCache
 from vpn_provision.settings import Settings
 from vpn_provision.state import Device, State
 
@@ -21,6 +22,7 @@ class Snapshot:
     server_key_pem: Secret = field(repr=False)
     wg_private: Secret = field(repr=False)
     devices: tuple[Device, ...]
+    cache: ClientCache | None = field(default=None, compare=False, repr=False)
 
     @property
     def wg_public(self) -> str:
@@ -52,4 +54,5 @@ def snapshot(state: State, devices: tuple[Device, ...] | None = None) -> Snapsho
         server_key_pem=Secret(key.read_text(encoding="ascii")),
         wg_private=state.wg_server_private,
         devices=tuple(state.devices()) if devices is None else devices,
+        cache=ClientCache(state.root / "cache" / "clients"),
     )

@@ -14,6 +14,7 @@ from typing import Final, NamedTuple
 
 from edgeward.pki import atomic_write
 from vpn_provision.render import firewall, iked, profiles, qr, strongswan, unbound, wireguard
+from vpn_provision.render.cache import Entry
 from vpn_provision.render.snapshot import Snapshot
 from vpn_provision.settings import SERVER_OSES, ServerOS
 from vpn_provision.state import Device
@@ -81,7 +82,19 @@ SERVER: Final[dict[ServerOS, Callable[[Snapshot], dict[str, File]]]] = {
 
 
 def client_files(snap: Snapshot, d: Device) -> dict[str, File]:
-    """One device's files, by file name."""
+    """One device's files, by file name (from the cache when it has them)."""
+    if snap.cache is None:
+        return _client_files(snap, d)
+    key = snap.cache.key(snap, d)
+    hit = snap.cache.get(key)
+    if hit is not None:
+        return {name: File(e.data, e.mode) for name, e in hit.items()}
+    files = _client_files(snap, d)
+    snap.cache.put(key, {name: Entry(f.data, f.mode) for name, f in files.items()})
+    return files
+
+
+def _client_files(snap: Snapshot, d: Device) -> dict[str, File]:
     files: dict[str, File] = {}
     if "wireguard" in d.protos:
         conf = wireguard.client_conf(snap, d)

@@ -259,3 +259,31 @@ def test_render_check_command(state: State, tmp_path: Path, cli: CLI) -> None:
     assert ("iked -n", "ok") in statuses and ("nft -c", "ok") in statuses
     assert all(c["status"] == "ok" for c in result["checks"])
     assert len(result["checks"]) >= 9
+
+
+def test_the_client_cache_returns_exactly_a_fresh_render(state: State) -> None:
+    import dataclasses
+
+    fresh = render(dataclasses.replace(snapshot(state), cache=None), ["linux", "openbsd"])
+    cold = render(snapshot(state), ["linux", "openbsd"])
+    cache_dir = state.root / "cache" / "clients"
+    entries = sorted(p.name for p in cache_dir.iterdir())
+    assert len(entries) == 2  # alice and bob
+    warm = render(snapshot(state), ["linux", "openbsd"])
+    assert fresh == cold == warm
+    # a change of anything a device's files are made of is a miss, not a stale hit
+    state.add("erin", "ios")
+    state.remove("erin")
+    import sqlite3
+
+    db = sqlite3.connect(state.root / "state.db")
+    db.execute("UPDATE devices SET trusted_ssids = '[\"Office\"]' WHERE name = 'alice'")
+    db.commit()
+    db.close()
+    after = render(snapshot(state), ["linux", "openbsd"])
+    assert (
+        after["clients/alice/alice-ikev2.mobileconfig"]
+        != warm["clients/alice/alice-ikev2.mobileconfig"]
+    )
+    assert b"Office" in after["clients/alice/alice-ikev2.mobileconfig"].data
+    assert len(list(cache_dir.iterdir())) == 3
