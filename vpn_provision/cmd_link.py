@@ -13,7 +13,6 @@ from vpn_provision.common import (
     tidy_help,
 )
 from vpn_provision.render.qr import terminal
-from vpn_provision.web import link
 
 HELP = "make a one-time download link for a device (give it to its owner)"
 DESCRIPTION = (
@@ -47,6 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vpn_provision.web import link  # the web stack only for the commands that use it
+
     with open_state(args) as state:
         device = state.device(args.device)
         url = link(state, device, args.expires_in)

@@ -6,15 +6,10 @@ import argparse
 import asyncio
 import sys
 
-import uvicorn
-
 from edgeward import cli
 from edgeward.logs import get_logger
-from edgeward.metrics import serve_metrics
 from edgeward.netaddr import parse_hostport
-from edgeward.serving import bind_tcp
 from vpn_provision.common import add_state_argument, open_state, tidy_help
-from vpn_provision.web import PREFIX, create_app
 
 log = get_logger("vpn_provision.serve")
 
@@ -44,6 +39,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 async def _serve(app: object, listen: str, metrics_listen: str | None) -> None:
+    # The web stack is imported here, not at start-up: every other command is faster.
+    import uvicorn
+
+    from edgeward.metrics import serve_metrics
+    from edgeward.serving import bind_tcp
+    from vpn_provision.web import PREFIX
+
     sock = bind_tcp(listen)
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
@@ -74,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
                 parse_hostport(value)
             except ValueError as exc:
                 raise cli.UsageError(str(exc)) from None
+    from vpn_provision.web import create_app
+
     app = create_app(root)
     metrics_listen = None if args.metrics_listen == "off" else args.metrics_listen
     try:

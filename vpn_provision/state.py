@@ -42,7 +42,6 @@ from edgeward import pki
 from edgeward.cli import UsageError
 from edgeward.logs import get_logger
 from edgeward.secrets import Secret
-from middleware.signed import new_key_line
 from vpn_provision import keys
 from vpn_provision.settings import Settings, load_settings, to_toml
 
@@ -432,6 +431,8 @@ def init(root: Path, settings: Settings) -> State:
     pki.atomic_write(
         root / "server" / "wg.key", (keys.wg_private_key().reveal() + "\n").encode(), mode=0o600
     )
+    from middleware.signed import new_key_line  # here: other commands need no web stack
+
     pki.atomic_write(root / "links.keys", (new_key_line("k1") + "\n").encode(), mode=0o600)
     db_path = root / "state.db"
     db_path.touch(mode=0o600)
