@@ -172,3 +172,18 @@ def same_file(a: Path, b: Path) -> bool:
         return os.path.realpath(a) == os.path.realpath(b)
     except OSError:
         return False
+
+
+def uses_renewed_files(paths: Sequence[Path], renewal: Renewal) -> str | None:
+    """Why one of ``paths`` (a tool's key/certificate files) is among the renewed files:
+    the same file (also through certbot's ``live/`` symlinks), or a file in the renewed
+    certbot lineage folder. None when none is."""
+    for path in paths:
+        for renewed in renewal.files:
+            if same_file(path, renewed):
+                return f"uses {renewed}"
+        if renewal.lineage is not None and os.path.normpath(path.parent) == os.path.normpath(
+            renewal.lineage
+        ):
+            return f"uses {path} in {renewal.lineage}"
+    return None

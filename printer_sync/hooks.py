@@ -8,8 +8,6 @@ renewed ``*.example.org`` covers ``printer.example.org``, one label deep, as in 
 
 from __future__ import annotations
 
-import os
-
 from edgeward.acme import (
     SOURCES,
     HookError,
@@ -17,7 +15,7 @@ from edgeward.acme import (
     Source,
     covers,
     renewal_from,
-    same_file,
+    uses_renewed_files,
 )
 from printer_sync.config import Config, PrinterConfig
 
@@ -36,14 +34,9 @@ __all__ = [
 def concerns(printer: PrinterConfig, renewal: Renewal) -> str | None:
     """Why ``renewal`` concerns ``printer`` (a short reason), or None."""
     mine = [printer.key, printer.cert, *([printer.chain] if printer.chain else [])]
-    for path in mine:
-        for renewed in renewal.files:
-            if same_file(path, renewed):
-                return f"uses {renewed}"
-        if renewal.lineage is not None and os.path.normpath(path.parent) == os.path.normpath(
-            renewal.lineage
-        ):
-            return f"uses {path} in {renewal.lineage}"
+    reason = uses_renewed_files(mine, renewal)
+    if reason is not None:
+        return reason
     for name in printer.domains:
         for renewed_domain in renewal.domains:
             if covers(renewed_domain, name):

@@ -10,10 +10,9 @@ of Edgewalker's "destroy the VM and start again".
 
 from __future__ import annotations
 
-import os
 from typing import Final
 
-from edgeward.acme import Renewal, covers, same_file
+from edgeward.acme import Renewal, covers, uses_renewed_files
 from vpn_provision.settings import ServerOS, Settings
 
 # How each system's IKE daemon re-reads certificates without dropping other tunnels.
@@ -27,14 +26,9 @@ def concerns(settings: Settings, renewal: Renewal) -> str | None:
     """Why ``renewal`` concerns this server (a short reason), or None."""
     if settings.le_cert is None or settings.le_key is None:
         return None
-    for path in (settings.le_cert, settings.le_key):
-        for renewed in renewal.files:
-            if same_file(path, renewed):
-                return f"uses {renewed}"
-        if renewal.lineage is not None and os.path.normpath(path.parent) == os.path.normpath(
-            renewal.lineage
-        ):
-            return f"uses {path} in {renewal.lineage}"
+    reason = uses_renewed_files([settings.le_cert, settings.le_key], renewal)
+    if reason is not None:
+        return reason
     for domain in renewal.domains:
         if covers(domain, settings.host):
             return f"names {settings.host} ({domain} renewed)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,14 @@ def cli(capsys: pytest.CaptureFixture[str]) -> CLI:
         return Ran(code, out, err)
 
     return run
+
+
+def serve_argv(root: Path, port: int, metrics: str = "off") -> list[str]:
+    """`vpn-provision serve` for the state ``root`` on 127.0.0.1:``port``."""
+    return [
+        sys.executable, "-m", "vpn_provision", "serve", "--state", str(root),
+        "--listen", f"127.0.0.1:{port}", "--metrics-listen", metrics,
+    ]  # fmt: skip
 
 
 def make_state(root: Path, os_name: str = "linux", **extra: object) -> State:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import httpx
@@ -11,6 +10,7 @@ import pytest
 from edgeward.run import read_procfile
 from tests.support.net import free_port
 from tests.support.servers import process
+from tests.vpn_provision.conftest import serve_argv
 from vpn_provision.demo import DEVICE, prepare
 from vpn_provision.state import State
 
@@ -38,18 +38,7 @@ def test_procfile_line_serves_the_link(tmp_path: Path) -> None:
     url = next(line for line in lines if "one-time link" in line).split(": ", 2)[-1]
     target = url.removeprefix("http://127.0.0.1:8600")
     port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "vpn_provision",
-        "serve",
-        "--state",
-        str(tmp_path / "vpn/state"),
-        "--listen",
-        f"127.0.0.1:{port}",
-        "--metrics-listen",
-        "off",
-    ]
+    argv = serve_argv(tmp_path / "vpn/state", port)
     with process(argv, port=port, log=tmp_path / "serve.log"):
         page = httpx.get(f"http://127.0.0.1:{port}{target}")
         assert page.status_code == 200 and DEVICE in page.text

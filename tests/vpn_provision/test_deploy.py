@@ -3,7 +3,6 @@ once through nginx, nothing else is proxied, the link stays out of nginx's acces
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import httpx
@@ -11,7 +10,7 @@ import pytest
 
 from tests.support.net import free_port
 from tests.support.servers import nginx, process
-from tests.vpn_provision.conftest import CLI
+from tests.vpn_provision.conftest import CLI, serve_argv
 from vpn_provision.state import State
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,18 +31,7 @@ def test_link_through_nginx(state: State, cli: CLI, tmp_path: Path) -> None:
 """
     target = cli("link", "alice", "--state", str(state.root)).out.split()[0]
     target = target.removeprefix("http://127.0.0.1:8600")
-    argv = [
-        sys.executable,
-        "-m",
-        "vpn_provision",
-        "serve",
-        "--state",
-        str(state.root),
-        "--listen",
-        f"127.0.0.1:{serve_port}",
-        "--metrics-listen",
-        "off",
-    ]
+    argv = serve_argv(state.root, serve_port)
     with (
         process(argv, port=serve_port, log=tmp_path / "serve.log"),
         nginx(block, tmp_path) as prefix,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import plistlib
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -17,7 +16,7 @@ from prometheus_client import REGISTRY
 
 from tests.support.net import free_port
 from tests.support.servers import process, uvicorn_server
-from tests.vpn_provision.conftest import CLI
+from tests.vpn_provision.conftest import CLI, serve_argv
 from vpn_provision.state import State
 from vpn_provision.web import create_app, store
 
@@ -125,18 +124,7 @@ def test_qr_command(state: State, cli: CLI, tmp_path: Path) -> None:
 def test_serve_command_as_a_process(state: State, cli: CLI, tmp_path: Path) -> None:
     port, mport = free_port(), free_port()
     target = _link(cli, state, "bob")
-    argv = [
-        sys.executable,
-        "-m",
-        "vpn_provision",
-        "serve",
-        "--state",
-        str(state.root),
-        "--listen",
-        f"127.0.0.1:{port}",
-        "--metrics-listen",
-        f"127.0.0.1:{mport}",
-    ]
+    argv = serve_argv(state.root, port, f"127.0.0.1:{mport}")
     with process(argv, port=port, log=tmp_path / "serve.log"):
         assert httpx.get(f"http://127.0.0.1:{port}{target}").status_code == 200
         assert httpx.get(f"http://127.0.0.1:{port}{target}").status_code == 404

@@ -326,50 +326,16 @@ def test_signed_profile_verifies_with_openssl_cms(state: State, tmp_path: Path) 
     ca = tmp_path / "ca.pem"
     ca.write_bytes(state.ca_pem)
     out = tmp_path / "content"
-    p = subprocess.run(
-        [
-            openssl,
-            "cms",
-            "-verify",
-            "-inform",
-            "DER",
-            "-in",
-            str(f),
-            "-CAfile",
-            str(ca),
-            "-out",
-            str(out),
-            "-purpose",
-            "any",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    verify = [openssl, "cms", "-verify", "-inform", "DER", "-in", str(f), "-CAfile", str(ca)]
+    verify += ["-out", str(out), "-purpose", "any"]
+    p = subprocess.run(verify, capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert "Verification successful" in p.stderr
     assert out.read_bytes() == plain
     # a changed byte in the content breaks the signature
     i = signed.index(b"vpn.example.org")
     f.write_bytes(signed[:i] + b"X" + signed[i + 1 :])
-    p = subprocess.run(
-        [
-            openssl,
-            "cms",
-            "-verify",
-            "-inform",
-            "DER",
-            "-in",
-            str(f),
-            "-CAfile",
-            str(ca),
-            "-out",
-            str(out),
-            "-purpose",
-            "any",
-        ],
-        capture_output=True,
-        text=True,
-    )
+    p = subprocess.run(verify, capture_output=True, text=True)
     assert p.returncode != 0
 
 
