@@ -19,6 +19,7 @@ each decides what a :class:`Renewal` concerns (:func:`covers`, :func:`same_file`
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -187,3 +188,33 @@ def uses_renewed_files(paths: Sequence[Path], renewal: Renewal) -> str | None:
         ):
             return f"uses {path} in {renewal.lineage}"
     return None
+
+
+def add_hook_arguments(p: argparse.ArgumentParser) -> None:
+    """The arguments every deploy-hook command takes: acme.sh's positional ones, and
+    ``--from`` to force one client's contract."""
+    p.add_argument(
+        "args",
+        nargs="*",
+        metavar="ARG",
+        help="acme.sh's deploy-hook arguments: DOMAIN [KEY CERT CA FULLCHAIN]",
+    )
+    p.add_argument(
+        "--from",
+        dest="source",
+        choices=["auto", *SOURCES],
+        default="auto",
+        help="which client's contract to read (auto: arguments, then certbot, lego, acme.sh)",
+    )
+
+
+def renewal_of(args: argparse.Namespace, env: Mapping[str, str]) -> Renewal:
+    """The renewal the hook was called for; a :class:`~edgeward.cli.UsageError` (exit
+    code 2) when there is none."""
+    from edgeward.cli import UsageError
+
+    source: Source | None = None if args.source == "auto" else args.source
+    try:
+        return renewal_from(env, args.args, source)
+    except HookError as exc:
+        raise UsageError(str(exc)) from None

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from edgeward import cli
-from edgeward.acme import SOURCES, HookError, Source, renewal_from
+from edgeward.acme import add_hook_arguments, renewal_of
 from edgeward.logs import get_logger
 from vpn_provision.common import add_state_argument, open_state, tidy_help
 from vpn_provision.hooks import RELOAD, concerns
@@ -39,17 +39,8 @@ EPILOG = """examples:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_state_argument(p)
-    p.add_argument(
-        "args", nargs="*", metavar="ARG", help="acme.sh's arguments: DOMAIN [KEY CERT CA FULLCHAIN]"
-    )
+    add_hook_arguments(p)
     p.add_argument("--out", required=True, metavar="DIR", help="the rendered tree to refresh")
-    p.add_argument(
-        "--from",
-        dest="source",
-        choices=["auto", *SOURCES],
-        default="auto",
-        help="which client's contract to read (auto: arguments, then certbot, lego, acme.sh)",
-    )
     p.add_argument(
         "--reload-command",
         metavar="CMD",
@@ -60,11 +51,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    source: Source | None = None if args.source == "auto" else args.source
-    try:
-        renewal = renewal_from(os.environ, args.args, source)
-    except HookError as exc:
-        raise cli.UsageError(str(exc)) from None
+    renewal = renewal_of(args, os.environ)
     with open_state(args) as state:
         reason = concerns(state.settings, renewal)
         if reason is None:
