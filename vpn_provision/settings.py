@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -98,19 +99,20 @@ class Settings:
         if (self.le_cert is None) != (self.le_key is None):
             raise ValueError("le_cert and le_key go together")
 
-    @property
+    # Parsed once: every device's addresses are computed from them.
+    @functools.cached_property
     def network4(self) -> ipaddress.IPv4Network:
         return ipaddress.IPv4Network(self.net4)
 
-    @property
+    @functools.cached_property
     def network6(self) -> ipaddress.IPv6Network:
         return ipaddress.IPv6Network(self.net6)
 
-    @property
+    @functools.cached_property
     def server4(self) -> ipaddress.IPv4Address:
         return self.network4[1]
 
-    @property
+    @functools.cached_property
     def server6(self) -> ipaddress.IPv6Address:
         return self.network6[1]
 

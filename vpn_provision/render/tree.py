@@ -137,28 +137,33 @@ def render(
 def write_tree(out: Path, files: Mapping[str, File]) -> list[Path]:
     """Write ``files`` under ``out``; delete what an earlier render left there. Returns
     the paths removed."""
+    # Plain strings and one stat per file: a render of 1,000 devices writes ~6,000 files,
+    # and most are unchanged (compare size and mode first, then the bytes).
+    base = os.fspath(out)
     for rel, f in files.items():
-        path = out / rel
-        if (
-            path.exists()
-            and path.read_bytes() == f.data
-            and (path.stat().st_mode & 0o777) == f.mode
-        ):
-            continue
-        atomic_write(path, f.data, mode=f.mode)
+        path = os.path.join(base, rel)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            st = None
+        if st is not None and st.st_size == len(f.data) and (st.st_mode & 0o777) == f.mode:
+            with open(path, "rb") as existing:
+                if existing.read() == f.data:
+                    continue
+        atomic_write(Path(path), f.data, mode=f.mode)
     removed = []
     for top in ("server", "clients"):
-        root = out / top
-        if not root.is_dir():
+        root = os.path.join(base, top)
+        if not os.path.isdir(root):
             continue
         for dirpath, _dirs, names in os.walk(root, topdown=False):
+            rel_dir = os.path.relpath(dirpath, base)
             for n in names:
-                p = Path(dirpath) / n
-                if p.relative_to(out).as_posix() not in files:
-                    p.unlink()
-                    removed.append(p)
-            if Path(dirpath) != root and not any(Path(dirpath).iterdir()):
-                Path(dirpath).rmdir()
+                if f"{rel_dir}/{n}" not in files:
+                    os.unlink(os.path.join(dirpath, n))
+                    removed.append(Path(dirpath, n))
+            if dirpath != root and not os.listdir(dirpath):
+                os.rmdir(dirpath)
     return removed
 
 
