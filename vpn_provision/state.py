@@ -6,7 +6,7 @@
     state.db     (0600)    devices, address counter, revocations, link nonces, audit
     ca/ca.pem              ECDSA P-384 CA: path length 0, name-constrained to the host
     ca/ca-key.pem (0600)
-    ca/crl.pem             re-signed at every add/remove (valid one year)
+    ca/crl.pem             re-signed at every remove (valid as long as the CA)
     server/ikev2.pem, server/ikev2-key.pem (0600)   unless settings name a Let's Encrypt pair
     server/wg.key (0600)   the server's WireGuard private key
     links.keys   (0600)    the signed-URL key ring (``middleware.signed``) for `link`/`serve`
@@ -367,7 +367,12 @@ class State:
         ]
 
     def write_crl(self) -> None:
-        crl = pki.revocation_list(self.ca, self.revoked())
+        # Valid as long as the CA: the CRL is installed on the servers by `render`, never
+        # fetched, so a short nextUpdate would only mean that one quiet year without a
+        # `remove` locks every device out (strongSwan's revocation = strict).
+        ca = self.ca
+        days = max(1, (ca.cert.not_valid_after_utc - dt.datetime.now(dt.UTC)).days)
+        crl = pki.revocation_list(ca, self.revoked(), days=days)
         pki.atomic_write(self.root / "ca" / "crl.pem", crl.public_bytes(serialization.Encoding.PEM))
 
 

@@ -120,3 +120,12 @@ def test_duplicate_and_unknown_names(state: State) -> None:
         state.device("carol")
     with pytest.raises(UsageError, match="no device"):
         state.remove("nobody")
+
+
+def test_crl_lasts_as_long_as_the_ca(state: State) -> None:
+    crl = x509.load_pem_x509_crl(state.crl_pem)
+    assert crl.next_update_utc is not None
+    assert (state.ca.cert.not_valid_after_utc - crl.next_update_utc).days <= 1
+    assert crl.is_signature_valid(state.ca.cert.public_key())  # type: ignore[arg-type]
+    carol = next(d for d in state.devices(include_removed=True) if d.name == "carol")
+    assert crl.get_revoked_certificate_by_serial_number(carol.serial) is not None

@@ -54,16 +54,10 @@ class ClientCache:
             raw = path.read_bytes()
         except FileNotFoundError:
             return None
-        self.used.add(key)
-        out: dict[str, Entry] = {}
-        i = 0
-        while i < len(raw):
-            end = raw.index(b"\n", i)
-            name, mode, size = raw[i:end].decode("ascii").split(" ")
-            start = end + 1
-            out[name] = Entry(raw[start : start + int(size)], int(mode, 8))
-            i = start + int(size)
-        return out
+        entries = parse(raw)
+        if entries is not None:
+            self.used.add(key)
+        return entries
 
     def put(self, key: str, files: dict[str, Entry]) -> None:
         chunks = []
@@ -82,3 +76,21 @@ class ClientCache:
                 p.unlink()
                 gone += 1
         return gone
+
+
+def parse(raw: bytes) -> dict[str, Entry] | None:
+    """Entries of a cache file; None (a miss) for anything that is not one."""
+    out: dict[str, Entry] = {}
+    i = 0
+    try:
+        while i < len(raw):
+            end = raw.index(b"\n", i)
+            name, mode, size = raw[i:end].decode("ascii").split(" ")
+            start, length = end + 1, int(size)
+            if length < 0 or start + length > len(raw) or not name:
+                return None
+            out[name] = Entry(raw[start : start + length], int(mode, 8))
+            i = start + length
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return out
