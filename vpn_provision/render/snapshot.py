@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from edgeward.secrets import Secret
 from vpn_provision import keys
@@ -24,20 +26,16 @@ class Snapshot:
     devices: tuple[Device, ...]
     cache: ClientCache | None = field(default=None, compare=False, repr=False)
 
-    @property
+    @functools.cached_property
     def wg_public(self) -> str:
         return keys.wg_public_key(self.wg_private)
 
     def ca_der(self) -> bytes:
-        from cryptography.hazmat.primitives.serialization import Encoding
-
         return x509.load_pem_x509_certificate(self.ca_pem).public_bytes(Encoding.DER)
 
     def server_chain(self) -> tuple[bytes, bytes]:
         """(leaf PEM, intermediates PEM) of the IKEv2 server certificate."""
         certs = x509.load_pem_x509_certificates(self.server_cert_pem)
-        from cryptography.hazmat.primitives.serialization import Encoding
-
         leaf = certs[0].public_bytes(Encoding.PEM)
         rest = b"".join(c.public_bytes(Encoding.PEM) for c in certs[1:])
         return leaf, rest
