@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import stat
 from pathlib import Path
 
@@ -61,8 +60,8 @@ def test_addresses_are_never_reused(tmp_path: Path) -> None:
     c = st.add("c", "android")
     indexes = [a.index, b.index, b2.index, c.index]
     assert indexes == [2, 3, 4, 5]
-    assert b2.address4 == ipaddress.IPv4Address("10.77.0.4")
-    assert b2.address6 == ipaddress.IPv6Address("fd77::4")
+    assert b2.address4 == "10.77.0.4"
+    assert b2.address6 == "fd77::4"
     # fresh keys and a fresh certificate for the re-added name
     assert b2.wg_public != b.wg_public and b2.wg_psk != b.wg_psk
     assert b2.serial != b.serial

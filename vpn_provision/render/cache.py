@@ -35,18 +35,26 @@ class ClientCache:
         self.used: set[str] = set()
 
     @staticmethod
-    def key(snap: Snapshot, d: Device) -> str:
+    def server_digest(snap: Snapshot) -> bytes:
+        """What every device's files share, hashed once per render."""
         s = snap.settings
         h = hashlib.sha256(VERSION)
-        for part in (
-            s.host, s.net4, s.net6, str(s.wg_port), snap.wg_private.reveal(), d.name,
-            d.platform, ",".join(d.protos), "\n".join(d.trusted_ssids), str(d.index),
-            d.wg_private.reveal(), d.wg_psk.reveal(), repr(sorted(d.uuids.items())),
-        ):  # fmt: skip
+        parts = (s.host, s.net4, s.net6, str(s.wg_port), snap.wg_private.reveal())
+        for part in parts:
             h.update(len(part).to_bytes(4, "big") + part.encode())
-        for blob in (snap.ca_pem, snap.server_cert_pem, d.cert_pem, d.p12):
+        for blob in (snap.ca_pem, snap.server_cert_pem):
             h.update(len(blob).to_bytes(4, "big") + blob)
-        return h.hexdigest()
+        return h.digest()
+
+    @staticmethod
+    def key(server: bytes, d: Device) -> str:
+        # Keys, certificate and .p12 are made once at `add` and never change; the serial
+        # and the PSK stand for them (a re-added name has a new serial and new keys).
+        parts = (
+            d.name, d.platform, ",".join(d.protos), "\n".join(d.trusted_ssids), str(d.index),
+            format(d.serial, "x"), d.wg_psk.reveal(), repr(sorted(d.uuids.items())),
+        )  # fmt: skip
+        return hashlib.sha256(server + "\0".join(parts).encode()).hexdigest()
 
     def get(self, key: str) -> dict[str, Entry] | None:
         path = self.folder / key

@@ -27,6 +27,10 @@ class Snapshot:
     cache: ClientCache | None = field(default=None, compare=False, repr=False)
 
     @functools.cached_property
+    def cache_digest(self) -> bytes:
+        return ClientCache.server_digest(self)
+
+    @functools.cached_property
     def wg_public(self) -> str:
         return keys.wg_public_key(self.wg_private)
 

@@ -85,7 +85,7 @@ def client_files(snap: Snapshot, d: Device) -> dict[str, File]:
     """One device's files, by file name (from the cache when it has them)."""
     if snap.cache is None:
         return _client_files(snap, d)
-    key = snap.cache.key(snap, d)
+    key = snap.cache.key(snap.cache_digest, d)
     hit = snap.cache.get(key)
     if hit is not None:
         return {name: File(e.data, e.mode) for name, e in hit.items()}
@@ -157,7 +157,7 @@ def write_tree(out: Path, files: Mapping[str, File]) -> list[Path]:
         if not os.path.isdir(root):
             continue
         for dirpath, _dirs, names in os.walk(root, topdown=False):
-            rel_dir = os.path.relpath(dirpath, base)
+            rel_dir = dirpath[len(base) + 1 :]
             for n in names:
                 if f"{rel_dir}/{n}" not in files:
                     os.unlink(os.path.join(dirpath, n))
