@@ -73,14 +73,26 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
+def _hash_for(key_type: KeyType) -> hashes.SHA256 | hashes.SHA384:
+    # A P-384 key signs with SHA-384: CNSA-style suites (and Apple's ECDSA384) expect the pair.
+    return hashes.SHA384() if key_type == "ec384" else hashes.SHA256()
+
+
 def make_ca(
     common_name: str = "edgeward local CA",
     *,
     key_type: KeyType = "rsa2048",
     days: int = 3650,
     issuer: Issued | None = None,
+    path_length: int | None = None,
+    permitted: Sequence[str] = (),
 ) -> Issued:
-    """A CA certificate: self-signed root, or an intermediate when ``issuer`` is given."""
+    """A CA certificate: self-signed root, or an intermediate when ``issuer`` is given.
+
+    ``path_length=0`` lets it sign leaves only; ``permitted`` (DNS names, and ``@domain``
+    for mail-style identities) adds a critical name constraint, so a stolen CA key cannot
+    mint certificates for anybody else's names.
+    """
     key = new_key(key_type)
     now = _now()
     signer_key: CertificateIssuerPrivateKeyTypes = issuer.key if issuer else key
@@ -92,7 +104,7 @@ def make_ca(
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         .add_extension(
             x509.KeyUsage(
                 digital_signature=True,
@@ -109,7 +121,15 @@ def make_ca(
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )
-    return Issued(key, builder.sign(signer_key, hashes.SHA256()))
+    if permitted:
+        subtrees: list[x509.GeneralName] = [
+            x509.RFC822Name(n[1:]) if n.startswith("@") else x509.DNSName(n) for n in permitted
+        ]
+        builder = builder.add_extension(
+            x509.NameConstraints(permitted_subtrees=subtrees, excluded_subtrees=None),
+            critical=True,
+        )
+    return Issued(key, builder.sign(signer_key, _hash_for(key_type)))
 
 
 def issue(
@@ -120,8 +140,11 @@ def issue(
     not_before: dt.datetime | None = None,
     not_after: dt.datetime | None = None,
     days: int = 90,
+    usages: Sequence[x509.ObjectIdentifier] = (ExtendedKeyUsageOID.SERVER_AUTH,),
 ) -> Issued:
-    """A TLS server certificate for ``names`` (DNS names and IP addresses) signed by ``ca``."""
+    """A certificate for ``names`` (DNS names, IP addresses, ``user@domain`` mail-style
+    identities) signed by ``ca``; a TLS server certificate unless ``usages`` says otherwise.
+    """
     key = new_key(key_type)
     start = not_before or _now() - dt.timedelta(minutes=5)
     end = not_after or start + dt.timedelta(days=days)
@@ -130,7 +153,7 @@ def issue(
         try:
             alt.append(x509.IPAddress(ipaddress.ip_address(n)))
         except ValueError:
-            alt.append(x509.DNSName(n))
+            alt.append(x509.RFC822Name(n) if "@" in n else x509.DNSName(n))
     builder = (
         x509.CertificateBuilder()
         .subject_name(_name(names[0]))
@@ -141,9 +164,13 @@ def issue(
         .not_valid_after(end)
         .add_extension(x509.SubjectAlternativeName(alt), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(list(usages)), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.cert.public_key()),  # type: ignore[arg-type]
+            critical=False,
+        )
     )
-    return Issued(key, builder.sign(ca.key, hashes.SHA256()))
+    return Issued(key, builder.sign(ca.key, _hash_for("ec384" if _is_p384(ca.key) else "rsa2048")))
 
 
 def self_signed(common_name: str, names: Sequence[str] = (), *, days: int = 3650) -> Issued:
@@ -206,3 +233,38 @@ def served_certificate(
     if der is None:
         raise ssl.SSLError(f"{host}:{port} sent no certificate")
     return x509.load_der_x509_certificate(der), version
+
+
+def revocation_list(
+    ca: Issued, revoked: Sequence[tuple[int, dt.datetime]], *, days: int = 365
+) -> x509.CertificateRevocationList:
+    """A CRL from ``ca`` listing ``(serial, revoked_at)`` pairs, valid for ``days``."""
+    now = _now()
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.cert.subject)
+        .last_update(now - dt.timedelta(minutes=5))
+        .next_update(now + dt.timedelta(days=days))
+        .add_extension(x509.CRLNumber(int(now.timestamp())), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.cert.public_key()),  # type: ignore[arg-type]
+            critical=False,
+        )
+    )
+    for serial, when in revoked:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build()
+        )
+    return builder.sign(ca.key, _hash_for("ec384" if _is_p384(ca.key) else "rsa2048"))
+
+
+def _is_p384(key: PrivateKey) -> bool:
+    return isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size >= 384
+
+
+def load_issued(key_pem: bytes, cert_pem: bytes) -> Issued:
+    """An :class:`Issued` from PEM bytes (the key unencrypted)."""
+    key = serialization.load_pem_private_key(key_pem, password=None)
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise ValueError("expected an RSA or ECDSA private key")
+    return Issued(key, x509.load_pem_x509_certificate(cert_pem))

@@ -32,7 +32,7 @@ from edgeward.shipped import CHECKOUT, deploy_file, in_checkout
 from edgeward.which import SBIN_DIRS, find_tool
 
 # The packages whose ``demo.prepare(var)`` runs before the services start.
-PACKAGES: Final = ("middleware", "caldav_gateway", "printer_sync")
+PACKAGES: Final = ("middleware", "caldav_gateway", "printer_sync", "vpn_provision")
 
 # Where each service can be reached; printed once at start-up.
 URLS: Final = {
@@ -44,6 +44,7 @@ URLS: Final = {
     "caldav": "https://127.0.0.1:8443  (CalDAV only; metrics http://127.0.0.1:9465/metrics)",
     "printer-emulator": "https://127.0.0.1:9443  (Epson Web Config emulator)",
     "printer-sync": "http://127.0.0.1:9466/metrics  (printer-sync watch)",
+    "vpn": "http://127.0.0.1:8600/d/  (one-time VPN links; metrics http://127.0.0.1:9468/metrics)",
 }
 
 # Programs a service may lack: the service is left out, the banner says how to install.

@@ -8,9 +8,10 @@ import os
 import sys
 
 from edgeward import cli
+from edgeward.acme import add_hook_arguments, renewal_of
 from edgeward.logs import get_logger
 from printer_sync.config import load_config
-from printer_sync.hooks import SOURCES, HookError, Source, printers_for, renewal_from
+from printer_sync.hooks import printers_for
 from printer_sync.push import push_all
 from printer_sync.status import quiet_libraries
 
@@ -48,20 +49,8 @@ EPILOG = """examples:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "args",
-        nargs="*",
-        metavar="ARG",
-        help="acme.sh's deploy-hook arguments: DOMAIN [KEY CERT CA FULLCHAIN]",
-    )
+    add_hook_arguments(p)
     p.add_argument("--config", required=True, help="the printers file (TOML)")
-    p.add_argument(
-        "--from",
-        dest="source",
-        choices=["auto", *SOURCES],
-        default="auto",
-        help="which client's contract to read (auto: arguments, then certbot, lego, acme.sh)",
-    )
     p.add_argument("--dry-run", action="store_true", help="say what would be pushed; send nothing")
 
 
@@ -72,11 +61,7 @@ def _say(name: str, message: str) -> None:
 def run(args: argparse.Namespace) -> int:
     quiet_libraries()
     config = load_config(args.config)
-    source: Source | None = None if args.source == "auto" else args.source
-    try:
-        renewal = renewal_from(os.environ, args.args, source)
-    except HookError as exc:
-        raise cli.UsageError(str(exc)) from None
+    renewal = renewal_of(args, os.environ)
     chosen = printers_for(config, renewal)
     if not chosen:
         log.info("%s: no printer uses these files or names these domains", renewal.describe())

@@ -20,7 +20,7 @@ from tests.deploy.render import DEPLOY
 from tests.deploy.services import BIN
 from tests.deploy.test_container import STAGES, TARGETS
 
-WITH_SUBCOMMANDS = {"dpi-watch", "caldav-gateway", "printer-sync"}
+WITH_SUBCOMMANDS = {"dpi-watch", "caldav-gateway", "printer-sync", "vpn-provision"}
 IMAGE_TARGET = {
     "edgeward-app": "app",
     "edgeward-dpi-watch": "dpi-watch",

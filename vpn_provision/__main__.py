@@ -1,0 +1,5 @@
+import sys
+
+from vpn_provision.cli import main
+
+sys.exit(main())
