@@ -10,7 +10,9 @@ for the password again after **any** 401. Radicale answers 401 on all of them. S
 - ``/.web`` → Radicale only when the web interface is enabled, and without the
   ``Authorization`` header so that it can never answer 401;
 - headers only a reverse proxy may set (``X-Script-Name``, ``X-Forwarded-*``, ``X-Remote-User``
-  …) are dropped before Radicale sees the request: the gateway is the edge;
+  …) are dropped before Radicale sees the request: the gateway is the edge. Names are
+  compared the way the WSGI bridge maps them to ``HTTP_*`` keys (case-insensitive, ``-`` and
+  ``_`` alike), so ``X_Script_Name`` is dropped too;
 - everything else → 404 without ``WWW-Authenticate``, whatever the method and credentials.
 
 Mode ``denylist`` inverts the last rule: only the known probe families get 404 and every
@@ -56,6 +58,19 @@ _PROXY_HEADERS: Final = frozenset(
     }
 )
 _WEB_DROPPED: Final = _PROXY_HEADERS | {b"authorization"}
+
+
+def wsgi_name(header: bytes) -> bytes:
+    """The header's identity once in a WSGI environ: ``X_Script_Name`` is ``x-script-name``."""
+    return header.lower().replace(b"_", b"-")
+
+
+def without(
+    headers: list[tuple[bytes, bytes]], names: frozenset[bytes]
+) -> list[tuple[bytes, bytes]]:
+    return [(k, v) for k, v in headers if wsgi_name(k) not in names]
+
+
 _NOT_FOUND_BODY: Final = b"Not Found\n"
 _REDIRECT_BODY: Final = b"Moved Permanently\n"
 
@@ -102,12 +117,12 @@ class ProbePolicy:
             return
         decision = self.decide(scope["path"])
         if decision == "radicale":
-            headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _PROXY_HEADERS]
+            headers = without(scope["headers"], _PROXY_HEADERS)
             await self.app({**scope, "headers": headers}, receive, send)
         elif decision == "web":
             # The web UI's files need no login (its script authenticates against "/");
             # without credentials Radicale cannot answer 401 here.
-            headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _WEB_DROPPED]
+            headers = without(scope["headers"], _WEB_DROPPED)
             await self.app({**scope, "headers": headers}, receive, send)
         elif decision == "redirect":
             await _answer(
