@@ -146,6 +146,10 @@ def run(args: argparse.Namespace) -> int:
         raise cli.UsageError(str(exc)) from None
     except RuntimeError as exc:  # Radicale's way of refusing its configuration
         raise cli.UsageError(f"Radicale refused to start: {exc}") from None
+    except server.ListenError as exc:  # names the address itself
+        print(f"error: {exc}", file=sys.stderr)
+        return cli.EXIT_FAILED
     except OSError as exc:
-        print(f"error: cannot listen on {settings.listen}: {exc.strerror or exc}", file=sys.stderr)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return cli.EXIT_FAILED
