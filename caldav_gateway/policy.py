@@ -7,6 +7,9 @@ for the password again after **any** 401. Radicale answers 401 on all of them. S
 - ``/.well-known/caldav`` and ``/.well-known/carddav`` (any method, trailing slash or not,
   credentials or not) → 301 to ``/`` with ``Cache-Control: no-cache`` (RFC 6764);
 - ``/`` and the paths of real principals → Radicale (discovery keeps its required 401);
+  except ``GET``/``HEAD`` of ``/`` without the web interface: Radicale would redirect a
+  browser to ``/.web``, which is then a 404, so the gateway answers a short plain page
+  saying what the address is for (no 401 either: a browser would prompt for a password);
 - ``/.web`` → Radicale only when the web interface is enabled, and without the
   ``Authorization`` header so that it can never answer 401;
 - headers only a reverse proxy may set (``X-Script-Name``, ``X-Forwarded-*``, ``X-Remote-User``
@@ -73,6 +76,11 @@ def without(
 
 _NOT_FOUND_BODY: Final = b"Not Found\n"
 _REDIRECT_BODY: Final = b"Moved Permanently\n"
+_ROOT_PAGE: Final = (
+    b"This address serves CalDAV for calendar apps, not web pages.\n"
+    b"Add it as a CalDAV account (server: this address, with your username and password);\n"
+    b"the apps find your calendars through /.well-known/caldav.\n"
+)
 
 
 class ProbePolicy:
@@ -95,13 +103,15 @@ class ProbePolicy:
             deny.discard(".web")
         self._deny: frozenset[str] = frozenset(deny)
 
-    def decide(self, raw_path: str) -> Literal["redirect", "radicale", "web", "not-found"]:
-        """What to do with a request for ``scope["path"]`` (public for tests)."""
+    def decide(
+        self, raw_path: str, method: str = "PROPFIND"
+    ) -> Literal["redirect", "radicale", "web", "root-page", "not-found"]:
+        """What to do with a ``method`` request for ``scope["path"]`` (public for tests)."""
         path = paths.normalise(raw_path)
         if paths.is_well_known_redirect(path):
             return "redirect"
         if path == "/":
-            return "radicale"
+            return "root-page" if method in ("GET", "HEAD") and not self.web else "radicale"
         first = paths.first_segment(path)
         if first == ".web":
             return "web" if self.web else "not-found"
@@ -115,7 +125,7 @@ class ProbePolicy:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        decision = self.decide(scope["path"])
+        decision = self.decide(scope["path"], scope["method"])
         if decision == "radicale":
             headers = without(scope["headers"], _PROXY_HEADERS)
             await self.app({**scope, "headers": headers}, receive, send)
@@ -132,6 +142,8 @@ class ProbePolicy:
                 [(b"location", b"/"), (b"cache-control", b"no-cache")],
                 _REDIRECT_BODY,
             )
+        elif decision == "root-page":
+            await _answer(scope, send, 200, [(b"cache-control", b"no-cache")], _ROOT_PAGE)
         else:
             family, client = paths.family_of(paths.normalise(scope["path"])), _client(scope)
             metrics.PROBE_NOT_FOUND.labels(family, client).inc()

@@ -202,6 +202,13 @@ def test_policy_table(client: Client, target: str, kind: str) -> None:
                 assert status == 404, what
                 assert "www-authenticate" not in headers, what
                 assert body == (b"" if method == "HEAD" else POLICY_404_BODY), what
+            elif kind == "root" and method in ("GET", "HEAD"):
+                # a browser on the bare address (/.web off): a short page, never a
+                # redirect to /.web's 404 and never a password prompt
+                assert status == 200, what
+                assert "www-authenticate" not in headers and "location" not in headers, what
+                assert headers["content-type"] == "text/plain; charset=utf-8", what
+                assert (body == b"") if method == "HEAD" else (b"CalDAV" in body), what
             else:
                 assert reached_radicale, what
                 if credentials in ("alice-wrong", "stranger"):
@@ -319,6 +326,22 @@ def test_modes(mode: str, web: bool, path: str, expected: str) -> None:
     assert policy.decide(path) == expected
 
 
+@pytest.mark.parametrize(
+    ("web", "method", "path", "expected"),
+    [
+        (False, "GET", "/", "root-page"),
+        (False, "HEAD", "//", "root-page"),
+        (False, "PROPFIND", "/", "radicale"),  # RFC 6764: discovery keeps its 401
+        (False, "OPTIONS", "/", "radicale"),
+        (False, "GET", "/alice/", "radicale"),
+        (True, "GET", "/", "radicale"),  # Radicale's redirect to /.web, which is served
+    ],
+)
+def test_the_bare_address_in_a_browser(web: bool, method: str, path: str, expected: str) -> None:
+    policy = ProbePolicy(_unused_app, principals=StaticPrincipals(["alice"]), web=web)
+    assert policy.decide(path, method) == expected
+
+
 def test_unknown_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="principals"):
         ProbePolicy(_unused_app, principals=StaticPrincipals([]), mode="allow")  # type: ignore[arg-type]
@@ -338,7 +361,10 @@ def test_denylist_mode_and_web_interface_on_the_real_server(tmp_path: Path) -> N
         assert c.request("PROPFIND", "/carol/").status_code == 401
         assert c.request("PROPFIND", "/principals/").status_code == 404
         assert c.request("PROPFIND", "/remote.php/dav/").status_code == 404
-        # the web interface: served, and never 401 whatever the credentials
+        # the web interface: the bare address leads there (Radicale's redirect) ...
+        r = c.get("/")
+        assert r.is_redirect and r.headers["location"] == "/.web", r.headers
+        # ... served, and never 401 whatever the credentials
         for auth in (None, ("alice", "wrong"), ("alice", gw.users["alice"])):
             r = c.get("/.web/", auth=auth)
             assert r.status_code == 200, auth
