@@ -95,14 +95,20 @@ def run(main: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> 
 
 
 def command_group(
-    prog: str, description: str, package: str, names: Sequence[str], argv: Sequence[str] | None
+    prog: str,
+    description: str,
+    package: str,
+    names: Sequence[str],
+    argv: Sequence[str] | None,
+    *,
+    epilog: str = "",
 ) -> int:
     """A command whose subcommands each live in ``<package>/cmd_<name>.py``.
 
     Each such module exposes ``HELP``, ``add_arguments(parser)``, ``run(args) -> int`` and
     optionally ``DESCRIPTION`` and ``EPILOG``, so a subcommand is found in one file.
     """
-    p = parser(prog, description)
+    p = parser(prog, description, epilog)
     sub = subcommands(p)
     for name in names:
         module = importlib.import_module(f"{package}.cmd_{name}")
