@@ -126,12 +126,14 @@ def transcript(server: Server, user: str, name: str, calendar: str) -> list[obje
     """PUT, PROPFIND, REPORT, MOVE, DELETE of ``name``; every status and listing."""
     home = f"/{quote(user)}/"
     cal = f"{home}{quote(calendar)}/"
-    item, moved = f"{cal}{quote(name)}.ics", f"{cal}{quote(name)}-moved.ics"
+    other = f"{home}{quote(calendar + '-ü😀')}/"  # MOVE into another non-ASCII collection
+    item, moved = f"{cal}{quote(name)}.ics", f"{other}{quote(name)}-moved.ics"
     out: list[object] = []
     with server.client(user) as c:
         r = c.request("PROPFIND", home, headers={"Depth": "0"}, content=PROPFIND)
         out.append(("PROPFIND home", r.status_code))
         out.append(("MKCALENDAR", c.request("MKCALENDAR", cal).status_code))
+        out.append(("MKCALENDAR other", c.request("MKCALENDAR", other).status_code))
         r = c.put(
             item,
             content=CALENDAR.format(uid=f"{name}@x").encode(),
@@ -148,6 +150,8 @@ def transcript(server: Server, user: str, name: str, calendar: str) -> list[obje
         out.append(("MOVE", r.status_code))
         r = c.request("PROPFIND", cal, headers={"Depth": "1"}, content=PROPFIND)
         out.append(("PROPFIND after MOVE", r.status_code, hrefs(r.text)))
+        r = c.request("PROPFIND", other, headers={"Depth": "1"}, content=PROPFIND)
+        out.append(("PROPFIND other after MOVE", r.status_code, hrefs(r.text)))
         out.append(("DELETE", c.delete(moved).status_code))
         r = c.request("PROPFIND", cal, headers={"Depth": "1"}, content=PROPFIND)
         out.append(("PROPFIND after DELETE", r.status_code, hrefs(r.text)))
@@ -167,8 +171,11 @@ def test_hrefs_and_usernames_round_trip_like_radicale(
     assert got == want
     # The control really stored the name as sent (the comparison cannot pass vacuously).
     cal = f"/{user}/{calendar}/"
-    assert want[1:5] == [
+    other = f"/{user}/{calendar}-ü😀/"
+    assert ("PROPFIND other after MOVE", 207, [other, f"{other}{name}-moved.ics"]) in want
+    assert want[1:6] == [
         ("MKCALENDAR", 201),
+        ("MKCALENDAR other", 201),
         ("PUT", 201),
         ("PROPFIND", 207, [cal, f"{cal}{name}.ics"]),
         ("REPORT", 207, [f"{cal}{name}.ics"]),
