@@ -213,3 +213,23 @@ def test_caldav_save_event_uids_like_radicale(servers: tuple[Server, Server], us
     assert got == want
     assert [uid for _, uid in want] == sorted(uids)
     assert all(Path(href).suffix == ".ics" for href, _ in want)
+
+
+@pytest.mark.slow
+def test_the_process_environment_does_not_leak_into_radicale(tmp_path: Path) -> None:
+    # a2wsgi takes SCRIPT_NAME from os.environ (a unit file or a CGI-ish wrapper may set
+    # it); Radicale's own server never does, and Radicale would prefix every href with it.
+    with (
+        running_gateway(tmp_path, users=("alice",), env={"SCRIPT_NAME": "/elsewhere"}) as gw,
+        httpx.Client(
+            base_url=gw.url,
+            auth=("alice", gw.users["alice"]),
+            verify=gw.ssl_context(),
+            timeout=30,
+        ) as c,
+    ):
+        r = c.request("PROPFIND", "/alice/", headers={"Depth": "0"}, content=PROPFIND)
+        assert r.status_code == 207
+        assert hrefs(r.text) == ["/alice/"]
+        r = c.request("PROPFIND", "/alice/.well-known/caldav", headers={"Depth": "0"})
+        assert "elsewhere" not in r.headers.get("location", ""), r.headers
