@@ -11,6 +11,22 @@ from collections.abc import Sequence
 from edgeward.cli import command_group
 
 SUBCOMMANDS = ("serve", "doctor")
+EPILOG = """\
+examples:
+  # serve (see: caldav-gateway serve --help)
+  caldav-gateway serve --config /etc/caldav-gateway/gateway.toml
+
+  # check it the way an iPhone meets it
+  caldav-gateway doctor https://cal.example.org:8443/ --user alice \\
+      --password-file ~/.config/cal.pw
+
+exit codes:
+  0  done (doctor: every check passed)
+  1  the work failed (serve: a port could not be bound or a worker kept dying;
+     doctor: a check failed)
+  2  usage or configuration error (the message names the flag, file or key)
+  130  interrupted
+"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -21,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "caldav_gateway",
         SUBCOMMANDS,
         argv,
+        epilog=EPILOG,
     )
 
 

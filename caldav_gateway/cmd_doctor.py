@@ -63,8 +63,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=argparse.SUPPRESS,
         help="trust only this CA (PEM), e.g. a private one (default: the system's trust store)",
     )
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds per network operation")
-    p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="per network operation (default %(default)s)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,  # a flag: no "(default: False)" in --help
+        help="print one JSON document instead of text",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,5 +87,6 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise cli.UsageError(str(exc)) from None
     report = run_doctor(target)
-    print(report.to_json() if args.json else report.to_text(), file=sys.stdout)
+    as_json = getattr(args, "json", False)
+    print(report.to_json() if as_json else report.to_text(), file=sys.stdout)
     return cli.EXIT_OK if report.ok else cli.EXIT_FAILED

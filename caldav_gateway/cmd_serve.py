@@ -39,6 +39,9 @@ then point the device at the bare host (https://cal.example.org:8443): discovery
 policy: 'principals' (default) serves only / and users' own paths; usernames become
 discoverable (401 for a real user, 404 otherwise). 'denylist' answers 404 only for known
 probe families and hides usernames, but a probe nobody has seen yet may get 401.
+
+exit codes: 0 stopped by SIGINT/SIGTERM; 1 a port could not be bound (the message names
+it) or workers kept dying; 2 a configuration error (file, key or flag named).
 """
 
 # Flag → settings key; flags given on the command line override --config.
@@ -65,8 +68,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.argument_default = argparse.SUPPRESS
     p.add_argument("--config", type=Path, metavar="FILE", help="gateway.toml with the settings")
     p.add_argument("--listen", metavar="HOST:PORT", help="CalDAV port (default 0.0.0.0:8443)")
-    p.add_argument("--cert", metavar="PEM", help="certificate with its chain, served to everyone")
-    p.add_argument("--key", metavar="PEM", help="private key of the certificate")
+    p.add_argument(
+        "--cert", metavar="FILE", help="PEM certificate with its chain, served to everyone"
+    )
+    p.add_argument("--key", metavar="FILE", help="PEM private key of the certificate")
     p.add_argument(
         "--htpasswd", metavar="FILE", help="users (bcrypt or SHA-512 hashes; re-read on change)"
     )
@@ -146,6 +151,10 @@ def run(args: argparse.Namespace) -> int:
         raise cli.UsageError(str(exc)) from None
     except RuntimeError as exc:  # Radicale's way of refusing its configuration
         raise cli.UsageError(f"Radicale refused to start: {exc}") from None
+    except server.ListenError as exc:  # names the address itself
+        print(f"error: {exc}", file=sys.stderr)
+        return cli.EXIT_FAILED
     except OSError as exc:
-        print(f"error: cannot listen on {settings.listen}: {exc.strerror or exc}", file=sys.stderr)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
         return cli.EXIT_FAILED

@@ -2,12 +2,13 @@
 
 The policy must decide on exactly the path Radicale will use, or a request such as
 ``/principals/../alice/`` or ``/%61lice/`` could be judged on one path and served on
-another. uvicorn percent-decodes the request target once into ``scope["path"]``;
-a2wsgi hands that string to Radicale as ``PATH_INFO`` (re-encoded UTF-8 → Latin-1,
-which maps ``/`` and ``.`` to themselves, so segments stay aligned); Radicale then
-applies :func:`radicale.pathutils.sanitize_path` (dot segments, repeated slashes, empty
-and ``.``/``..`` components dropped) and never decodes again. We call the same function
-on the same string, so both sides see one path.
+another. uvicorn percent-decodes the request target once, as UTF-8, into
+``scope["path"]``; Radicale gets that same text as ``PATH_INFO``, the way its own server
+builds it (:mod:`caldav_gateway.wsgi_environ` undoes a2wsgi's latin-1 spelling), so
+non-ASCII usernames and hrefs mean the same on both sides. Radicale then applies
+:func:`radicale.pathutils.sanitize_path` (dot segments, repeated slashes, empty and
+``.``/``..`` components dropped) and never decodes again. We call the same function on
+the same string, so both sides see one path.
 """
 
 from __future__ import annotations

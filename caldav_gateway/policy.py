@@ -7,10 +7,15 @@ for the password again after **any** 401. Radicale answers 401 on all of them. S
 - ``/.well-known/caldav`` and ``/.well-known/carddav`` (any method, trailing slash or not,
   credentials or not) → 301 to ``/`` with ``Cache-Control: no-cache`` (RFC 6764);
 - ``/`` and the paths of real principals → Radicale (discovery keeps its required 401);
+  except ``GET``/``HEAD`` of ``/`` without the web interface: Radicale would redirect a
+  browser to ``/.web``, which is then a 404, so the gateway answers a short plain page
+  saying what the address is for (no 401 either: a browser would prompt for a password);
 - ``/.web`` → Radicale only when the web interface is enabled, and without the
   ``Authorization`` header so that it can never answer 401;
 - headers only a reverse proxy may set (``X-Script-Name``, ``X-Forwarded-*``, ``X-Remote-User``
-  …) are dropped before Radicale sees the request: the gateway is the edge;
+  …) are dropped before Radicale sees the request: the gateway is the edge. Names are
+  compared the way the WSGI bridge maps them to ``HTTP_*`` keys (case-insensitive, ``-`` and
+  ``_`` alike), so ``X_Script_Name`` is dropped too;
 - everything else → 404 without ``WWW-Authenticate``, whatever the method and credentials.
 
 Mode ``denylist`` inverts the last rule: only the known probe families get 404 and every
@@ -56,8 +61,26 @@ _PROXY_HEADERS: Final = frozenset(
     }
 )
 _WEB_DROPPED: Final = _PROXY_HEADERS | {b"authorization"}
+
+
+def wsgi_name(header: bytes) -> bytes:
+    """The header's identity once in a WSGI environ: ``X_Script_Name`` is ``x-script-name``."""
+    return header.lower().replace(b"_", b"-")
+
+
+def without(
+    headers: list[tuple[bytes, bytes]], names: frozenset[bytes]
+) -> list[tuple[bytes, bytes]]:
+    return [(k, v) for k, v in headers if wsgi_name(k) not in names]
+
+
 _NOT_FOUND_BODY: Final = b"Not Found\n"
 _REDIRECT_BODY: Final = b"Moved Permanently\n"
+_ROOT_PAGE: Final = (
+    b"This address serves CalDAV for calendar apps, not web pages.\n"
+    b"Add it as a CalDAV account (server: this address, with your username and password);\n"
+    b"the apps find your calendars through /.well-known/caldav.\n"
+)
 
 
 class ProbePolicy:
@@ -80,13 +103,15 @@ class ProbePolicy:
             deny.discard(".web")
         self._deny: frozenset[str] = frozenset(deny)
 
-    def decide(self, raw_path: str) -> Literal["redirect", "radicale", "web", "not-found"]:
-        """What to do with a request for ``scope["path"]`` (public for tests)."""
+    def decide(
+        self, raw_path: str, method: str = "PROPFIND"
+    ) -> Literal["redirect", "radicale", "web", "root-page", "not-found"]:
+        """What to do with a ``method`` request for ``scope["path"]`` (public for tests)."""
         path = paths.normalise(raw_path)
         if paths.is_well_known_redirect(path):
             return "redirect"
         if path == "/":
-            return "radicale"
+            return "root-page" if method in ("GET", "HEAD") and not self.web else "radicale"
         first = paths.first_segment(path)
         if first == ".web":
             return "web" if self.web else "not-found"
@@ -100,14 +125,14 @@ class ProbePolicy:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        decision = self.decide(scope["path"])
+        decision = self.decide(scope["path"], scope["method"])
         if decision == "radicale":
-            headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _PROXY_HEADERS]
+            headers = without(scope["headers"], _PROXY_HEADERS)
             await self.app({**scope, "headers": headers}, receive, send)
         elif decision == "web":
             # The web UI's files need no login (its script authenticates against "/");
             # without credentials Radicale cannot answer 401 here.
-            headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _WEB_DROPPED]
+            headers = without(scope["headers"], _WEB_DROPPED)
             await self.app({**scope, "headers": headers}, receive, send)
         elif decision == "redirect":
             await _answer(
@@ -117,6 +142,8 @@ class ProbePolicy:
                 [(b"location", b"/"), (b"cache-control", b"no-cache")],
                 _REDIRECT_BODY,
             )
+        elif decision == "root-page":
+            await _answer(scope, send, 200, [(b"cache-control", b"no-cache")], _ROOT_PAGE)
         else:
             family, client = paths.family_of(paths.normalise(scope["path"])), _client(scope)
             metrics.PROBE_NOT_FOUND.labels(family, client).inc()

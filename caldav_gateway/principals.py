@@ -30,23 +30,36 @@ class Principals(Protocol):
 class Htpasswd:
     users: frozenset[str]
     plain: frozenset[str]  # users whose password is stored unhashed (tests only)
+    # Lines Radicale refuses at start-up and skips on a re-read: "line N: what is wrong".
+    # Never the line itself: a line without a colon may well be a pasted password.
+    problems: tuple[str, ...] = ()
 
 
 def parse_htpasswd(text: str) -> Htpasswd:
     """Users of an htpasswd file (``user:hash`` lines; blank lines and ``#`` comments skipped)."""
-    users: set[str] = set()
+    users: dict[str, int] = {}
     plain: set[str] = set()
-    for line in text.splitlines():
+    problems: list[str] = []
+    for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
-        if not line or line.startswith("#") or ":" not in line:
+        if not line or line.startswith("#"):
             continue
-        user, hashed = line.split(":", 1)
-        if not user:
-            continue
-        users.add(user)
-        if not _HASHED.match(hashed):
-            plain.add(user)
-    return Htpasswd(frozenset(users), frozenset(plain))
+        user, colon, hashed = line.partition(":")
+        if not colon:
+            problems.append(f"line {number}: not a 'user:hash' line (no colon)")
+        elif not user:
+            problems.append(f"line {number}: the username before ':' is empty")
+        elif not hashed:
+            problems.append(f"line {number}: user {user!r} has an empty password hash")
+        elif user in users:
+            problems.append(
+                f"line {number}: user {user!r} is listed twice (first on line {users[user]})"
+            )
+        else:
+            users[user] = number
+            if not _HASHED.match(hashed):
+                plain.add(user)
+    return Htpasswd(frozenset(users), frozenset(plain), tuple(problems))
 
 
 def read_htpasswd(path: Path) -> Htpasswd:
@@ -94,6 +107,8 @@ class HtpasswdPrincipals:
             except ValueError as exc:
                 self._report(f"{exc}; keeping the last known users")
                 return self._names
+            for problem in parsed.problems:  # Radicale skips these lines on a re-read too
+                log.warning("%s, %s (skipped)", self.path, problem)
             if self._stamp is not None and parsed.users != self._names:
                 log.info("htpasswd changed: %d principal(s)", len(parsed.users))
             self._names = parsed.users

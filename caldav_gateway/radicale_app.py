@@ -1,7 +1,8 @@
 """Radicale embedded behind the ASGI front, configured only through its public API.
 
 ``radicale.config.load()`` (no files: nothing from /etc or ~ leaks in) + ``update(...,
-privileged=True)`` + ``radicale.Application``, wrapped by ``a2wsgi.WSGIMiddleware``.
+privileged=True)`` + ``radicale.Application``, given the environment its own server would
+build (:mod:`caldav_gateway.wsgi_environ`), wrapped by ``a2wsgi.WSGIMiddleware``.
 Radicale's ``do_*`` methods are never touched: their signature changed three times in
 3.5–3.7. Settings the gateway owns:
 
@@ -16,12 +17,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import radicale
 import radicale.config
 from a2wsgi import WSGIMiddleware
 from starlette.types import ASGIApp
+
+from caldav_gateway.wsgi_environ import RadicaleServerEnviron
 
 
 def radicale_config(
@@ -72,4 +75,4 @@ def radicale_asgi(
     app = radicale.Application(  # type: ignore[attr-defined]  # re-exported, public
         radicale_config(htpasswd=htpasswd, collections=collections, web=web, realm=realm)
     )
-    return cast(ASGIApp, WSGIMiddleware(app, workers=threads))
+    return cast(ASGIApp, WSGIMiddleware(cast(Any, RadicaleServerEnviron(app)), workers=threads))

@@ -34,6 +34,10 @@ def check_startup(settings: GatewaySettings) -> list[str]:
     """Validate files (``ValueError`` on a fatal problem) and return the warnings to log."""
     htpasswd, collections = required_paths(settings)
     users = read_htpasswd(htpasswd)
+    if users.problems:
+        # Radicale refuses such a file when it starts (after "serving" would be logged),
+        # with a message that names neither the line nor what is wrong in words.
+        raise ValueError(f"{htpasswd}, {users.problems[0]}")
     names = set(settings.principals) if settings.principals else set(users.users)
     warnings: list[str] = []
     for name in paths.colliding_names(names):
@@ -61,10 +65,29 @@ def check_startup(settings: GatewaySettings) -> list[str]:
     return warnings
 
 
+class ListenError(OSError):
+    """A socket the gateway cannot bind; the message names the address (said once)."""
+
+
 def bind(listen: str) -> socket.socket:
-    sock = bind_tcp(listen)
+    try:
+        sock = bind_tcp(listen)  # its OSError already says "cannot listen on HOST:PORT: ..."
+    except OSError as exc:
+        raise ListenError(str(exc)) from None
     sock.set_inheritable(True)  # --workers: forked workers accept on the same socket
     return sock
+
+
+def bind_all(settings: GatewaySettings) -> tuple[socket.socket, socket.socket | None]:
+    """The CalDAV socket and the /metrics one (None when off), both bound or neither."""
+    sock = bind(settings.listen)
+    if settings.metrics_listen in ("", "off"):
+        return sock, None
+    try:
+        return sock, bind(settings.metrics_listen)
+    except BaseException:
+        sock.close()
+        raise
 
 
 def describe(settings: GatewaySettings, sock: socket.socket) -> str:
@@ -86,11 +109,23 @@ def serve(settings: GatewaySettings, *, log_level: str = "info", log_format: str
     """Run the gateway until interrupted; returns the exit code."""
     for warning in check_startup(settings):
         log.warning(warning)
-    sock = bind(settings.listen)
+    # "serving" is said only once every socket is bound: a taken metrics port must not
+    # follow a line that told the operator (or a supervisor watching the log) it was up.
+    sock, metrics_sock = bind_all(settings)
     log.info(describe(settings, sock))
     if settings.workers == 1:
         level = radicale_level_for(log_level)
-        asyncio.run(serve_worker(settings, sock, with_metrics=True, radicale_log_level=level))
+        asyncio.run(
+            serve_worker(
+                settings,
+                sock,
+                with_metrics=True,
+                radicale_log_level=level,
+                metrics_sock=metrics_sock,
+            )
+        )
         return 0
     with multiprocess_dir() as mpdir:
-        return asyncio.run(supervise(settings, sock, mpdir, log_level, log_format))
+        return asyncio.run(
+            supervise(settings, sock, mpdir, log_level, log_format, metrics_sock=metrics_sock)
+        )

@@ -57,7 +57,12 @@ def multiprocess_dir() -> Iterator[Path]:
 
 
 async def supervise(
-    settings: GatewaySettings, sock: socket.socket, mpdir: Path, log_level: str, log_format: str
+    settings: GatewaySettings,
+    sock: socket.socket,
+    mpdir: Path,
+    log_level: str,
+    log_format: str,
+    metrics_sock: socket.socket | None = None,
 ) -> int:
     spawn = multiprocessing.get_context("spawn")
     stop = asyncio.Event()
@@ -82,7 +87,9 @@ async def supervise(
     code = 0
     try:
         if settings.metrics_listen not in ("", "off"):
-            metrics_server, metrics_task = await serve_metrics(settings.metrics_listen)
+            metrics_server, metrics_task = await serve_metrics(
+                settings.metrics_listen, sock=metrics_sock
+            )
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.5)

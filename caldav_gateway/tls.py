@@ -33,6 +33,22 @@ class CertificateError(ValueError):
     """A certificate/key pair that cannot be served (the message names the files)."""
 
 
+# OpenSSL's reason codes for the mistakes people make with certificate files, in words.
+_REASONS = {
+    "KEY_VALUES_MISMATCH": "the private key does not belong to this certificate",
+    "NO_START_LINE": "a file is not PEM (no -----BEGIN line)",
+    "NO_CERTIFICATE_OR_CRL_FOUND": "no certificate in the certificate file",
+    "EE_KEY_TOO_SMALL": "the key is too small for OpenSSL's security level",
+    "CA_MD_TOO_WEAK": "the certificate is signed with a digest OpenSSL no longer accepts",
+}
+
+
+def in_words(reason: str) -> str:
+    """OpenSSL's reason, said in words when it is a known mistake (the code kept for search)."""
+    words = _REASONS.get(reason)
+    return f"{words}; OpenSSL: {reason}" if words else reason
+
+
 def _stamp(path: Path) -> tuple[int, int, int]:
     st = os.stat(path)
     return (st.st_ino, st.st_size, st.st_mtime_ns)
@@ -57,7 +73,7 @@ def load_pair(
     except (ssl.SSLError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or str(exc)
         raise CertificateError(
-            f"{cert} / {key}: not a usable certificate and key ({reason})"
+            f"{cert} / {key}: not a usable certificate and key ({in_words(reason)})"
         ) from None
     except OSError as exc:  # after SSLError, which is an OSError too
         raise CertificateError(f"{cert} / {key}: cannot read ({exc.strerror})") from None

@@ -38,7 +38,12 @@ def uvicorn_config(
 
 
 async def serve_worker(
-    settings: GatewaySettings, sock: socket.socket, *, with_metrics: bool, radicale_log_level: int
+    settings: GatewaySettings,
+    sock: socket.socket,
+    *,
+    with_metrics: bool,
+    radicale_log_level: int,
+    metrics_sock: socket.socket | None = None,
 ) -> None:
     """Serve on ``sock`` until SIGINT/SIGTERM (uvicorn's handlers, main thread)."""
     reloader = None
@@ -54,7 +59,9 @@ async def serve_worker(
     if reloader is not None:
         watcher = asyncio.create_task(reloader.watch(settings.reload_interval))
     if with_metrics and settings.metrics_listen not in ("", "off"):
-        metrics_server, metrics_task = await serve_metrics(settings.metrics_listen)
+        metrics_server, metrics_task = await serve_metrics(
+            settings.metrics_listen, sock=metrics_sock
+        )
     try:
         await server.serve(sockets=[sock])
     finally:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from typing import Final
 
 import uvicorn
@@ -51,14 +52,15 @@ def metrics_server(listen: str, registry: CollectorRegistry | None = None) -> Em
 
 
 async def serve_metrics(
-    listen: str, registry: CollectorRegistry | None = None
+    listen: str, registry: CollectorRegistry | None = None, *, sock: socket.socket | None = None
 ) -> tuple[EmbeddedServer, asyncio.Task[None]]:
     """Start serving ``/metrics`` in the current event loop; returns once it listens.
 
     Stop with ``server.should_exit = True`` and ``await task``. Raises ``OSError`` naming
-    the address if it cannot listen there (taken, not local).
+    the address if it cannot listen there (taken, not local). ``sock``: already bound to
+    ``listen`` by a program that reports "serving" only once every socket is bound.
     """
-    sock = bind_tcp(listen)
+    sock = sock if sock is not None else bind_tcp(listen)
     server = metrics_server(listen, registry)
     try:
         return server, await start(server, f"metrics on {listen}", sock)

@@ -24,7 +24,10 @@ from caldav_gateway.doctor.probe_checks import propfind
 from caldav_gateway.doctor.report import Check, failed, passed
 from caldav_gateway.doctor.target import Target
 
-_BAD_LOGIN_FIX = "check --user and --password-file against the gateway's --htpasswd file"
+_BAD_LOGIN_FIX = (
+    "check --user and --password-file against the gateway's --htpasswd file (the server "
+    "answered 401 to them; the password is never printed)"
+)
 
 
 def _path(href: str) -> str:
@@ -67,11 +70,10 @@ def check_discovery(target: Target, authed: httpx.Client | None) -> list[Check]:
     found, err = _step(authed, target.path, [(DAV, "current-user-principal")])
     principal = next((r.href_of(DAV, "current-user-principal") for r in found or []), None)
     if principal is None:
-        fix = (
-            _BAD_LOGIN_FIX
-            if "401" in err
-            else "pass / to Radicale (it answers current-user-principal)"
-        )
+        if err.endswith("→ 401"):
+            refused = f"the password for {target.user!r} was refused ({err})"
+            return stop(0, refused, _BAD_LOGIN_FIX)
+        fix = "pass / to Radicale (it answers current-user-principal)"
         return stop(0, err or "no current-user-principal in the answer", fix)
     principal = _path(principal)
     out.append(passed(*steps[0], f"{target.path} → {principal}"))

@@ -136,8 +136,13 @@ def check_well_known(target: Target, client: httpx.Client, authed: httpx.Client 
             f"{r.status_code} → {path}, which does not answer ({exc})",
             "redirect to the CalDAV root (usually /)",
         )
-    fine = {207} if authed is not None else {207, 401}
+    # A 401 there is the CalDAV root asking for credentials (RFC 6764 wants exactly that
+    # without them); with credentials it means the password was refused, which is the
+    # login's fault, not the redirect's: discovery reports it.
+    fine = {207, 401}
     detail = f"{r.status_code} → {path} → {follow.status_code}"
+    if authed is not None and follow.status_code == 401:
+        detail += " (credentials refused; see discovery)"
     if follow.status_code not in fine:
         return failed(
             cid, title, detail, "redirect to the CalDAV root that answers PROPFIND (usually /)"

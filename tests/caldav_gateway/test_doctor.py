@@ -258,6 +258,25 @@ def test_the_gateway_passes_every_check(
     assert password not in text + logs and basic not in text + logs
 
 
+@pytest.mark.parametrize("user", ["alice", "nobody"])
+def test_a_refused_password_is_named_as_such(
+    gateway: Gateway, tmp_path: Path, capsys: pytest.CaptureFixture[str], user: str
+) -> None:
+    pw = tmp_path / "pw"
+    pw.write_text("not-the-password\n")
+    code, checks, text = doctor(capsys, f"https://localhost:{gateway.port}/", pw, gateway.ca, user)
+    assert code == 1
+    # The redirect works (its target challenges, as RFC 6764 wants): not its fault.
+    assert checks["well-known"]["status"] == "pass", checks["well-known"]
+    login = checks["discovery.principal"]
+    assert login["status"] == "fail"
+    assert f"password for {user!r} was refused" in login["detail"]
+    assert "--password-file" in login["fix"]
+    failing = sorted(cid for cid, c in checks.items() if c["status"] == "fail")
+    assert failing == ["discovery.principal"]
+    assert "not-the-password" not in text
+
+
 @pytest.mark.parametrize(
     ("argv_tail", "message"),
     [

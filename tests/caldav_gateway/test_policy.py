@@ -8,6 +8,7 @@ principal) or another user's path.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import http.client
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from starlette.types import Message, Receive, Scope, Send
 
 from caldav_gateway.policy import ProbePolicy
 from caldav_gateway.principals import StaticPrincipals
@@ -200,6 +202,13 @@ def test_policy_table(client: Client, target: str, kind: str) -> None:
                 assert status == 404, what
                 assert "www-authenticate" not in headers, what
                 assert body == (b"" if method == "HEAD" else POLICY_404_BODY), what
+            elif kind == "root" and method in ("GET", "HEAD"):
+                # a browser on the bare address (/.web off): a short page, never a
+                # redirect to /.web's 404 and never a password prompt
+                assert status == 200, what
+                assert "www-authenticate" not in headers and "location" not in headers, what
+                assert headers["content-type"] == "text/plain; charset=utf-8", what
+                assert (body == b"") if method == "HEAD" else (b"CalDAV" in body), what
             else:
                 assert reached_radicale, what
                 if credentials in ("alice-wrong", "stranger"):
@@ -275,6 +284,23 @@ def test_decision_is_taken_on_the_path_radicale_uses(parts: list[str], slash: bo
 
 
 @pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        # scope["path"] is uvicorn's UTF-8 decoding, the same text Radicale's server passes.
+        ("/jürgen/", "radicale"),
+        ("/jürgen/cal-é/event😀.ics", "radicale"),
+        ("/zoë😀/", "radicale"),
+        ("/j\u00c3\u00bcrgen/", "not-found"),  # the latin-1 spelling is another name
+        ("/ju\u0308rgen/", "not-found"),  # NFD: Radicale does not normalise either
+        ("/J\u00dcRGEN/", "not-found"),
+    ],
+)
+def test_non_ascii_principals(path: str, expected: str) -> None:
+    policy = ProbePolicy(_unused_app, principals=StaticPrincipals(["jürgen", "zoë😀"]))
+    assert policy.decide(path) == expected
+
+
+@pytest.mark.parametrize(
     ("mode", "web", "path", "expected"),
     [
         ("principals", False, "/carol/", "not-found"),
@@ -300,6 +326,22 @@ def test_modes(mode: str, web: bool, path: str, expected: str) -> None:
     assert policy.decide(path) == expected
 
 
+@pytest.mark.parametrize(
+    ("web", "method", "path", "expected"),
+    [
+        (False, "GET", "/", "root-page"),
+        (False, "HEAD", "//", "root-page"),
+        (False, "PROPFIND", "/", "radicale"),  # RFC 6764: discovery keeps its 401
+        (False, "OPTIONS", "/", "radicale"),
+        (False, "GET", "/alice/", "radicale"),
+        (True, "GET", "/", "radicale"),  # Radicale's redirect to /.web, which is served
+    ],
+)
+def test_the_bare_address_in_a_browser(web: bool, method: str, path: str, expected: str) -> None:
+    policy = ProbePolicy(_unused_app, principals=StaticPrincipals(["alice"]), web=web)
+    assert policy.decide(path, method) == expected
+
+
 def test_unknown_mode_is_refused() -> None:
     with pytest.raises(ValueError, match="principals"):
         ProbePolicy(_unused_app, principals=StaticPrincipals([]), mode="allow")  # type: ignore[arg-type]
@@ -319,7 +361,10 @@ def test_denylist_mode_and_web_interface_on_the_real_server(tmp_path: Path) -> N
         assert c.request("PROPFIND", "/carol/").status_code == 401
         assert c.request("PROPFIND", "/principals/").status_code == 404
         assert c.request("PROPFIND", "/remote.php/dav/").status_code == 404
-        # the web interface: served, and never 401 whatever the credentials
+        # the web interface: the bare address leads there (Radicale's redirect) ...
+        r = c.get("/")
+        assert r.is_redirect and r.headers["location"] == "/.web", r.headers
+        # ... served, and never 401 whatever the credentials
         for auth in (None, ("alice", "wrong"), ("alice", gw.users["alice"])):
             r = c.get("/.web/", auth=auth)
             assert r.status_code == 200, auth
@@ -346,6 +391,11 @@ def test_unread_request_bodies_do_not_break_keep_alive(client: Client) -> None:
         ("/alice/bob/", {"X-Script-Name": "/alice", "X-Forwarded-For": "203.0.113.9"}, 404),
         ("/alice/bob/", {"X-Script-Name": "/alice", "X-Forwarded-Host": "evil"}, 404),
         ("/alice/", {"X-Remote-User": "bob", "X-Forwarded-For": "203.0.113.9"}, 207),
+        # Underscores: the WSGI bridge maps X_Script_Name to HTTP_X_SCRIPT_NAME as well.
+        ("/alice/bob/", {"X_Script_Name": "/alice", "X_Forwarded_For": "203.0.113.9"}, 404),
+        ("/alice/bob/", {"X_Script_Name": "/alice", "X_Forwarded_Host": "evil"}, 404),
+        ("/alice/bob/", {"x-script_name": "/alice", "X-Forwarded_Proto": "https"}, 404),
+        ("/alice/", {"X_Remote_User": "bob", "X_Forwarded_For": "203.0.113.9"}, 207),
     ],
 )
 def test_proxy_headers_from_clients_do_not_move_the_path(
@@ -362,6 +412,65 @@ def test_proxy_headers_from_clients_do_not_move_the_path(
     assert r.content != POLICY_404_BODY  # Radicale's answer, on the path the policy judged
     if expected == 207:
         assert "/alice/" in r.text and "/bob/" not in r.text
+
+
+@pytest.mark.parametrize(
+    "spoofed",
+    [
+        {"X-Script-Name": "//evil.example"},
+        {"X_Script_Name": "//evil.example"},
+        {"X_Script_Name": "//evil.example", "X_Forwarded_Host": "evil.example"},
+        {"x_script-name": "//evil.example", "Forwarded": "host=evil.example"},
+    ],
+)
+def test_a_client_cannot_choose_the_redirect_prefix(
+    policy_gateway: Gateway, spoofed: dict[str, str]
+) -> None:
+    # /alice/.well-known/caldav is alice's path (the policy passes it on); Radicale answers
+    # it with a redirect to its base prefix, which X-Script-Name would set.
+    with httpx.Client(verify=policy_gateway.ssl_context(), timeout=10) as c:
+        r = c.request(
+            "PROPFIND",
+            policy_gateway.url + "/alice/.well-known/caldav",
+            auth=("alice", policy_gateway.users["alice"]),
+            headers={"Depth": "0", **spoofed},
+        )
+    assert "evil" not in r.headers.get("location", "")
+    assert r.status_code in (301, 404, 207), r.status_code
+
+
+@pytest.mark.parametrize(
+    ("header", "dropped"),
+    [
+        (b"x-script-name", True),
+        (b"X_Script_Name", True),
+        (b"X-SCRIPT_NAME", True),
+        (b"x_forwarded_host", True),
+        (b"X_Remote_User", True),
+        (b"forwarded", True),
+        (b"x-scriptname", False),
+        (b"x_request_id", False),
+        (b"user-agent", False),
+    ],
+)
+def test_proxy_headers_compared_like_wsgi_names(header: bytes, dropped: bool) -> None:
+    seen: list[list[tuple[bytes, bytes]]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope["headers"])
+
+    policy = ProbePolicy(app, principals=StaticPrincipals(["alice"]))
+    scope = {"type": "http", "method": "GET", "path": "/alice/", "headers": [(header, b"v")]}
+    asyncio.run(policy(scope, _no_receive, _no_send))
+    assert seen == [[] if dropped else [(header, b"v")]]
+
+
+async def _no_receive() -> Message:
+    raise AssertionError("not read")
+
+
+async def _no_send(message: Message) -> None:
+    raise AssertionError("nothing sent")
 
 
 @pytest.mark.parametrize(("target", "status"), [("/principals/", 404), ("/", 401)])

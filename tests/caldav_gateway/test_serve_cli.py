@@ -183,6 +183,69 @@ def test_two_workers_share_collections_metrics_and_certificate_reload(tmp_path: 
     assert "worker 0 started" in text and "worker 1 started" in text
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("alice:$2b$04$x\njustaname\n", r"users, line 2: not a 'user:hash' line \(no colon\)"),
+        ("# c\n\n:$2b$04$x\n", r"users, line 3: the username before ':' is empty"),
+        ("bob:\n", r"users, line 1: user 'bob' has an empty password hash"),
+        (
+            "bob:a\nalice:b\nbob:c\n",
+            r"users, line 3: user 'bob' is listed twice \(first on line 1\)",
+        ),
+    ],
+)
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_bad_htpasswd_line_is_named_before_serving(
+    files: dict[str, Path], content: str, message: str, workers: str
+) -> None:
+    files["users"].write_text(content)
+    r = serve(
+        *("--cert", str(files["cert"]), "--key", str(files["key"]), "--workers", workers),
+        *("--htpasswd", str(files["users"]), "--collections", str(files["dir"] / "c")),
+        *("--listen", f"127.0.0.1:{free_port()}", "--metrics-listen", "off"),
+    )
+    assert r.returncode == 2, r.stderr
+    assert re.search(re.escape(str(files["dir"])) + "/" + message, r.stderr), r.stderr
+    assert "serving" not in r.stderr
+    assert "justaname" not in r.stderr  # the line itself may be a pasted password
+    assert r.stderr.count("error:") == 1
+
+
+@pytest.mark.parametrize("which", ["listen", "metrics"])
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_taken_port_is_named_once_and_nothing_claims_to_serve(
+    files: dict[str, Path], which: str, workers: str
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        taken = f"127.0.0.1:{busy.getsockname()[1]}"
+        free = f"127.0.0.1:{free_port()}"
+        listen, metrics = (taken, free) if which == "listen" else (free, taken)
+        r = serve(
+            *("--cert", str(files["cert"]), "--key", str(files["key"]), "--workers", workers),
+            *("--htpasswd", str(files["users"]), "--collections", str(files["dir"] / "c")),
+            *("--listen", listen, "--metrics-listen", metrics),
+        )
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.count(taken) == 1, r.stderr
+    assert f"error: cannot listen on {taken}: Address already in use" in r.stderr
+    assert "serving" not in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_a_key_of_another_certificate_is_said_in_words(files: dict[str, Path]) -> None:
+    other_cert, other_key = files["dir"] / "other.pem", files["dir"] / "other-key.pem"
+    pki.write_pair(pki.issue(pki.make_ca()), other_key, other_cert)
+    r = serve(
+        *("--cert", str(files["cert"]), "--key", str(other_key)),
+        *("--htpasswd", str(files["users"]), "--collections", str(files["dir"] / "c")),
+        *("--listen", f"127.0.0.1:{free_port()}", "--metrics-listen", "off"),
+    )
+    assert r.returncode == 2
+    assert "the private key does not belong to this certificate" in r.stderr
+    assert "serving" not in r.stderr
+
+
 @pytest.mark.parametrize(("workers", "code"), [("1", 2), ("2", 1)])
 def test_radicale_start_failure_stops_the_gateway(
     files: dict[str, Path], workers: str, code: int
