@@ -41,6 +41,12 @@ CERT_RELOADS: Final = Counter(
     "Certificate reload attempts after the files changed, by result (loaded, refused).",
     ["result"],
 )
+BODIES_REFUSED: Final = Counter(
+    "edgeward_caldav_bodies_refused_total",
+    "Request bodies refused before Radicale: 'too_large' (413), 'xml' (400: nested too deeply"
+    " or with a DTD).",
+    ["reason"],
+)
 
 # Methods a CalDAV/WebDAV client sends; anything else is counted as "other".
 KNOWN_METHODS: Final = frozenset(

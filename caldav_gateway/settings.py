@@ -40,6 +40,11 @@ def _at_least_one(value: int) -> None:
         raise ValueError(f"expected 1 or more, got {value}")
 
 
+def _not_negative_int(value: int) -> None:
+    if value < 0:
+        raise ValueError(f"expected 0 or more, got {value}")
+
+
 def _positive(value: float) -> None:
     if value <= 0:
         raise ValueError(f"expected a number above 0, got {value}")
@@ -87,6 +92,14 @@ class GatewaySettings:
     )
     keep_alive: float = setting(
         30.0, help="seconds an idle keep-alive connection stays open", check=_positive
+    )
+    max_body: int = setting(
+        16 * 1024 * 1024,
+        help="largest request body in bytes (413 above it, counted as it streams)",
+        check=_not_negative_int,
+    )
+    max_xml_depth: int = setting(
+        64, help="deepest XML nesting of a request body (400 above it)", check=_at_least_one
     )
     realm: str = setting("CalDAV", help="the Basic realm shown by clients")
     throttle: ThrottleSettings = setting(

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from collections.abc import Callable
+from multiprocessing.synchronize import Event
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -19,6 +21,7 @@ from caldav_gateway.settings import GatewaySettings
 from caldav_gateway.tls import CertificateReloader
 from edgeward.logs import setup_logging
 from edgeward.metrics import serve_metrics
+from edgeward.serving import start
 
 
 def uvicorn_config(
@@ -38,9 +41,18 @@ def uvicorn_config(
 
 
 async def serve_worker(
-    settings: GatewaySettings, sock: socket.socket, *, with_metrics: bool, radicale_log_level: int
+    settings: GatewaySettings,
+    sock: socket.socket,
+    *,
+    with_metrics: bool,
+    radicale_log_level: int,
+    ready: Callable[[], None] | None = None,
 ) -> None:
-    """Serve on ``sock`` until SIGINT/SIGTERM (uvicorn's handlers, main thread)."""
+    """Serve on ``sock`` until SIGINT/SIGTERM (uvicorn's handlers, main thread).
+
+    ``ready`` is called once uvicorn accepts connections (the supervisor's sign that the
+    set-up works).
+    """
     reloader = None
     if not settings.insecure_http:
         assert settings.cert is not None and settings.key is not None
@@ -56,7 +68,12 @@ async def serve_worker(
     if with_metrics and settings.metrics_listen not in ("", "off"):
         metrics_server, metrics_task = await serve_metrics(settings.metrics_listen)
     try:
-        await server.serve(sockets=[sock])
+        if ready is None:
+            await server.serve(sockets=[sock])
+        else:
+            serving = await start(server, "CalDAV", sock)
+            ready()
+            await serving
     finally:
         if watcher is not None:
             watcher.cancel()
@@ -68,9 +85,21 @@ async def serve_worker(
 
 
 def worker_main(
-    settings: GatewaySettings, sock: socket.socket, log_level: str, log_format: str
+    settings: GatewaySettings,
+    sock: socket.socket,
+    log_level: str,
+    log_format: str,
+    ready: Event | None = None,
 ) -> None:
-    """Entry point of a spawned worker process."""
+    """Entry point of a spawned worker process; sets ``ready`` once it serves."""
     setup_logging(log_level, "json" if log_format == "json" else "text")
     level = radicale_level_for(log_level)
-    asyncio.run(serve_worker(settings, sock, with_metrics=False, radicale_log_level=level))
+    asyncio.run(
+        serve_worker(
+            settings,
+            sock,
+            with_metrics=False,
+            radicale_log_level=level,
+            ready=ready.set if ready is not None else None,
+        )
+    )
