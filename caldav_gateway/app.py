@@ -1,7 +1,7 @@
 """The gateway's ASGI stack, outermost first.
 
 :class:`~caldav_gateway.instrument.RequestMetrics` → :class:`~caldav_gateway.policy.ProbePolicy`
-→ :class:`~caldav_gateway.throttle.LoginThrottle` → :class:`~caldav_gateway.body_guard.BodyGuard`
+→ :class:`~caldav_gateway.body_guard.BodyGuard` → :class:`~caldav_gateway.throttle.LoginThrottle`
 → Radicale. The policy sits outside the
 throttle so that probe paths get their 404 even from a throttled address (never a 401, never
 a 429 on a path the client has no business on).
@@ -44,8 +44,9 @@ def build_app(settings: GatewaySettings, *, radicale_log_level: int = logging.ER
         realm=settings.realm,
         log_level=radicale_log_level,
     )
+    app = LoginThrottle(app, settings=settings.throttle, realm=settings.realm)
+    # Outside the throttle: a slow upload must not hold one of its password-check slots.
     app = BodyGuard(app, max_body=settings.max_body, max_xml_depth=settings.max_xml_depth)
-    app = LoginThrottle(app, settings=settings.throttle)
     app = ProbePolicy(
         app, principals=principals_of(settings), mode=settings.policy, web=settings.web
     )
