@@ -38,7 +38,8 @@ CERT_NOT_AFTER: Final = Gauge(
 )
 CERT_RELOADS: Final = Counter(
     "edgeward_caldav_certificate_reloads_total",
-    "Certificate reload attempts after the files changed, by result (loaded, refused).",
+    "Certificate reload attempts after the files changed, by result: loaded, refused (unusable"
+    " or mismatched pair), expired (a matching pair outside its validity dates).",
     ["result"],
 )
 BODIES_REFUSED: Final = Counter(
