@@ -48,6 +48,18 @@ BODIES_REFUSED: Final = Counter(
     " or with a DTD).",
     ["reason"],
 )
+CONNECTIONS_OPEN: Final = Gauge(
+    "edgeward_caldav_connections_open",
+    "Connections open on the CalDAV port (accepted, TLS handshake or not), all workers.",
+    multiprocess_mode="livesum",
+)
+CONNECTIONS_CLOSED: Final = Counter(
+    "edgeward_caldav_connections_closed_total",
+    "Connections the gateway closed or could not accept: 'per_client_cap' (too many open from"
+    " one address or IPv6 /64), 'header_timeout' (no complete request headers in time),"
+    " 'accept_error' (accept() failed, e.g. out of file descriptors).",
+    ["reason"],
+)
 
 # Methods a CalDAV/WebDAV client sends; anything else is counted as "other".
 KNOWN_METHODS: Final = frozenset(

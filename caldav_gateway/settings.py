@@ -93,6 +93,19 @@ class GatewaySettings:
     keep_alive: float = setting(
         30.0, help="seconds an idle keep-alive connection stays open", check=_positive
     )
+    handshake_timeout: float = setting(
+        10.0, help="seconds a client has to complete the TLS handshake", check=_positive
+    )
+    header_timeout: float = setting(
+        10.0,
+        help="seconds a client has to send a request's headers, from connecting or its first byte",
+        check=_positive,
+    )
+    max_connections_per_client: int = setting(
+        100,
+        help="connections open at once per client address (IPv6: per /64), per worker",
+        check=_at_least_one,
+    )
     max_body: int = setting(
         16 * 1024 * 1024,
         help="largest request body in bytes (413 above it, counted as it streams)",

@@ -16,6 +16,13 @@ import uvicorn
 from starlette.types import ASGIApp
 
 from caldav_gateway.app import build_app
+from caldav_gateway.connections import (
+    CappedListener,
+    ClientConnections,
+    RateLimitedLoopErrors,
+    header_timeout_protocol,
+    limit_handshakes,
+)
 from caldav_gateway.radicale_app import radicale_level_for
 from caldav_gateway.settings import GatewaySettings
 from caldav_gateway.tls import CertificateReloader
@@ -29,6 +36,7 @@ def uvicorn_config(
 ) -> uvicorn.Config:
     return uvicorn.Config(
         app,
+        http=header_timeout_protocol(settings.header_timeout),
         log_config=None,  # keep edgeward's logging set-up
         access_log=False,
         lifespan="off",
@@ -61,6 +69,10 @@ async def serve_worker(
         )
     app = build_app(settings, radicale_log_level=radicale_log_level)
     server = uvicorn.Server(uvicorn_config(settings, app, reloader))
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(RateLimitedLoopErrors())
+    limit_handshakes(loop, settings.handshake_timeout)
+    sock = CappedListener.wrap(sock, ClientConnections(settings.max_connections_per_client))
     watcher = None
     metrics_server = metrics_task = None
     if reloader is not None:

@@ -1,0 +1,194 @@
+"""Attacks of issue 11 against a running gateway, and the real client whose latency they must
+not ruin: idle and half-open connections from many loopback addresses, deep-XML PROPFINDs.
+
+Everything stays on 127.0.0.0/8 (Linux routes the whole /8 to ``lo``, so the attackers are
+other loopback source addresses than the real client's 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import resource
+import select
+import socket
+import ssl
+import statistics
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+from caldav.davclient import DAVClient
+
+from tests.caldav_gateway.conftest import Gateway
+
+# The start of a TLS ClientHello record (handshake, TLS 1.0 record version, length 512),
+# never completed: what a half-open handshake flood sends.
+PARTIAL_HELLO = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"
+
+
+def raise_open_file_limit(wanted: int) -> None:
+    """Raise this process's soft RLIMIT_NOFILE (children inherit it) up to the hard limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def sync_round(gw: Gateway, user: str = "alice") -> float:
+    """One sync of a fresh ``caldav`` client (new connection and handshake); seconds taken."""
+    started = time.monotonic()
+    with DAVClient(
+        url=gw.url + "/",
+        username=user,
+        password=gw.users[user],
+        ssl_verify_cert=str(gw.ca),
+        timeout=60,
+    ) as client:
+        principal = client.principal()
+        calendars = principal.calendars()
+        calendar = next((c for c in calendars if c.id == "attack"), None)
+        if calendar is None:
+            calendar = principal.make_calendar(name="Attack", cal_id="attack")
+        day = dt.datetime(2026, 12, 1, 9, 0)
+        calendar.add_event(
+            "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//edgeward//t//EN\nBEGIN:VEVENT\n"
+            f"UID:{uuid.uuid4()}\nDTSTAMP:20261101T090000Z\nDTSTART:{day:%Y%m%dT%H%M%SZ}\n"
+            "SUMMARY:sync\nEND:VEVENT\nEND:VCALENDAR\n"
+        )
+        calendar.search(event=True, start=day, end=day + dt.timedelta(days=1))
+        calendar.objects_by_sync_token(load_objects=False)
+    return time.monotonic() - started
+
+
+def median_sync(gw: Gateway, rounds: int) -> tuple[float, list[float]]:
+    times = [sync_round(gw) for _ in range(rounds)]
+    return statistics.median(times), times
+
+
+def open_metric(gw: Gateway, name: str) -> float:
+    for line in httpx.get(gw.metrics_url, timeout=30).text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+class IdleFlood:
+    """Keeps ``count`` idle connections open from ``sources`` addresses, re-opening each one
+    the gateway closes: a third send nothing, a third half a ClientHello, a third finish the
+    handshake and then drip a request line without ever ending the headers."""
+
+    def __init__(self, gw: Gateway, count: int, sources: list[str]) -> None:
+        self.gw = gw
+        self.count = count
+        self.sources = sources
+        self.reopened = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._tls = ssl.create_default_context(cafile=str(gw.ca))
+
+    def _open(self, i: int) -> socket.socket | ssl.SSLSocket | None:
+        source = self.sources[i % len(self.sources)]
+        try:
+            raw = socket.create_connection(
+                (self.gw.host, self.gw.port), timeout=10, source_address=(source, 0)
+            )
+            kind = i % 3
+            if kind == 1:
+                raw.sendall(PARTIAL_HELLO)
+            if kind == 2:
+                tls = self._tls.wrap_socket(raw, server_hostname="localhost")
+                tls.sendall(b"PROPFIND /alice/ HTTP/1.1\r\nHost: x\r\n")
+                tls.setblocking(False)
+                return tls
+            raw.setblocking(False)
+            return raw
+        except OSError:
+            return None
+
+    def _run(self) -> None:
+        # poll, not select: the flood's descriptors go past select()'s limit of 1024
+        poller = select.poll()
+        conns: dict[int, tuple[int, socket.socket | ssl.SSLSocket]] = {}  # fd → (slot, socket)
+
+        def fill(slot: int) -> None:
+            c = self._open(slot)
+            if c is not None:
+                conns[c.fileno()] = (slot, c)
+                poller.register(c.fileno(), select.POLLIN)
+
+        for slot in range(self.count):
+            if self._stop.is_set():
+                break
+            fill(slot)
+        try:
+            while not self._stop.is_set():
+                for fd, _ in poller.poll(200):
+                    slot, c = conns[fd]
+                    closed = False
+                    try:
+                        closed = c.recv(4096) == b""
+                    except (ssl.SSLWantReadError, BlockingIOError):
+                        pass
+                    except OSError:
+                        closed = True
+                    if closed:
+                        poller.unregister(fd)
+                        del conns[fd]
+                        c.close()
+                        self.reopened += 1
+                        fill(slot)
+                missing = set(range(self.count)) - {slot for slot, _ in conns.values()}
+                for slot in sorted(missing):
+                    if self._stop.is_set():
+                        break
+                    fill(slot)
+        finally:
+            for _, c in conns.values():
+                with contextlib.suppress(OSError):
+                    c.close()
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[IdleFlood]:
+        self._thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            self._thread.join(60)
+
+
+class DeepXMLFlood:
+    """Sends authenticated PROPFINDs nesting ``levels`` elements, back to back, from
+    ``workers`` threads; counts the answers by status."""
+
+    def __init__(self, gw: Gateway, body: bytes, workers: int = 2) -> None:
+        self.gw = gw
+        self.body = body
+        self.statuses: dict[int, int] = {}
+        self.errors = 0
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(workers)]
+
+    def _run(self) -> None:
+        auth = ("bob", self.gw.users["bob"])
+        with httpx.Client(base_url=self.gw.url, verify=self.gw.ssl_context(), timeout=60) as c:
+            while not self._stop.is_set():
+                try:
+                    r = c.request("PROPFIND", "/bob/", auth=auth, content=self.body)
+                    self.statuses[r.status_code] = self.statuses.get(r.status_code, 0) + 1
+                except httpx.HTTPError:
+                    self.errors += 1
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[DeepXMLFlood]:
+        for t in self._threads:
+            t.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            for t in self._threads:
+                t.join(120)
