@@ -63,13 +63,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=argparse.SUPPRESS,
         help="trust only this CA (PEM), e.g. a private one (default: the system's trust store)",
     )
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds per network operation")
+    p.add_argument(
+        "--timeout",
+        type=cli.seconds(most=3600.0),
+        default=10.0,
+        metavar="SECONDS",
+        help="seconds per network operation",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         password = read_secret_file(args.password_file)
+    except ValueError as exc:
+        raise cli.UsageError(f"--password-file: {exc}") from None
+    try:
         target = Target.parse(
             args.url, args.user, password, getattr(args, "ca", None), args.timeout
         )

@@ -39,39 +39,43 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from caldav_gateway import metrics
 from caldav_gateway.credentials import authorization_values, basic_problem
-from edgeward.config import setting
+from edgeward.config import not_negative_at_most, positive_at_most, setting, whole_between
 from edgeward.logs import get_logger
 from edgeward.netaddr import client_bucket
 
 log = get_logger("caldav_gateway.throttle")
 
 
-def _positive(value: float) -> None:
-    if value <= 0:
-        raise ValueError(f"expected a number above 0, got {value}")
-
-
-def _not_negative(value: float) -> None:
-    if value < 0:
-        raise ValueError(f"expected a number of 0 or more, got {value}")
-
-
 @dataclass(frozen=True)
 class ThrottleSettings:
     base_delay: float = setting(
-        0.5, help="seconds the first failed login waits; doubles per failure", check=_not_negative
+        0.5,
+        help="seconds the first failed login waits; doubles per failure",
+        check=not_negative_at_most(3600.0),
     )
-    max_delay: float = setting(8.0, help="the longest delay of one answer", check=_not_negative)
-    limit: int = setting(10, help="failed logins within the window before 429", check=_positive)
-    window: float = setting(900.0, help="seconds a failed login counts", check=_positive)
+    max_delay: float = setting(
+        8.0, help="the longest delay of one answer", check=not_negative_at_most(3600.0)
+    )
+    limit: int = setting(
+        10, help="failed logins within the window before 429", check=whole_between(1, 1_000_000)
+    )
+    window: float = setting(
+        900.0, help="seconds a failed login counts", check=positive_at_most(30 * 86400.0)
+    )
     max_clients: int = setting(
-        10000, help="addresses tracked at most (oldest forgotten first)", check=_positive
+        10000,
+        help="addresses tracked at most (oldest forgotten first)",
+        check=whole_between(1, 10_000_000),
     )
     max_parallel: int = setting(
-        16, help="requests with credentials one client may have in progress", check=_positive
+        16,
+        help="requests with credentials one client may have in progress",
+        check=whole_between(1, 100_000),
     )
     max_checks: int = setting(
-        4, help="password checks in progress at once, all clients together", check=_positive
+        4,
+        help="password checks in progress at once, all clients together",
+        check=whole_between(1, 10_000),
     )
 
     def __post_init__(self) -> None:

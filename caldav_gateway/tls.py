@@ -70,7 +70,11 @@ def load_pair(
     ctx.options |= ssl.OP_NO_COMPRESSION
     for path in (cert, key):
         # load_cert_chain's own errors do not say which file is missing.
-        if not path.is_file():
+        try:
+            found = path.is_file()
+        except OSError as exc:  # a name too long for the file system
+            raise CertificateError(f"{path}: {exc.strerror or exc}") from None
+        if not found:
             raise CertificateError(f"{path}: file not found")
         if not os.access(path, os.R_OK):
             raise CertificateError(f"{path}: not readable (permission denied)")
