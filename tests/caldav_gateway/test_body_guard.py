@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,10 @@ import httpx
 import pytest
 
 from caldav_gateway.body_guard import XMLRefused, check_xml
+from tests.caldav_gateway.attack import DeepXMLFlood, median_sync
 from tests.caldav_gateway.conftest import Gateway, running_gateway
+
+FIGURES = Path(__file__).parents[2] / "var" / "figures"
 
 PROPFIND = (
     b'<?xml version="1.0" encoding="utf-8"?>'
@@ -139,3 +143,29 @@ def test_bodies_within_the_limit_reach_radicale(small_gateway: Gateway) -> None:
 def test_readme_documents_the_limits() -> None:
     readme = (Path(__file__).parents[2] / "caldav_gateway" / "README.md").read_text()
     assert "`max_body`" in readme and "`max_xml_depth`" in readme
+
+
+@pytest.mark.slow
+def test_a_real_client_syncs_during_a_deep_xml_flood(tmp_path: Path) -> None:
+    """Issue 11's must-show: two clients sending 150,000-deep PROPFINDs back to back do not
+    crash the gateway nor push a ``caldav`` client's sync out of its normal latency."""
+    with running_gateway(tmp_path / "gw") as gw:
+        baseline, base_rounds = median_sync(gw, 6)
+        with DeepXMLFlood(gw, nested(150_000), workers=2).running() as flood:
+            deadline = time.monotonic() + 60
+            while sum(flood.statuses.values()) < 4:
+                assert time.monotonic() < deadline, flood.statuses
+                time.sleep(0.1)
+            attacked, attack_rounds = median_sync(gw, 6)
+        report = (
+            f"deep-XML flood: {sum(flood.statuses.values())} PROPFINDs of 150,000 levels "
+            f"answered {flood.statuses}, {flood.errors} transport errors; caldav sync median "
+            f"{baseline:.3f}s without, {attacked:.3f}s with; rounds "
+            f"{[round(t, 3) for t in base_rounds]} / {[round(t, 3) for t in attack_rounds]}"
+        )
+        print(report)
+        FIGURES.mkdir(parents=True, exist_ok=True)
+        (FIGURES / "caldav-deep-xml-flood.txt").write_text(report + "\n")
+        assert set(flood.statuses) == {400} and flood.errors == 0, report
+        assert attacked <= 3 * baseline + 1.0, report
+        assert "Traceback" not in gw.log_text()
