@@ -26,6 +26,7 @@ from typing import Final
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from caldav_gateway import metrics
+from caldav_gateway.respond import plain
 from edgeward.logs import get_logger
 
 log = get_logger("caldav_gateway.body_guard")
@@ -122,22 +123,11 @@ class BodyGuard:
         metrics.BODIES_REFUSED.labels(reason).inc()
         client = scope["client"][0] if scope.get("client") else "unknown"
         log.warning(
-            "%s %s from %s refused (%d): %s", scope["method"], scope["path"], client, status, detail
+            "%s %r from %s refused (%d): %s", scope["method"], scope["path"], client, status, detail
         )
         text = f"{'Content Too Large' if status == 413 else 'Bad Request'}: {detail}\n".encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"text/plain; charset=utf-8"),
-                    (b"content-length", str(len(text)).encode()),
-                    # The rest of an over-long body is not worth reading.
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": text})
+        # The rest of an over-long body is not worth reading: close after the answer.
+        await plain(send, status, text, [(b"connection", b"close")])
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -39,6 +39,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from caldav_gateway import metrics
 from caldav_gateway.credentials import authorization_values, basic_problem
+from caldav_gateway.respond import plain
 from edgeward.config import not_negative_at_most, positive_at_most, setting, whole_between
 from edgeward.logs import get_logger
 from edgeward.netaddr import client_bucket
@@ -154,7 +155,7 @@ class LoginThrottle:
                 client,
                 wait,
             )
-            await _plain(send, 429, [(b"retry-after", str(wait).encode())], b"Too Many Requests\n")
+            await plain(send, 429, b"Too Many Requests\n", [(b"retry-after", str(wait).encode())])
             return
         self._inflight[client] = self._inflight.get(client, 0) + 1
         try:
@@ -162,7 +163,7 @@ class LoginThrottle:
             if problem is not None:
                 await self._fail(client, f"malformed Authorization ({problem})")
                 challenge = f'Basic realm="{self.realm}", charset="UTF-8"'.encode()
-                await _plain(send, 401, [(b"www-authenticate", challenge)], b"Unauthorized\n")
+                await plain(send, 401, b"Unauthorized\n", [(b"www-authenticate", challenge)])
                 return
             await self._checked(scope, receive, send, client)
         finally:
@@ -206,21 +207,6 @@ class LoginThrottle:
         if delay > 0:
             metrics.THROTTLED.labels("delayed").inc()
             await asyncio.sleep(delay)
-
-
-async def _plain(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                *headers,
-                (b"content-type", b"text/plain; charset=utf-8"),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 def _has_credentials(scope: Scope) -> bool:

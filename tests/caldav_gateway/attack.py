@@ -18,15 +18,25 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 from caldav.davclient import DAVClient
 
 from tests.caldav_gateway.conftest import Gateway
 
+FIGURES = Path(__file__).parents[2] / "var" / "figures"
+
 # The start of a TLS ClientHello record (handshake, TLS 1.0 record version, length 512),
 # never completed: what a half-open handshake flood sends.
 PARTIAL_HELLO = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"
+
+
+def record_figure(name: str, text: str) -> None:
+    """Print a measured figure and keep it under var/figures/ for the closing note."""
+    print(text)
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    (FIGURES / f"{name}.txt").write_text(text + "\n")
 
 
 def raise_open_file_limit(wanted: int) -> None:

@@ -11,10 +11,8 @@ import httpx
 import pytest
 
 from caldav_gateway.body_guard import XMLRefused, check_xml
-from tests.caldav_gateway.attack import DeepXMLFlood, median_sync
+from tests.caldav_gateway.attack import DeepXMLFlood, median_sync, record_figure
 from tests.caldav_gateway.conftest import Gateway, running_gateway
-
-FIGURES = Path(__file__).parents[2] / "var" / "figures"
 
 PROPFIND = (
     b'<?xml version="1.0" encoding="utf-8"?>'
@@ -163,9 +161,7 @@ def test_a_real_client_syncs_during_a_deep_xml_flood(tmp_path: Path) -> None:
             f"{baseline:.3f}s without, {attacked:.3f}s with; rounds "
             f"{[round(t, 3) for t in base_rounds]} / {[round(t, 3) for t in attack_rounds]}"
         )
-        print(report)
-        FIGURES.mkdir(parents=True, exist_ok=True)
-        (FIGURES / "caldav-deep-xml-flood.txt").write_text(report + "\n")
+        record_figure("caldav-deep-xml-flood", report)
         assert set(flood.statuses) == {400} and flood.errors == 0, report
         assert attacked <= 3 * baseline + 1.0, report
         assert "Traceback" not in gw.log_text()

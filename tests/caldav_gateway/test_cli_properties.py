@@ -9,12 +9,14 @@ option, the key or the offending value.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import dataclasses
 import io
 import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -23,7 +25,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from caldav_gateway import cli
+from caldav_gateway import cli, cmd_doctor, cmd_serve
+from caldav_gateway.settings import GatewaySettings
+from caldav_gateway.throttle import ThrottleSettings
 from edgeward import pki
 from edgeward.cli import one_line
 from tests.caldav_gateway.conftest import write_htpasswd
@@ -113,51 +117,32 @@ def _toml(value: Any) -> str:
     return "{" + ", ".join(f"{_toml_string(k)} = {_toml(v)}" for k, v in value.items()) + "}"
 
 
-SERVE_OPTIONS = [
-    "--listen",
-    "--cert",
-    "--key",
-    "--htpasswd",
-    "--collections",
-    "--metrics-listen",
-    "--workers",
-    "--policy",
-    "--principal",
-    "--tls-min-version",
-    "--config",
-]
-GATEWAY_KEYS = [
-    "listen",
-    "cert",
-    "key",
-    "htpasswd",
-    "collections",
-    "metrics_listen",
-    "insecure_http",
-    "web",
-    "workers",
-    "policy",
-    "principals",
-    "tls_min_version",
-    "reload_interval",
-    "keep_alive",
-    "handshake_timeout",
-    "header_timeout",
-    "max_connections_per_client",
-    "max_body",
-    "max_xml_depth",
-    "realm",
-    "throttle",
-]
-THROTTLE_KEYS = [
-    "base_delay",
-    "max_delay",
-    "limit",
-    "window",
-    "max_clients",
-    "max_parallel",
-    "max_checks",
-]
+def _options_taking_a_value(add_arguments: Callable[[argparse.ArgumentParser], None]) -> list[str]:
+    """Every option of a subcommand that takes a value (flags such as --web take none)."""
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    return [
+        a.option_strings[-1] if a.option_strings else "URL"
+        for a in p._actions
+        if a.nargs != 0 and not isinstance(a, argparse._HelpAction)
+    ]
+
+
+def _keys(cls: type[Any]) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+SERVE_OPTIONS = _options_taking_a_value(cmd_serve.add_arguments)
+GATEWAY_KEYS = _keys(GatewaySettings)
+THROTTLE_KEYS = _keys(ThrottleSettings)
+DOCTOR_OPTIONS = _options_taking_a_value(cmd_doctor.add_arguments)
+
+
+def test_every_option_and_key_is_covered() -> None:
+    assert "--tls-min-version" in SERVE_OPTIONS and "--web" not in SERVE_OPTIONS
+    assert {"keep_alive", "throttle", "max_body"} <= set(GATEWAY_KEYS)
+    assert "max_checks" in THROTTLE_KEYS
+    assert set(DOCTOR_OPTIONS) == {"URL", "--user", "--password-file", "--ca", "--timeout"}
 
 
 def _run(argv: list[str], cwd: Path, patch: str) -> tuple[int | str, str]:
@@ -249,9 +234,6 @@ def test_a_broken_gateway_toml_is_named(place: Path, content: bytes) -> None:
         [*_base(place), "--config", str(config)], place, "caldav_gateway.server.bind"
     )
     assert code == 2 and stderr.startswith(f"error: {config}"), stderr
-
-
-DOCTOR_OPTIONS = ["--user", "--password-file", "--ca", "--timeout", "URL"]
 
 
 @PROPERTY

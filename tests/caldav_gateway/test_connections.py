@@ -20,11 +20,10 @@ from tests.caldav_gateway.attack import (
     median_sync,
     open_metric,
     raise_open_file_limit,
+    record_figure,
 )
 from tests.caldav_gateway.conftest import Gateway, running_gateway
 from tests.support.tools import require_tool
-
-FIGURES = Path(__file__).parents[2] / "var" / "figures"
 
 
 def test_client_connections_are_counted_per_ipv4_address_and_ipv6_slash_64() -> None:
@@ -218,9 +217,7 @@ def test_a_real_client_syncs_while_1000_idle_connections_are_held(tmp_path: Path
             f"{attacked:.3f}s with; rounds {[round(t, 3) for t in base_rounds]} / "
             f"{[round(t, 3) for t in attack_rounds]}"
         )
-        print(report)
-        FIGURES.mkdir(parents=True, exist_ok=True)
-        (FIGURES / "caldav-idle-flood.txt").write_text(report + "\n")
+        record_figure("caldav-idle-flood", report)
         assert still_held >= 900, report
         # "its normal latency": within 3× the quiet median plus scheduling noise of a busy box
         assert attacked <= 3 * baseline + 1.0, report
