@@ -46,7 +46,12 @@ def build_app(settings: GatewaySettings, *, radicale_log_level: int = logging.ER
     )
     app = LoginThrottle(app, settings=settings.throttle, realm=settings.realm)
     # Outside the throttle: a slow upload must not hold one of its password-check slots.
-    app = BodyGuard(app, max_body=settings.max_body, max_xml_depth=settings.max_xml_depth)
+    app = BodyGuard(
+        app,
+        max_body=settings.max_body,
+        max_xml_depth=settings.max_xml_depth,
+        max_xml_body=settings.max_xml_body,
+    )
     app = ProbePolicy(
         app, principals=principals_of(settings), mode=settings.policy, web=settings.web
     )

@@ -9,9 +9,11 @@ the whole process with SIGSEGV, 100,000 answered 500. So, in front of Radicale:
 - a ``Content-Length`` above ``max_body`` is answered 413 before a byte of the body is read;
 - every body is counted as it streams (chunked uploads have no ``Content-Length``) and
   refused with 413 as soon as the count passes ``max_body``; memory stays bounded by it;
-- the body of a method Radicale parses as XML (or one labelled XML) is scanned with expat,
-  which keeps no tree and no recursion, and refused with 400 when elements nest deeper than
-  ``max_xml_depth`` or it declares a DTD (entity tricks; CalDAV clients never send one);
+- the body of a method Radicale parses as XML (or one labelled XML) may be at most
+  ``max_xml_body`` (CalDAV requests are small; parsing is what costs CPU); it is scanned with
+  expat in a thread, which keeps no tree and no recursion, and refused with 400 when
+  elements nest deeper than ``max_xml_depth`` or it declares a DTD (entity tricks; CalDAV
+  clients never send one);
 - the checked body is then handed to Radicale in one piece.
 
 Radicale reads the whole body before acting on it anyway, so holding it here first costs no
@@ -20,6 +22,7 @@ latency and no more than one copy of at most ``max_body`` bytes.
 
 from __future__ import annotations
 
+import asyncio
 import pyexpat
 from typing import Final
 
@@ -78,12 +81,15 @@ def _header(scope: Scope, name: bytes) -> bytes | None:
 
 
 class BodyGuard:
-    def __init__(self, app: ASGIApp, *, max_body: int, max_xml_depth: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body: int, max_xml_depth: int, max_xml_body: int | None = None
+    ) -> None:
         if max_body < 0 or max_xml_depth < 1:
             raise ValueError("max_body must be 0 or more and max_xml_depth 1 or more")
         self.app = app
         self.max_body = max_body
         self.max_xml_depth = max_xml_depth
+        self.max_xml_body = max_body if max_xml_body is None else max_xml_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -110,8 +116,14 @@ class BodyGuard:
                 break
         content_type = (_header(scope, b"content-type") or b"").lower()
         if body and (scope["method"] in XML_METHODS or b"xml" in content_type):
+            if len(body) > self.max_xml_body:
+                detail = f"XML body over {self.max_xml_body} bytes"
+                await self._refuse(scope, send, 413, "too_large", detail)
+                return
             try:
-                check_xml(bytes(body), self.max_xml_depth)
+                # In a thread: a large flat document costs seconds of expat callbacks, which
+                # must not stop the event loop (this runs before authentication).
+                await asyncio.to_thread(check_xml, bytes(body), self.max_xml_depth)
             except XMLRefused as exc:
                 await self._refuse(scope, send, 400, "xml", str(exc))
                 return

@@ -107,6 +107,11 @@ class GatewaySettings:
         help="largest request body in bytes (413 above it, counted as it streams)",
         check=whole_between(0, 1 << 40),
     )
+    max_xml_body: int = setting(
+        4 * 1024 * 1024,
+        help="largest XML request body in bytes (PROPFIND, REPORT...; 413 above it)",
+        check=whole_between(0, 1 << 40),
+    )
     max_xml_depth: int = setting(
         64,
         help="deepest XML nesting of a request body (400 above it)",

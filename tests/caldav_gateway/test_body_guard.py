@@ -140,7 +140,23 @@ def test_bodies_within_the_limit_reach_radicale(small_gateway: Gateway) -> None:
 
 def test_readme_documents_the_limits() -> None:
     readme = (Path(__file__).parents[2] / "caldav_gateway" / "README.md").read_text()
-    assert "`max_body`" in readme and "`max_xml_depth`" in readme
+    for key in ("max_body", "max_xml_body", "max_xml_depth"):
+        assert f"`{key}`" in readme
+
+
+def test_a_large_flat_xml_body_is_413_and_never_stalls_other_clients(gateway: Gateway) -> None:
+    """4 MiB of XML at most: an 8 MiB flat PROPFIND (2 million elements) would cost its
+    check (and Radicale's parse) tens of seconds of CPU; it is refused unread by expat, and
+    the check itself runs off the event loop."""
+    alice = ("alice", gateway.users["alice"])
+    flat = b"<D:propfind xmlns:D='DAV:'>" + b"<a/>" * (2 * 1024 * 1024) + b"</D:propfind>"
+    with _client(gateway) as c:
+        started = time.monotonic()
+        r = c.request("PROPFIND", "/alice/", auth=alice, content=flat)
+        assert r.status_code == 413 and "XML body over" in r.text
+        assert time.monotonic() - started < 30
+    # within the limit, a flat document passes the check
+    check_xml(b"<r>" + b"<a/>" * 1000 + b"</r>", 64)
 
 
 @pytest.mark.slow
