@@ -17,7 +17,9 @@ credentials in progress stay below ``limit`` (and in progress below ``max_parall
 wrong passwords sent at once against ``limit = 10`` get at most 10 answers of 401 and the
 rest 429. At most ``max_checks`` password checks (bcrypt, about 0.25 s of CPU each) run at
 once for all clients together, so guesses from many addresses queue instead of starving the
-machine; a check's slot is freed when Radicale answers, before any throttle delay.
+machine; a freed slot goes to the waiting client with the fewest failures and requests in
+progress (:mod:`caldav_gateway.fair_slots`), so a real user passes the guessers' queue; a
+check's slot is freed when Radicale answers, before any throttle delay.
 
 A client is an IPv4 address or an IPv6 /64 (:func:`edgeward.netaddr.client_bucket`): a host
 picks any address of its /64 at will. Threat model: the CalDAV port is exposed directly (no
@@ -39,6 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from caldav_gateway import metrics
 from caldav_gateway.credentials import authorization_values, basic_problem
+from caldav_gateway.fair_slots import FairSlots
 from caldav_gateway.respond import plain
 from edgeward.config import not_negative_at_most, positive_at_most, setting, whole_between
 from edgeward.logs import get_logger
@@ -96,7 +99,7 @@ class LoginThrottle:
         s = settings or ThrottleSettings()
         self.app = app
         self.realm = realm
-        self._checks: asyncio.Semaphore | None = None  # created on the serving loop
+        self._checks = FairSlots(s.max_checks)
         self.settings = s
         self.clock = clock
         self._failures: OrderedDict[str, deque[float]] = OrderedDict()
@@ -174,9 +177,8 @@ class LoginThrottle:
                 del self._inflight[client]
 
     async def _checked(self, scope: Scope, receive: Receive, send: Send, client: str) -> None:
-        """Radicale checks the password in one of the ``max_checks`` slots, freed on its answer."""
-        if self._checks is None:
-            self._checks = asyncio.Semaphore(self.settings.max_checks)
+        """Radicale checks the password in one of the ``max_checks`` slots, freed on its answer;
+        a client with fewer failures and requests in progress gets a free slot first."""
         checks = self._checks
         held = False
 
@@ -193,12 +195,17 @@ class LoginThrottle:
                     await self._fail(client, "failed login")
             await send(message)
 
-        await checks.acquire()
+        await checks.acquire(lambda: self._weight(client))
         held = True
         try:
             await self.app(scope, receive, send_throttled)
         finally:
             free()
+
+    def _weight(self, client: str) -> int:
+        """How much ``client`` is already using: failures in the window plus requests in
+        progress (a real user weighs 1, an address guessing in parallel 10 or more)."""
+        return len(self._recent(client, self.clock())) + self._inflight.get(client, 0)
 
     async def _fail(self, client: str, what: str) -> None:
         metrics.AUTH_FAILURES.inc()
