@@ -77,8 +77,8 @@ class ThrottleSettings:
         check=whole_between(1, 100_000),
     )
     max_checks: int = setting(
-        4,
-        help="password checks in progress at once, all clients together",
+        2,
+        help="password checks in progress at once, all clients together (about the CPU cores)",
         check=whole_between(1, 10_000),
     )
 
