@@ -11,9 +11,9 @@ the whole process with SIGSEGV, 100,000 answered 500. So, in front of Radicale:
   refused with 413 as soon as the count passes ``max_body``; memory stays bounded by it;
 - the body of a method Radicale parses as XML (or one labelled XML) may be at most
   ``max_xml_body`` (CalDAV requests are small; parsing is what costs CPU); it is scanned with
-  expat in a thread, which keeps no tree and no recursion, and refused with 400 when
-  elements nest deeper than ``max_xml_depth`` or it declares a DTD (entity tricks; CalDAV
-  clients never send one);
+  expat chunk by chunk as it arrives, keeping no tree and no recursion, and refused with 400
+  as soon as elements nest deeper than ``max_xml_depth`` or a DTD starts (entity tricks;
+  CalDAV clients never send one); the rest is read and dropped, unparsed;
 - the checked body is then handed to Radicale in one piece.
 
 Radicale reads the whole body before acting on it anyway, so holding it here first costs no
@@ -22,7 +22,6 @@ latency and no more than one copy of at most ``max_body`` bytes.
 
 from __future__ import annotations
 
-import asyncio
 import pyexpat
 from typing import Final
 
@@ -42,35 +41,47 @@ class XMLRefused(ValueError):
     """An XML body the gateway will not let Radicale parse (the message says why)."""
 
 
-def check_xml(body: bytes, max_depth: int) -> None:
-    """Raise :class:`XMLRefused` if ``body`` nests deeper than ``max_depth`` or has a DTD.
+class XMLScanner:
+    """Feeds a body to expat as it streams in, keeping only the current depth.
 
-    A body that is not well-formed passes: Radicale answers it 400 itself, and the part
-    expat read before the error was within the depth limit.
+    :meth:`feed` raises :class:`XMLRefused` as soon as elements nest deeper than
+    ``max_depth`` or a DTD starts, so the rest of an attack body is never read. A body
+    that is not well-formed stops the scan and passes: Radicale answers it 400 itself, and
+    the part expat read before the error was within the limit.
     """
-    depth = 0
 
-    def start(_name: str, _attrs: object) -> None:
-        nonlocal depth
-        depth += 1
-        if depth > max_depth:
-            raise XMLRefused(f"XML elements nested deeper than {max_depth} levels")
+    def __init__(self, max_depth: int) -> None:
+        self.max_depth = max_depth
+        self.depth = 0
+        self._broken = False
+        self._parser = pyexpat.ParserCreate()
+        self._parser.StartElementHandler = self._start
+        self._parser.EndElementHandler = self._end
+        self._parser.StartDoctypeDeclHandler = self._doctype
 
-    def end(_name: str) -> None:
-        nonlocal depth
-        depth -= 1
+    def _start(self, _name: str, _attrs: object) -> None:
+        self.depth += 1
+        if self.depth > self.max_depth:
+            raise XMLRefused(f"XML elements nested deeper than {self.max_depth} levels")
 
-    def doctype(*_args: object) -> None:
+    def _end(self, _name: str) -> None:
+        self.depth -= 1
+
+    def _doctype(self, *_args: object) -> None:
         raise XMLRefused("XML with a document type declaration (DTD)")
 
-    parser = pyexpat.ParserCreate()
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.StartDoctypeDeclHandler = doctype
-    try:
-        parser.Parse(body, True)
-    except pyexpat.ExpatError:
-        return
+    def feed(self, chunk: bytes, *, last: bool = False) -> None:
+        if self._broken:
+            return
+        try:
+            self._parser.Parse(chunk, last)
+        except pyexpat.ExpatError:
+            self._broken = True
+
+
+def check_xml(body: bytes, max_depth: int) -> None:
+    """Raise :class:`XMLRefused` if ``body`` nests deeper than ``max_depth`` or has a DTD."""
+    XMLScanner(max_depth).feed(body, last=True)
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:
@@ -100,33 +111,39 @@ class BodyGuard:
         if declared is None and not chunked:
             await self.app(scope, receive, send)  # no body: nothing to hold
             return
-        if declared is not None and declared.strip().isdigit() and int(declared) > self.max_body:
-            await self._refuse(scope, send, 413, "too_large", f"over {self.max_body} bytes")
+        content_type = (_header(scope, b"content-type") or b"").lower()
+        xml = scope["method"] in XML_METHODS or b"xml" in content_type
+        limit = min(self.max_xml_body, self.max_body) if xml else self.max_body
+        what = "XML body" if xml else "body"
+        if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+            await self._refuse(scope, send, 413, "too_large", f"{what} over {limit} bytes")
             return
+        scanner = XMLScanner(self.max_xml_depth) if xml else None
         body = bytearray()
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
                 return  # the client left: nothing to answer
-            body += message.get("body", b"")
-            if len(body) > self.max_body:
-                await self._refuse(scope, send, 413, "too_large", f"over {self.max_body} bytes")
+            chunk = message.get("body", b"")
+            body += chunk
+            if len(body) > limit:
+                await self._refuse(scope, send, 413, "too_large", f"{what} over {limit} bytes")
                 return
-            if not message.get("more_body", False):
+            more = message.get("more_body", False)
+            if scanner is not None:
+                # chunk by chunk (64 KiB at most from uvicorn): the event loop is never
+                # held long, and nothing of a refused body is kept
+                try:
+                    scanner.feed(chunk, last=not more)
+                except XMLRefused as exc:
+                    # Read the rest without keeping or parsing it: a client sees an answer
+                    # only once it has sent its body.
+                    if more and not await _drain(receive, limit - len(body)):
+                        return
+                    await self._refuse(scope, send, 400, "xml", str(exc))
+                    return
+            if not more:
                 break
-        content_type = (_header(scope, b"content-type") or b"").lower()
-        if body and (scope["method"] in XML_METHODS or b"xml" in content_type):
-            if len(body) > self.max_xml_body:
-                detail = f"XML body over {self.max_xml_body} bytes"
-                await self._refuse(scope, send, 413, "too_large", detail)
-                return
-            try:
-                # In a thread: a large flat document costs seconds of expat callbacks, which
-                # must not stop the event loop (this runs before authentication).
-                await asyncio.to_thread(check_xml, bytes(body), self.max_xml_depth)
-            except XMLRefused as exc:
-                await self._refuse(scope, send, 400, "xml", str(exc))
-                return
         await self.app(scope, _replay(bytes(body), receive), send)
 
     async def _refuse(
@@ -140,6 +157,19 @@ class BodyGuard:
         text = f"{'Content Too Large' if status == 413 else 'Bad Request'}: {detail}\n".encode()
         # The rest of an over-long body is not worth reading: close after the answer.
         await plain(send, status, text, [(b"connection", b"close")])
+
+
+async def _drain(receive: Receive, allowed: int) -> bool:
+    """Read and drop the rest of a body; False if the client left or sent over ``allowed``."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return False
+        allowed -= len(message.get("body", b""))
+        if allowed < 0:
+            return True  # answered at once, and the connection closes
+        if not message.get("more_body", False):
+            return True
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

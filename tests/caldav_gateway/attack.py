@@ -14,6 +14,9 @@ import select
 import socket
 import ssl
 import statistics
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -170,35 +173,67 @@ class IdleFlood:
             self._thread.join(60)
 
 
+_FLOOD_SCRIPT = """
+import sys, httpx
+url, ca, user, password, body_file = sys.argv[1:6]
+body = open(body_file, "rb").read()
+with httpx.Client(verify=httpx.create_ssl_context(verify=ca), timeout=60) as c:
+    while True:
+        try:
+            r = c.request("PROPFIND", url, auth=(user, password), content=body)
+            print(r.status_code, flush=True)
+        except httpx.HTTPError:
+            print("error", flush=True)
+"""
+
+
 class DeepXMLFlood:
-    """Sends authenticated PROPFINDs nesting ``levels`` elements, back to back, from
-    ``workers`` threads; counts the answers by status."""
+    """Sends authenticated PROPFINDs of ``body``, back to back, from ``workers`` processes
+    (processes, so that the flood does not slow the measuring client in this one); counts
+    the answers by status."""
 
     def __init__(self, gw: Gateway, body: bytes, workers: int = 2) -> None:
         self.gw = gw
         self.body = body
+        self.workers = workers
         self.statuses: dict[int, int] = {}
         self.errors = 0
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, daemon=True) for _ in range(workers)]
+        self._procs: list[subprocess.Popen[str]] = []
+        self._threads: list[threading.Thread] = []
 
-    def _run(self) -> None:
-        auth = ("bob", self.gw.users["bob"])
-        with httpx.Client(base_url=self.gw.url, verify=self.gw.ssl_context(), timeout=60) as c:
-            while not self._stop.is_set():
-                try:
-                    r = c.request("PROPFIND", "/bob/", auth=auth, content=self.body)
-                    self.statuses[r.status_code] = self.statuses.get(r.status_code, 0) + 1
-                except httpx.HTTPError:
-                    self.errors += 1
+    def _count(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            word = line.strip()
+            if word.isdigit():
+                self.statuses[int(word)] = self.statuses.get(int(word), 0) + 1
+            elif word:
+                self.errors += 1
 
     @contextlib.contextmanager
     def running(self) -> Iterator[DeepXMLFlood]:
-        for t in self._threads:
-            t.start()
-        try:
-            yield self
-        finally:
-            self._stop.set()
-            for t in self._threads:
-                t.join(120)
+        with tempfile.TemporaryDirectory(prefix="deep-xml-") as tmp:
+            body_file = Path(tmp) / "body.xml"
+            body_file.write_bytes(self.body)
+            argv = [
+                sys.executable,
+                "-c",
+                _FLOOD_SCRIPT,
+                *(self.gw.url + "/bob/", str(self.gw.ca), "bob", self.gw.users["bob"]),
+                str(body_file),
+            ]
+            for _ in range(self.workers):
+                proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+                self._procs.append(proc)
+                thread = threading.Thread(target=self._count, args=(proc,), daemon=True)
+                thread.start()
+                self._threads.append(thread)
+            try:
+                yield self
+            finally:
+                for proc in self._procs:
+                    proc.terminate()
+                for proc in self._procs:
+                    proc.wait(30)
+                for thread in self._threads:
+                    thread.join(30)
