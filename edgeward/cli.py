@@ -139,7 +139,7 @@ def seconds(*, zero: bool = False, most: float = 86400.0) -> Callable[[str], flo
         if not (math.isfinite(value) and low_ok and value <= most):
             low = "0 or more" if zero else "above 0"
             raise argparse.ArgumentTypeError(
-                f"expected a number of seconds {low} and at most {most:g}, got {text!r}"
+                f"expected a number of seconds {low} and at most {most:.0f}, got {text!r}"
             )
         return value
 
