@@ -1,7 +1,8 @@
 """The gateway's ASGI stack, outermost first.
 
 :class:`~caldav_gateway.instrument.RequestMetrics` → :class:`~caldav_gateway.policy.ProbePolicy`
-→ :class:`~caldav_gateway.throttle.LoginThrottle` → Radicale. The policy sits outside the
+→ :class:`~caldav_gateway.body_guard.BodyGuard` → :class:`~caldav_gateway.throttle.LoginThrottle`
+→ Radicale. The policy sits outside the
 throttle so that probe paths get their 404 even from a throttled address (never a 401, never
 a 429 on a path the client has no business on).
 """
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from starlette.types import ASGIApp
 
+from caldav_gateway.body_guard import BodyGuard
 from caldav_gateway.instrument import RequestMetrics
 from caldav_gateway.policy import ProbePolicy
 from caldav_gateway.principals import HtpasswdPrincipals, Principals, StaticPrincipals
@@ -42,7 +44,14 @@ def build_app(settings: GatewaySettings, *, radicale_log_level: int = logging.ER
         realm=settings.realm,
         log_level=radicale_log_level,
     )
-    app = LoginThrottle(app, settings=settings.throttle)
+    app = LoginThrottle(app, settings=settings.throttle, realm=settings.realm)
+    # Outside the throttle: a slow upload must not hold one of its password-check slots.
+    app = BodyGuard(
+        app,
+        max_body=settings.max_body,
+        max_xml_depth=settings.max_xml_depth,
+        max_xml_body=settings.max_xml_body,
+    )
     app = ProbePolicy(
         app, principals=principals_of(settings), mode=settings.policy, web=settings.web
     )

@@ -65,10 +65,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--timeout",
-        type=float,
+        type=cli.seconds(most=3600.0),
         default=10.0,
         metavar="SECONDS",
-        help="per network operation (default %(default)s)",
+        help="seconds per network operation",
     )
     p.add_argument(
         "--json",
@@ -81,6 +81,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         password = read_secret_file(args.password_file)
+    except ValueError as exc:
+        raise cli.UsageError(f"--password-file: {exc}") from None
+    try:
         target = Target.parse(
             args.url, args.user, password, getattr(args, "ca", None), args.timeout
         )

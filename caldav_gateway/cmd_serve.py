@@ -66,7 +66,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     # Absent flags stay absent (not None), so that --config supplies their values and
     # --help shows the real defaults written in each help text.
     p.argument_default = argparse.SUPPRESS
-    p.add_argument("--config", type=Path, metavar="FILE", help="gateway.toml with the settings")
+    p.add_argument("--config", metavar="FILE", help="gateway.toml with the settings")
     p.add_argument("--listen", metavar="HOST:PORT", help="CalDAV port (default 0.0.0.0:8443)")
     p.add_argument(
         "--cert", metavar="FILE", help="PEM certificate with its chain, served to everyone"
@@ -114,7 +114,10 @@ def settings_from(args: argparse.Namespace) -> GatewaySettings:
     data: dict[str, Any] = {}
     source = "command line"
     base = Path.cwd()
-    config: Path | None = getattr(args, "config", None)
+    given: str | None = getattr(args, "config", None)
+    if given is not None and (not str(given).strip() or "\x00" in str(given)):
+        raise ConfigError("command line", "--config", f"expected a path, got {given!r}")
+    config = Path(given) if given is not None else None
     if config is not None:
         source = f"{config} (and command-line flags)"
         base = config.resolve().parent
@@ -130,6 +133,8 @@ def settings_from(args: argparse.Namespace) -> GatewaySettings:
         value = getattr(args, name, None)
         if value is None:
             continue
+        if name in _PATHS and (not str(value).strip() or "\x00" in str(value)):
+            raise ConfigError("command line", f"--{name}", f"expected a path, got {value!r}")
         # Relative paths from the command line are relative to where it was typed.
         data[name] = str(Path(value).resolve()) if name in _PATHS else value
     return load_mapping(GatewaySettings, data, source=source, base_dir=base)

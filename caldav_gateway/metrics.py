@@ -38,8 +38,27 @@ CERT_NOT_AFTER: Final = Gauge(
 )
 CERT_RELOADS: Final = Counter(
     "edgeward_caldav_certificate_reloads_total",
-    "Certificate reload attempts after the files changed, by result (loaded, refused).",
+    "Certificate reload attempts after the files changed, by result: loaded, refused (unusable"
+    " or mismatched pair), expired (a matching pair outside its validity dates).",
     ["result"],
+)
+BODIES_REFUSED: Final = Counter(
+    "edgeward_caldav_bodies_refused_total",
+    "Request bodies refused before Radicale: 'too_large' (413), 'xml' (400: nested too deeply"
+    " or with a DTD).",
+    ["reason"],
+)
+CONNECTIONS_OPEN: Final = Gauge(
+    "edgeward_caldav_connections_open",
+    "Connections open on the CalDAV port (accepted, TLS handshake or not), all workers.",
+    multiprocess_mode="livesum",
+)
+CONNECTIONS_CLOSED: Final = Counter(
+    "edgeward_caldav_connections_closed_total",
+    "Connections the gateway closed or could not accept: 'per_client_cap' (too many open from"
+    " one address or IPv6 /64), 'header_timeout' (no complete request headers in time),"
+    " 'accept_error' (accept() failed, e.g. out of file descriptors).",
+    ["reason"],
 )
 
 # Methods a CalDAV/WebDAV client sends; anything else is counted as "other".

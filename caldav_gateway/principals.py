@@ -72,6 +72,8 @@ def read_htpasswd(path: Path) -> Htpasswd:
         raise ValueError(f"{path}: htpasswd file not readable (permission denied)") from None
     except UnicodeDecodeError:
         raise ValueError(f"{path}: htpasswd file is not UTF-8 text") from None
+    except OSError as exc:  # a directory, an I/O error
+        raise ValueError(f"{path}: cannot read the htpasswd file ({exc.strerror or exc})") from None
 
 
 class StaticPrincipals:

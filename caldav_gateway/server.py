@@ -61,7 +61,12 @@ def check_startup(settings: GatewaySettings) -> list[str]:
     else:
         assert settings.cert is not None and settings.key is not None
         load_pair(settings.cert, settings.key, settings.tls_min_version)  # CertificateError
-    collections.mkdir(parents=True, exist_ok=True)
+    try:
+        collections.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file of that name, no permission, a read-only disk
+        raise ValueError(
+            f"{collections}: cannot be the collections folder ({exc.strerror or exc})"
+        ) from None
     return warnings
 
 

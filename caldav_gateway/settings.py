@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from caldav_gateway.throttle import ThrottleSettings
-from edgeward.config import setting
+from edgeward.config import positive_at_most, setting, whole_between
 from edgeward.netaddr import parse_hostport
 
 
@@ -35,14 +35,7 @@ def _metrics_listen(value: str) -> None:
         parse_hostport(value)
 
 
-def _at_least_one(value: int) -> None:
-    if value < 1:
-        raise ValueError(f"expected 1 or more, got {value}")
-
-
-def _positive(value: float) -> None:
-    if value <= 0:
-        raise ValueError(f"expected a number above 0, got {value}")
+DAY = 86400.0
 
 
 def _usernames(value: list[str]) -> None:
@@ -71,7 +64,9 @@ class GatewaySettings:
         False, help="serve plain HTTP (local experiments only: Apple clients refuse Basic auth)"
     )
     web: bool = setting(False, help="also serve Radicale's web interface under /.web")
-    workers: int = setting(1, help="processes serving the same collections", check=_at_least_one)
+    workers: int = setting(
+        1, help="processes serving the same collections", check=whole_between(1, 256)
+    )
     policy: Literal["principals", "denylist"] = setting(
         "principals",
         help="'principals': 404 except / and real users' paths; 'denylist': 404 for known probes",
@@ -83,10 +78,44 @@ class GatewaySettings:
     )
     tls_min_version: Literal["1.2", "1.3"] = setting("1.2", help="oldest TLS version accepted")
     reload_interval: float = setting(
-        2.0, help="seconds between checks of the certificate files", check=_positive
+        2.0,
+        help="seconds between checks of the certificate files",
+        check=positive_at_most(DAY),
     )
     keep_alive: float = setting(
-        30.0, help="seconds an idle keep-alive connection stays open", check=_positive
+        30.0,
+        help="seconds an idle keep-alive connection stays open",
+        check=positive_at_most(DAY),
+    )
+    handshake_timeout: float = setting(
+        10.0,
+        help="seconds a client has to complete the TLS handshake",
+        check=positive_at_most(3600.0),
+    )
+    header_timeout: float = setting(
+        10.0,
+        help="seconds a client has to send a request's headers, from connecting or its first byte",
+        check=positive_at_most(3600.0),
+    )
+    max_connections_per_client: int = setting(
+        100,
+        help="connections open at once per client address (IPv6: per /64), per worker",
+        check=whole_between(1, 1_000_000),
+    )
+    max_body: int = setting(
+        16 * 1024 * 1024,
+        help="largest request body in bytes (413 above it, counted as it streams)",
+        check=whole_between(0, 1 << 40),
+    )
+    max_xml_body: int = setting(
+        4 * 1024 * 1024,
+        help="largest XML request body in bytes (PROPFIND, REPORT...; 413 above it)",
+        check=whole_between(0, 1 << 40),
+    )
+    max_xml_depth: int = setting(
+        64,
+        help="deepest XML nesting of a request body (400 above it)",
+        check=whole_between(1, 10_000),
     )
     realm: str = setting("CalDAV", help="the Basic realm shown by clients")
     throttle: ThrottleSettings = setting(

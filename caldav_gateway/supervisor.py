@@ -5,9 +5,13 @@ it; the kernel spreads the connections. Spawned because prometheus_client picks 
 multiprocess value class at import time: the workers import it only after
 ``PROMETHEUS_MULTIPROC_DIR`` is set. The parent serves ``/metrics`` from the multiprocess
 files. Each worker watches the certificate files itself; Radicale's storage locks (a file
-lock on the collections) make workers sharing one folder safe. A worker that dies is
-restarted, unless it died right after starting: then the gateway stops (exit 1), because a
-set-up problem does not go away by restarting.
+lock on the collections) make workers sharing one folder safe.
+
+A worker that dies is restarted after a back-off (1 s, doubling per quick death, at most
+30 s; reset once it has served for a minute), whatever killed it: one request that crashes a
+worker (a SIGSEGV in a C extension) must not take the service down for everyone, and the
+other workers keep serving meanwhile. Only when no worker has *ever* come up serving does
+the gateway stop (exit 1): that is a set-up problem that restarting does not fix.
 """
 
 from __future__ import annotations
@@ -34,8 +38,25 @@ from edgeward.metrics import serve_metrics
 
 log = get_logger("caldav_gateway.supervisor")
 
-# A worker that dies this soon after starting is not restarted: the gateway stops instead.
-CRASH_LOOP_SECONDS = 10
+# Restart back-off: the first delay, its ceiling, and how long a worker must have served
+# for its next death to count as a first one again.
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 30.0
+STABLE_SECONDS = 60.0
+
+
+def backoff(quick_deaths: int) -> float:
+    """Seconds before restarting a worker that died ``quick_deaths`` times in a row."""
+    return min(BACKOFF_FIRST * 2.0 ** min(max(quick_deaths - 1, 0), 30), BACKOFF_MAX)
+
+
+def describe_exit(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"signal {-code}"
+    return f"exit code {code}"
 
 
 @contextlib.contextmanager
@@ -70,10 +91,12 @@ async def supervise(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
+    readiness = [spawn.Event() for _ in range(settings.workers)]
+
     def start_worker(index: int) -> BaseProcess:
         proc = spawn.Process(
             target=worker_main,
-            args=(settings, sock, log_level, log_format),
+            args=(settings, sock, log_level, log_format, readiness[index]),
             name=f"caldav-gateway-worker-{index}",
             daemon=False,
         )
@@ -81,8 +104,12 @@ async def supervise(
         log.info("worker %d started (pid %s)", index, proc.pid)
         return proc
 
-    workers = [start_worker(i) for i in range(settings.workers)]
+    workers: list[BaseProcess | None] = [start_worker(i) for i in range(settings.workers)]
     started = [time.monotonic()] * len(workers)
+    quick_deaths = [0] * len(workers)
+    restart_at = [0.0] * len(workers)
+    ever_served = False
+    announced = [False] * len(workers)
     metrics_server = metrics_task = None
     code = 0
     try:
@@ -92,30 +119,45 @@ async def supervise(
             )
         while not stop.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 0.5)
+                await asyncio.wait_for(stop.wait(), 0.2)
+            if stop.is_set():
+                break
+            now = time.monotonic()
             for i, proc in enumerate(workers):
-                if proc.exitcode is None or stop.is_set():
+                if proc is None:
+                    if now >= restart_at[i]:
+                        readiness[i].clear()
+                        workers[i], started[i], announced[i] = start_worker(i), now, False
+                    continue
+                if not announced[i] and readiness[i].is_set():
+                    log.info("worker %d (pid %s) serving", i, proc.pid)
+                    announced[i] = ever_served = True
+                if proc.exitcode is None:
                     continue
                 if proc.pid is not None:
                     multiprocess.mark_process_dead(proc.pid, str(mpdir))  # type: ignore[no-untyped-call]
-                if time.monotonic() - started[i] < CRASH_LOOP_SECONDS:
-                    # Dying right after start is a set-up problem a restart will not fix.
+                if not ever_served:
+                    # No worker ever came up: a set-up problem a restart will not fix.
                     log.error(
-                        "worker %d (pid %s) exited with %s within %ds of starting; stopping",
-                        *(i, proc.pid, proc.exitcode, CRASH_LOOP_SECONDS),
+                        "worker %d (pid %s) exited with %s before any worker served; stopping",
+                        *(i, proc.pid, describe_exit(proc.exitcode)),
                     )
                     code = 1
                     stop.set()
                     break
+                quick_deaths[i] = 1 if now - started[i] >= STABLE_SECONDS else quick_deaths[i] + 1
+                delay = backoff(quick_deaths[i])
                 log.error(
-                    "worker %d (pid %s) exited with %s; restarting it", i, proc.pid, proc.exitcode
+                    "worker %d (pid %s) exited with %s; restarting it in %.0fs",
+                    *(i, proc.pid, describe_exit(proc.exitcode), delay),
                 )
-                workers[i], started[i] = start_worker(i), time.monotonic()
+                workers[i], restart_at[i] = None, now + delay
     finally:
-        for proc in workers:
+        running = [p for p in workers if p is not None]
+        for proc in running:
             if proc.exitcode is None and proc.pid is not None:
                 os.kill(proc.pid, signal.SIGTERM)
-        for proc in workers:
+        for proc in running:
             await asyncio.to_thread(proc.join, 15)
             if proc.exitcode is None:
                 proc.kill()

@@ -5,8 +5,13 @@ runs for **every** ClientHello (``server_name`` is ``None`` when the client sent
 as some Apple daemons do) and points the new connection at the context of the current
 certificate pair. A renewal therefore reaches new handshakes only; established
 connections keep the context they started with and are never dropped. A new pair is
-loaded into a fresh context first: if the files do not parse or the key does not match
-the certificate, the old context stays in service and the error is logged.
+loaded into a fresh context first: if the files do not parse, the key does not match
+the certificate, or the new certificate is expired (or not valid yet), the old context stays
+in service and the error is logged and counted.
+
+A passphrase-protected key is refused with a clear error, at start-up and on a reload alike:
+without a password callback OpenSSL would prompt for the passphrase on the terminal, from
+the event loop's thread, and the server would stop answering.
 """
 
 from __future__ import annotations
@@ -49,6 +54,24 @@ def in_words(reason: str) -> str:
     return f"{words}; OpenSSL: {reason}" if words else reason
 
 
+class _PassphraseAsked(Exception):
+    """OpenSSL asked for a key passphrase (raised by the callback, caught by load_pair)."""
+
+
+def _refuse_passphrase() -> bytes:
+    raise _PassphraseAsked
+
+
+def validity_problem(leaf: x509.Certificate, now: dt.datetime | None = None) -> str | None:
+    """``"expired on …"`` / ``"not valid before …"``, or ``None`` while the leaf is valid."""
+    at = now or dt.datetime.now(dt.UTC)
+    if leaf.not_valid_after_utc <= at:
+        return f"expired on {leaf.not_valid_after_utc.isoformat()}"
+    if leaf.not_valid_before_utc > at:
+        return f"not valid before {leaf.not_valid_before_utc.isoformat()}"
+    return None
+
+
 def _stamp(path: Path) -> tuple[int, int, int]:
     st = os.stat(path)
     return (st.st_ino, st.st_size, st.st_mtime_ns)
@@ -63,13 +86,23 @@ def load_pair(
     ctx.options |= ssl.OP_NO_COMPRESSION
     for path in (cert, key):
         # load_cert_chain's own errors do not say which file is missing.
-        if not path.is_file():
+        try:
+            found = path.is_file()
+        except OSError as exc:  # a name too long for the file system
+            raise CertificateError(f"{path}: {exc.strerror or exc}") from None
+        if not found:
             raise CertificateError(f"{path}: file not found")
         if not os.access(path, os.R_OK):
             raise CertificateError(f"{path}: not readable (permission denied)")
     try:
-        ctx.load_cert_chain(cert, key)
+        # The callback runs only for an encrypted key: never let OpenSSL prompt.
+        ctx.load_cert_chain(cert, key, password=_refuse_passphrase)
         leaf = x509.load_pem_x509_certificate(cert.read_bytes())
+    except _PassphraseAsked:
+        raise CertificateError(
+            f"{key}: the private key is protected by a passphrase, which the gateway never "
+            "asks for; store it without one (openssl pkey -in KEY -out KEY.new, mode 0600)"
+        ) from None
     except (ssl.SSLError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or str(exc)
         raise CertificateError(
@@ -129,6 +162,16 @@ class CertificateReloader:
             # Often the certificate is written before the key: the next change retries.
             metrics.CERT_RELOADS.labels("refused").inc()
             log.error("new certificate refused, still serving the old one: %s", exc)
+            return False
+        problem = validity_problem(leaf)
+        if problem is not None:
+            # A matching pair, but swapping it in would break every new handshake (a backup
+            # restored over the renewed files, a clock-skewed issuer).
+            metrics.CERT_RELOADS.labels("expired").inc()
+            log.error(
+                "new certificate refused, still serving the old one: %s: %s",
+                *(self.cert, problem),
+            )
             return False
         self._current, self.leaf = ctx, leaf
         metrics.CERT_RELOADS.labels("loaded").inc()

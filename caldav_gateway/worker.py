@@ -9,16 +9,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from collections.abc import Callable
+from multiprocessing.synchronize import Event
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from caldav_gateway.app import build_app
+from caldav_gateway.connections import (
+    CappedListener,
+    ClientConnections,
+    RateLimitedLoopErrors,
+    header_timeout_protocol,
+    limit_handshakes,
+)
 from caldav_gateway.radicale_app import radicale_level_for
 from caldav_gateway.settings import GatewaySettings
 from caldav_gateway.tls import CertificateReloader
 from edgeward.logs import setup_logging
 from edgeward.metrics import serve_metrics
+from edgeward.serving import start
 
 
 def uvicorn_config(
@@ -26,6 +36,7 @@ def uvicorn_config(
 ) -> uvicorn.Config:
     return uvicorn.Config(
         app,
+        http=header_timeout_protocol(settings.header_timeout),
         log_config=None,  # keep edgeward's logging set-up
         access_log=False,
         lifespan="off",
@@ -44,8 +55,13 @@ async def serve_worker(
     with_metrics: bool,
     radicale_log_level: int,
     metrics_sock: socket.socket | None = None,
+    ready: Callable[[], None] | None = None,
 ) -> None:
-    """Serve on ``sock`` until SIGINT/SIGTERM (uvicorn's handlers, main thread)."""
+    """Serve on ``sock`` until SIGINT/SIGTERM (uvicorn's handlers, main thread).
+
+    ``ready`` is called once uvicorn accepts connections (the supervisor's sign that the
+    set-up works).
+    """
     reloader = None
     if not settings.insecure_http:
         assert settings.cert is not None and settings.key is not None
@@ -54,6 +70,10 @@ async def serve_worker(
         )
     app = build_app(settings, radicale_log_level=radicale_log_level)
     server = uvicorn.Server(uvicorn_config(settings, app, reloader))
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(RateLimitedLoopErrors())
+    limit_handshakes(loop, settings.handshake_timeout)
+    sock = CappedListener.wrap(sock, ClientConnections(settings.max_connections_per_client))
     watcher = None
     metrics_server = metrics_task = None
     if reloader is not None:
@@ -63,7 +83,12 @@ async def serve_worker(
             settings.metrics_listen, sock=metrics_sock
         )
     try:
-        await server.serve(sockets=[sock])
+        if ready is None:
+            await server.serve(sockets=[sock])
+        else:
+            serving = await start(server, "CalDAV", sock)
+            ready()
+            await serving
     finally:
         if watcher is not None:
             watcher.cancel()
@@ -75,9 +100,21 @@ async def serve_worker(
 
 
 def worker_main(
-    settings: GatewaySettings, sock: socket.socket, log_level: str, log_format: str
+    settings: GatewaySettings,
+    sock: socket.socket,
+    log_level: str,
+    log_format: str,
+    ready: Event | None = None,
 ) -> None:
-    """Entry point of a spawned worker process."""
+    """Entry point of a spawned worker process; sets ``ready`` once it serves."""
     setup_logging(log_level, "json" if log_format == "json" else "text")
     level = radicale_level_for(log_level)
-    asyncio.run(serve_worker(settings, sock, with_metrics=False, radicale_log_level=level))
+    asyncio.run(
+        serve_worker(
+            settings,
+            sock,
+            with_metrics=False,
+            radicale_log_level=level,
+            ready=ready.set if ready is not None else None,
+        )
+    )

@@ -45,3 +45,21 @@ def parse_hostport(value: str, *, default_port: int | None = None) -> tuple[str,
 
 def format_hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def client_bucket(address: str) -> str:
+    """The key under which limits count a client: an IPv4 address, or an IPv6 /64.
+
+    An IPv6 host usually holds a whole /64 (SLAAC, privacy addresses) and can pick any
+    address in it, so per-address counting would give it an unlimited budget. An IPv4-mapped
+    address counts as its IPv4 address; anything unparsable counts as itself.
+    """
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)

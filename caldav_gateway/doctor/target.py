@@ -42,12 +42,16 @@ class Target:
         except ValueError:
             raise ValueError(f"{url!r}: the port is not a number") from None
         if ca is not None:
-            if not ca.is_file():
-                raise ValueError(f"{ca}: CA file not found")
+            try:
+                found = ca.is_file()
+            except OSError as exc:  # a name too long for the file system
+                raise ValueError(f"--ca {str(ca)!r}: {exc.strerror or exc}") from None
+            if not found:
+                raise ValueError(f"--ca {str(ca)!r}: CA file not found")
             try:
                 ssl.create_default_context(cafile=str(ca))
             except ssl.SSLError:
-                raise ValueError(f"{ca}: not a PEM CA certificate") from None
+                raise ValueError(f"--ca {str(ca)!r}: not a PEM CA certificate") from None
         return cls(url, user, password, ca, timeout)
 
     @property

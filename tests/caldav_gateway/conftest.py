@@ -66,6 +66,7 @@ def running_gateway(
     *,
     users: Sequence[str] = USERS,
     env: dict[str, str] | None = None,
+    prefix: Sequence[str] = (),
 ) -> Iterator[Gateway]:
     tmp.mkdir(parents=True, exist_ok=True)
     ca = pki.make_ca("edgeward test CA")
@@ -79,6 +80,7 @@ def running_gateway(
     port, metrics_port = free_port(), free_port()
     log = tmp / "gateway.log"
     argv = [
+        *prefix,  # e.g. prlimit with its options
         sys.executable,
         "-m",
         "caldav_gateway",

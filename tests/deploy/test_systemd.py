@@ -226,3 +226,12 @@ def test_app_unit_command_serves_with_workers_in_multiprocess_mode(tmp_path: Pat
         assert metrics.status_code == 200
         assert "edgeward_" in metrics.text
     assert list((runtime / "edgeward-app").glob("*.db"))  # the workers wrote their files
+
+
+@pytest.mark.parametrize(
+    "service", [s for s in SERVICES if "caldav-gateway" in s or s == "edgeward-app.service"]
+)
+def test_network_servers_may_hold_many_connections(service: str) -> None:
+    """An open connection is a file descriptor; the default soft limit of 1024 let about
+    1,000 idle connections lock clients out of the CalDAV gateway (issue 11)."""
+    assert int(_directives(service)["LimitNOFILE"][0]) >= 65536

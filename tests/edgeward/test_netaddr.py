@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from edgeward.netaddr import format_hostport, parse_hostport
+from edgeward.netaddr import client_bucket, format_hostport, parse_hostport
 
 
 @pytest.mark.parametrize(
@@ -38,3 +38,20 @@ def test_parse_errors(text: str, message: str) -> None:
 
 def test_default_port() -> None:
     assert parse_hostport("example.test", default_port=443) == ("example.test", 443)
+
+
+@pytest.mark.parametrize(
+    ("address", "bucket"),
+    [
+        ("192.0.2.7", "192.0.2.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),
+        ("2001:db8:1:3::1", "2001:db8:1:3::/64"),
+        ("::ffff:192.0.2.7", "192.0.2.7"),
+        ("fe80::1%eth0", "fe80::/64"),
+        ("::1", "::/64"),
+        ("unknown", "unknown"),
+    ],
+)
+def test_client_bucket(address: str, bucket: str) -> None:
+    assert client_bucket(address) == bucket
