@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from edgeward.cli import command_group
 
-SUBCOMMANDS = ("serve", "doctor")
+SUBCOMMANDS = ("serve", "doctor", "profile")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
