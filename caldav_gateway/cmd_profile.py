@@ -42,16 +42,6 @@ def _port(text: str) -> int:
     return value
 
 
-def _seconds(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected whole seconds, got {text!r}") from None
-    if not 1 <= value <= 7 * 86400:
-        raise argparse.ArgumentTypeError("expected 1 to 604800 seconds (a week)")
-    return value
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.argument_default = argparse.SUPPRESS  # no "(default: None)" in --help
     p.add_argument("user", metavar="USER", help="the account's user name (as in --htpasswd)")
@@ -85,7 +75,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--link", action="store_true", help="print a one-time link served by the gateway"
     )
     p.add_argument(
-        "--expires-in", type=_seconds, default=900, metavar="SECONDS", help="link validity"
+        "--expires-in", type=cli.link_seconds, default=900, metavar="SECONDS", help="link validity"
     )
 
 

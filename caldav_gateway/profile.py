@@ -36,6 +36,8 @@ from edgeward.secrets import Secret
 CALDAV: Final = "com.apple.caldav.account"
 CARDDAV: Final = "com.apple.carddav.account"
 ROOT: Final = "com.apple.security.root"
+# The two account payloads share their keys but for the prefix: (type, prefix, what).
+_DAV: Final = ((CALDAV, "CalDAV", "Calendars"), (CARDDAV, "CardDAV", "Contacts"))
 
 
 class ProfileError(ValueError):
@@ -73,39 +75,25 @@ def build(
     content: list[dict[str, Any]] = []
     if root is not None:
         content.append(root_payload(root, identifier=f"{base}.ca", uuid=ids()))
-    caldav: dict[str, Any] = {
-        "PayloadType": CALDAV,
-        "PayloadVersion": 1,
-        "PayloadIdentifier": f"{base}.calendar",
-        "PayloadUUID": ids(),
-        "PayloadDisplayName": f"Calendars of {account.user}",
-        "CalDAVAccountDescription": f"{account.host} ({account.user})",
-        "CalDAVHostName": account.host,
-        "CalDAVPort": account.port,
-        "CalDAVPrincipalURL": principal,
-        "CalDAVUseSSL": True,
-        "CalDAVUsername": account.user,
-    }
-    if password is not None:
-        caldav["CalDAVPassword"] = password.reveal()
-    content.append(caldav)
-    if carddav:
-        card: dict[str, Any] = {
-            "PayloadType": CARDDAV,
+    for kind, prefix, what in _DAV:
+        if kind == CARDDAV and not carddav:
+            continue
+        dav: dict[str, Any] = {
+            "PayloadType": kind,
             "PayloadVersion": 1,
-            "PayloadIdentifier": f"{base}.contacts",
+            "PayloadIdentifier": f"{base}.{what.lower()}",
             "PayloadUUID": ids(),
-            "PayloadDisplayName": f"Contacts of {account.user}",
-            "CardDAVAccountDescription": f"{account.host} ({account.user})",
-            "CardDAVHostName": account.host,
-            "CardDAVPort": account.port,
-            "CardDAVPrincipalURL": principal,
-            "CardDAVUseSSL": True,
-            "CardDAVUsername": account.user,
+            "PayloadDisplayName": f"{what} of {account.user}",
+            f"{prefix}AccountDescription": f"{account.host} ({account.user})",
+            f"{prefix}HostName": account.host,
+            f"{prefix}Port": account.port,
+            f"{prefix}PrincipalURL": principal,
+            f"{prefix}UseSSL": True,
+            f"{prefix}Username": account.user,
         }
         if password is not None:
-            card["CardDAVPassword"] = password.reveal()
-        content.append(card)
+            dav[f"{prefix}Password"] = password.reveal()
+        content.append(dav)
     return envelope(
         identifier=base,
         uuid=ids(),

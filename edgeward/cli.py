@@ -117,3 +117,14 @@ def command_group(
         sp.set_defaults(func=module.run)
     args = p.parse_args(argv)
     return run(args.func, args)
+
+
+def link_seconds(text: str) -> int:
+    """argparse ``type=`` for a link's validity: whole seconds, one second to a week."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole seconds, got {text!r}") from None
+    if not 1 <= value <= 7 * 86400:
+        raise argparse.ArgumentTypeError("expected 1 to 604800 seconds (a week)")
+    return value
