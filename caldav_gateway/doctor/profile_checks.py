@@ -18,6 +18,7 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from xml.parsers.expat import ExpatError
 
 import httpx
 from cryptography import x509
@@ -68,7 +69,7 @@ def read_profile(path: Path) -> ProfileFacts:
         raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
         profile: Any = plistlib.loads(unwrap(raw))
-    except (ValueError, plistlib.InvalidFileException) as exc:
+    except (ValueError, plistlib.InvalidFileException, ExpatError) as exc:
         raise ValueError(f"{path}: not a configuration profile ({exc})") from None
     payloads = profile.get("PayloadContent") if isinstance(profile, dict) else None
     if not isinstance(payloads, list):
@@ -81,6 +82,8 @@ def read_profile(path: Path) -> ProfileFacts:
     use_ssl = caldav.get("CalDAVUseSSL", True)
     if not isinstance(host, str) or not host or not isinstance(port, int):
         raise ValueError(f"{path}: CalDAVHostName/CalDAVPort missing or of the wrong type")
+    if isinstance(port, bool) or not 1 <= port <= 65535:
+        raise ValueError(f"{path}: CalDAVPort {port} is not a port number")
     roots = tuple(
         p["PayloadContent"]
         for p in dicts
