@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import re
 import sys
 from pathlib import Path
 
@@ -30,6 +32,9 @@ examples:
 """
 
 _FROM_CONFIG = ("cert", "key", "collections")
+_HOSTNAME = re.compile(
+    r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*"
+)
 
 
 def _port(text: str) -> int:
@@ -40,6 +45,17 @@ def _port(text: str) -> int:
     if not 1 <= value <= 65535:
         raise argparse.ArgumentTypeError("expected a port from 1 to 65535")
     return value
+
+
+def _host(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text.strip("[]")))
+    except ValueError:
+        pass
+    name = text.rstrip(".").lower()
+    if not _HOSTNAME.fullmatch(name):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a host name or IP address")
+    return name
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -117,7 +133,11 @@ def run(args: argparse.Namespace) -> int:
     from edgeward.qr import terminal
     from edgeward.secrets import Secret, read_secret_file
 
-    if "/" in args.user or args.user in ("", ".", ".."):
+    if (
+        "/" in args.user
+        or args.user in ("", ".", "..")
+        or any(ord(c) < 32 or ord(c) == 127 for c in args.user)
+    ):
         raise cli.UsageError(f"{args.user!r} is not a user name")
     paths = _paths(args)
     password: Secret | None = None

@@ -174,6 +174,7 @@ def test_no_password_anywhere_unless_asked(
         (["--include-password", "--password-file", "/nonexistent", "--link"], "--link"),
         (["--nonsense"], "unrecognized arguments: --nonsense"),
         (["--port", "0"], "port from 1 to 65535"),
+        (["--host", "bad host!"], "not a host name or IP address"),
     ],
 )
 def test_usage_errors(

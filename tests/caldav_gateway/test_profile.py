@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import json
 import plistlib
+import urllib.parse
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from hypothesis import given
+from hypothesis import strategies as st
 
 from caldav_gateway.profile import (
     Account,
@@ -159,3 +162,22 @@ def test_root_to_include() -> None:
     with pytest.raises(ProfileError, match="--ca"):
         root_to_include(None, "localhost", b"junk")
     assert root_to_include(None, "localhost", None) is None
+
+
+_user = st.text(
+    st.characters(min_codepoint=33, exclude_categories=("Cs",), exclude_characters="/"),
+    min_size=1,
+    max_size=30,
+)
+
+
+@given(user=_user, port=st.integers(1, 65535), ipv6=st.booleans())
+def test_any_user_gives_a_valid_profile(user: str, port: int, ipv6: bool) -> None:
+    host = "::1" if ipv6 else "cal.example.org"
+    profile = plistlib.loads(build(Account(user, host, port)))
+    assert check(profile) == []
+    caldav = profile["PayloadContent"][0]
+    assert caldav["CalDAVUsername"] == user
+    path = urllib.parse.urlsplit(caldav["CalDAVPrincipalURL"]).path
+    assert urllib.parse.unquote(path) == f"/{user}/"
+    assert urllib.parse.urlsplit(caldav["CalDAVPrincipalURL"]).port == port
