@@ -61,7 +61,9 @@ def _host(text: str) -> str:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.argument_default = argparse.SUPPRESS  # no "(default: None)" in --help
     p.add_argument("user", metavar="USER", help="the account's user name (as in --htpasswd)")
-    p.add_argument("--host", required=True, metavar="HOST", help="the name devices connect to")
+    p.add_argument(
+        "--host", required=True, type=_host, metavar="HOST", help="the name devices connect to"
+    )
     p.add_argument("--port", type=_port, default=8443, metavar="PORT", help="the CalDAV port")
     p.add_argument(
         "--out",
