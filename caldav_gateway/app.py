@@ -16,6 +16,7 @@ from starlette.types import ASGIApp
 
 from caldav_gateway.body_guard import BodyGuard
 from caldav_gateway.instrument import RequestMetrics
+from caldav_gateway.links import ProfileLinks
 from caldav_gateway.policy import ProbePolicy
 from caldav_gateway.principals import HtpasswdPrincipals, Principals, StaticPrincipals
 from caldav_gateway.radicale_app import radicale_asgi
@@ -55,4 +56,5 @@ def build_app(settings: GatewaySettings, *, radicale_log_level: int = logging.ER
     app = ProbePolicy(
         app, principals=principals_of(settings), mode=settings.policy, web=settings.web
     )
+    app = ProfileLinks(app, collections)  # signed /.profile/ links only; see links.py
     return RequestMetrics(app)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from edgeward.cli import command_group
 
-SUBCOMMANDS = ("serve", "doctor")
+SUBCOMMANDS = ("serve", "doctor", "profile")
 EPILOG = """\
 examples:
   # serve (see: caldav-gateway serve --help)
@@ -19,6 +19,10 @@ examples:
   # check it the way an iPhone meets it
   caldav-gateway doctor https://cal.example.org:8443/ --user alice \\
       --password-file ~/.config/cal.pw
+
+  # a one-tap account profile for alice's iPhone, handed out once through a link
+  caldav-gateway profile alice --host cal.example.org \\
+      --config /etc/caldav-gateway/gateway.toml --link
 
 exit codes:
   0  done (doctor: every check passed)

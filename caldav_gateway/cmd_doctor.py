@@ -25,6 +25,11 @@ check with pass/fail and the fix:
   discovery  with credentials: current-user-principal -> calendar-home-set -> calendars;
            OPTIONS on the principal announces DAV: calendar-access
 
+  profile  with --profile FILE (a .mobileconfig from 'caldav-gateway profile', signed or
+           not): its host, port and principal URL are the ones the server answers on, and
+           the certificate served without SNI verifies against the profile's CA payload.
+           URL and --user then come from the profile; --password-file adds discovery.
+
 The password is read from a file and never printed; it is only sent once the certificate
 checked out. Exit status: 0 all checks passed (warnings allowed), 1 a check failed,
 2 bad arguments."""
@@ -37,24 +42,38 @@ examples:
   # a public deployment, machine-readable
   caldav-gateway doctor https://cal.example.org:8443/ --user alice \\
       --password-file ~/.config/cal.pw --json | jq '.checks[] | select(.status=="fail")'
+
+  # a profile before handing it out (add --password-file for the full discovery)
+  caldav-gateway doctor --profile alice.mobileconfig
 """
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     # SUPPRESS: no "(default: None)" in --help for options without a meaningful default.
     p.add_argument(
-        "url", metavar="URL", help="the server as users type it, e.g. https://host:8443/"
+        "url",
+        metavar="URL",
+        nargs="?",
+        default=argparse.SUPPRESS,
+        help="the server as users type it, e.g. https://host:8443/ (with --profile: must match)",
     )
     p.add_argument(
-        "--user", required=True, default=argparse.SUPPRESS, help="a real account on the server"
+        "--user", default=argparse.SUPPRESS, help="a real account on the server (required)"
     )
     p.add_argument(
         "--password-file",
-        required=True,
         type=Path,
         metavar="FILE",
         default=argparse.SUPPRESS,
-        help="file whose first line is the password (never given on the command line)",
+        help="file whose first line is the password (never given on the command line; "
+        "required without --profile)",
+    )
+    p.add_argument(
+        "--profile",
+        type=Path,
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="check this .mobileconfig against the live server (see above)",
     )
     p.add_argument(
         "--ca",
@@ -79,6 +98,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "profile", None) is not None:
+        from caldav_gateway.doctor.profile_run import run_profile_doctor
+
+        return run_profile_doctor(args)
+    missing = [
+        name
+        for name, attr in (("URL", "url"), ("--user", "user"), ("--password-file", "password_file"))
+        if getattr(args, attr, None) is None
+    ]
+    if missing:
+        raise cli.UsageError("missing " + ", ".join(missing) + " (or give --profile FILE)")
     try:
         password = read_secret_file(args.password_file)
     except ValueError as exc:

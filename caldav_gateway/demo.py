@@ -3,7 +3,8 @@
 A local CA and a certificate for ``localhost``/``127.0.0.1``/``::1`` (renewed when fewer
 than 14 days are left), a user ``demo`` whose password is generated once and kept in
 ``var/caldav/demo-password``, the collections folder and ``gateway.toml`` listening on
-loopback only.
+loopback only. Each run also prints a fresh one-time link (15 minutes) to the demo user's
+signed account profile, served by the gateway under ``/.profile/``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ import bcrypt
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from caldav_gateway import links
+from caldav_gateway.profile import Account, build
 from edgeward import pki
+from edgeward.appleprofile import sign
+from edgeward.qr import terminal
+from edgeward.secrets import Secret
 
 GATEWAY_TOML = """\
 # Written by caldav_gateway/demo.py for `make run`; paths are relative to this file.
@@ -72,4 +78,22 @@ def prepare(var: Path) -> list[str]:
         f"caldav: trust {folder / 'ca.pem'}, e.g.",
         f'$ curl --cacert {folder / "ca.pem"} -u "demo:$(cat {password_file})" '
         "-X PROPFIND -H 'Depth: 0' https://localhost:8443/",
+        *_profile_link(folder, ca, cert, key),
+    ]
+
+
+def _profile_link(folder: Path, ca: pki.Issued, cert: Path, key: Path) -> list[str]:
+    """A new link to the demo user's signed profile (what ``profile --link`` prints)."""
+    profile = build(Account("demo", "localhost", 8443), root=ca.cert)
+    signed = sign(profile, cert.read_bytes(), Secret(key.read_text(encoding="ascii")))
+    url = links.issue(
+        folder / "collections",
+        "demo",
+        signed,
+        base_url="https://localhost:8443",
+        expires_in=900,
+    )
+    return [
+        f"caldav: one-tap profile for demo (15 min, works once): {url}",
+        *terminal(url).splitlines(),
     ]

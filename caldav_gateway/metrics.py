@@ -86,3 +86,10 @@ KNOWN_METHODS: Final = frozenset(
 
 def method_label(method: str) -> str:
     return method if method in KNOWN_METHODS else "other"
+
+
+PROFILE_LINKS: Final = Counter(
+    "edgeward_caldav_profile_links_total",
+    "Answers of the one-time profile links (/.profile/), by result (ok, used, expired, ...).",
+    ["result"],
+)

@@ -26,20 +26,12 @@ EPILOG = """examples:
 """
 
 
-def _seconds(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected whole seconds, got {text!r}") from None
-    if not 1 <= value <= 7 * 86400:
-        raise argparse.ArgumentTypeError("expected 1 to 604800 seconds (a week)")
-    return value
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_state_argument(p)
     p.add_argument("device", metavar="DEVICE", help="the device's name")
-    p.add_argument("--expires-in", type=_seconds, default=900, metavar="SECONDS", help="validity")
+    p.add_argument(
+        "--expires-in", type=cli.link_seconds, default=900, metavar="SECONDS", help="validity"
+    )
     p.add_argument("--qr", action="store_true", help="also draw the link as a QR code")
     add_json_argument(p)
     tidy_help(p)

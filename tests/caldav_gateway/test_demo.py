@@ -20,7 +20,11 @@ def test_prepare_is_idempotent_and_consistent(tmp_path: Path) -> None:
     assert len(password) >= 12
     assert any(password in line for line in first)
     cert_before = (folder / "cert.pem").read_bytes()
-    assert prepare(tmp_path) == first  # same password, same files
+    # same password, same files; only the one-time profile link is new each time
+    again = prepare(tmp_path)
+    links = [line for line in again if "one-tap profile for demo" in line]
+    assert len(links) == 1 and links[0] not in first
+    assert again[:2] == first[:2]
     assert (folder / "cert.pem").read_bytes() == cert_before
     assert (folder / "demo-password").stat().st_mode & 0o077 == 0
 

@@ -18,15 +18,12 @@ Key names and allowed values follow Apple's published payload schemas
 
 from __future__ import annotations
 
-import plistlib
 from typing import Any, Final
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import pkcs7
 
-from edgeward.secrets import Secret
+from edgeward.appleprofile import common_name, envelope, reverse_dns, root_payload
+from edgeward.appleprofile import sign as sign  # re-exported: web.py and tree.py sign with it
 from vpn_provision.render import suites
 from vpn_provision.render.snapshot import Snapshot
 from vpn_provision.render.wireguard import client_conf
@@ -36,23 +33,16 @@ APPLE: Final = ("ios", "macos")
 WG_SUBTYPE: Final = {"ios": "com.wireguard.ios", "macos": "com.wireguard.macos"}
 
 
-def _reverse(host: str) -> str:
-    return ".".join(reversed(host.split(".")))
-
-
 def _top(snap: Snapshot, d: Device, kind: str, uuid: str, content: list[dict[str, Any]]) -> bytes:
-    profile = {
-        "PayloadType": "Configuration",
-        "PayloadVersion": 1,
-        "PayloadIdentifier": f"{_reverse(snap.settings.host)}.vpn.{d.name}.{kind}",
-        "PayloadUUID": uuid,
-        "PayloadDisplayName": f"{snap.settings.host} VPN ({kind}) for {d.name}",
-        "PayloadDescription": f"VPN access to {snap.settings.host} for the device {d.name}.",
-        "PayloadOrganization": snap.settings.host,
-        "PayloadScope": "System" if d.platform == "macos" else "User",
-        "PayloadContent": content,
-    }
-    return plistlib.dumps(profile, fmt=plistlib.FMT_XML, sort_keys=True)
+    return envelope(
+        identifier=f"{reverse_dns(snap.settings.host)}.vpn.{d.name}.{kind}",
+        uuid=uuid,
+        display_name=f"{snap.settings.host} VPN ({kind}) for {d.name}",
+        description=f"VPN access to {snap.settings.host} for the device {d.name}.",
+        organization=snap.settings.host,
+        scope="System" if d.platform == "macos" else "User",
+        content=content,
+    )
 
 
 def wireguard(snap: Snapshot, d: Device) -> bytes:
@@ -60,7 +50,7 @@ def wireguard(snap: Snapshot, d: Device) -> bytes:
     payload = {
         "PayloadType": "com.apple.vpn.managed",
         "PayloadVersion": 1,
-        "PayloadIdentifier": f"{_reverse(host)}.vpn.{d.name}.wireguard.tunnel",
+        "PayloadIdentifier": f"{reverse_dns(host)}.vpn.{d.name}.wireguard.tunnel",
         "PayloadUUID": d.uuids["wg_payload"],
         "PayloadDisplayName": "VPN",
         "UserDefinedName": f"{host} (WireGuard)",
@@ -89,17 +79,11 @@ def on_demand_rules(trusted_ssids: tuple[str, ...]) -> list[dict[str, Any]]:
     return rules
 
 
-def _common_name(cert: x509.Certificate, issuer: bool) -> str:
-    name = cert.issuer if issuer else cert.subject
-    values = name.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
-    return str(values[0].value) if values else ""
-
-
 def ikev2(snap: Snapshot, d: Device) -> bytes:
     host = snap.settings.host
     leaf = x509.load_pem_x509_certificates(snap.server_cert_pem)[0]
     ca = x509.load_pem_x509_certificate(snap.ca_pem)
-    prefix = f"{_reverse(host)}.vpn.{d.name}.ikev2"
+    prefix = f"{reverse_dns(host)}.vpn.{d.name}.ikev2"
     ike: dict[str, Any] = {
         "RemoteAddress": host,
         "RemoteIdentifier": host,
@@ -107,8 +91,8 @@ def ikev2(snap: Snapshot, d: Device) -> bytes:
         "AuthenticationMethod": "Certificate",
         "CertificateType": "ECDSA384",
         "PayloadCertificateUUID": d.uuids["ike_pkcs12"],
-        "ServerCertificateIssuerCommonName": _common_name(leaf, issuer=True),
-        "ServerCertificateCommonName": _common_name(leaf, issuer=False),
+        "ServerCertificateIssuerCommonName": common_name(leaf, issuer=True),
+        "ServerCertificateCommonName": common_name(leaf),
         "ExtendedAuthEnabled": 0,
         "EnablePFS": 1,
         "DisableMOBIKE": 0,
@@ -121,15 +105,7 @@ def ikev2(snap: Snapshot, d: Device) -> bytes:
         "OnDemandRules": on_demand_rules(d.trusted_ssids),
     }
     content: list[dict[str, Any]] = [
-        {
-            "PayloadType": "com.apple.security.root",
-            "PayloadVersion": 1,
-            "PayloadIdentifier": f"{prefix}.ca",
-            "PayloadUUID": d.uuids["ike_root"],
-            "PayloadDisplayName": _common_name(ca, issuer=False),
-            "PayloadCertificateFileName": "ca.cer",
-            "PayloadContent": ca.public_bytes(serialization.Encoding.DER),
-        },
+        root_payload(ca, identifier=f"{prefix}.ca", uuid=d.uuids["ike_root"]),
         {
             "PayloadType": "com.apple.security.pkcs12",
             "PayloadVersion": 1,
@@ -164,20 +140,3 @@ def client_files(snap: Snapshot, d: Device) -> dict[str, bytes]:
     if "ikev2" in d.protos:
         out[f"{d.name}-ikev2.mobileconfig"] = ikev2(snap, d)
     return out
-
-
-def sign(profile: bytes, cert_pem: bytes, key_pem: Secret) -> bytes:
-    """CMS SignedData (DER, content attached) over ``profile``, by the server certificate
-    (its chain included)."""
-    certs = x509.load_pem_x509_certificates(cert_pem)
-    key = serialization.load_pem_private_key(key_pem.reveal().encode("ascii"), password=None)
-    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
-        raise ValueError("the server key must be ECDSA or RSA to sign profiles")
-    builder = (
-        pkcs7.PKCS7SignatureBuilder().set_data(profile).add_signer(certs[0], key, hashes.SHA256())
-    )
-    for extra in certs[1:]:
-        builder = builder.add_certificate(extra)
-    # Binary: sign the bytes as they are (without it, lines are turned into CRLF first,
-    # S/MIME style, and the content inside no longer equals the rendered profile).
-    return builder.sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])

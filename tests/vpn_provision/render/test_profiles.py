@@ -9,54 +9,20 @@ from __future__ import annotations
 import plistlib
 import subprocess
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from tests.support.appleschema import BIT, COMMON, DATA, INT, ROOT, A, B, D, K, S
+from tests.support.appleschema import check_profile as check_schema
 from tests.support.tools import require_tool
 from tests.vpn_provision.conftest import make_state
 from vpn_provision.render import render, snapshot
 from vpn_provision.render.wireguard import client_conf
 from vpn_provision.state import State
 
-
-@dataclass(frozen=True)
-class K:
-    """One key: its plist type, whether required, allowed values or a nested schema."""
-
-    type: type | tuple[type, ...]
-    required: bool = False
-    allowed: tuple[Any, ...] = ()
-    sub: dict[str, K] | None = None
-    items: K | None = None
-
-
-S, INT, B, D, A, DATA = str, int, bool, dict, list, bytes
-BIT = (0, 1)
-
-COMMON = {  # CommonPayloadKeys.yaml
-    "PayloadIdentifier": K(S, True),
-    "PayloadUUID": K(S, True),
-    "PayloadType": K(S, True),
-    "PayloadVersion": K(INT, True),
-    "PayloadDescription": K(S),
-    "PayloadDisplayName": K(S),
-    "PayloadOrganization": K(S),
-}
-TOP = {  # TopLevel.yaml
-    **COMMON,
-    "PayloadType": K(S, True, ("Configuration",)),
-    "PayloadContent": K(A, True),
-    "IsEncrypted": K(B),
-    "EncryptedPayloadContent": K(DATA),
-    "HasRemovalPasscode": K(B),
-    "PayloadRemovalDisallowed": K(B),
-    "PayloadScope": K(S, False, ("System", "User")),
-    "TargetDeviceType": K(INT),
-}
 SA = {  # SecurityAssociationParameters
     "EncryptionAlgorithm": K(
         S,
@@ -130,47 +96,12 @@ PAYLOADS = {
         "AllowAllAppsAccess": K(B),
         "KeyIsExtractable": K(B),
     },
-    "com.apple.security.root": {
-        **COMMON,
-        "PayloadCertificateFileName": K(S),
-        "PayloadContent": K(DATA, True),
-    },
+    "com.apple.security.root": ROOT,
 }
 
 
-def validate(value: dict[str, Any], schema: dict[str, K], where: str) -> list[str]:
-    errors = [f"{where}.{k}: unknown key" for k in value if k not in schema]
-    for key, spec in schema.items():
-        if key not in value:
-            if spec.required:
-                errors.append(f"{where}.{key}: required key missing")
-            continue
-        v = value[key]
-        if (isinstance(v, bool) and spec.type is int) or not isinstance(v, spec.type):
-            errors.append(f"{where}.{key}: {type(v).__name__}, expected {spec.type}")
-            continue
-        if spec.allowed and v not in spec.allowed:
-            errors.append(f"{where}.{key}: {v!r} not one of {spec.allowed}")
-        if spec.sub is not None:
-            errors += validate(v, spec.sub, f"{where}.{key}")
-        if spec.items is not None:
-            for i, item in enumerate(v):
-                if not isinstance(item, spec.items.type):
-                    errors.append(f"{where}.{key}[{i}]: wrong type")
-                elif spec.items.sub is not None:
-                    errors += validate(item, spec.items.sub, f"{where}.{key}[{i}]")
-    return errors
-
-
 def check_profile(profile: dict[str, Any]) -> list[str]:
-    errors = validate(profile, TOP, "profile")
-    for i, payload in enumerate(profile.get("PayloadContent", [])):
-        schema = PAYLOADS.get(payload.get("PayloadType"))
-        if schema is None:
-            errors.append(f"payload[{i}]: unexpected PayloadType {payload.get('PayloadType')!r}")
-        else:
-            errors += validate(payload, schema, f"payload[{i}]")
-    return errors
+    return check_schema(profile, PAYLOADS)
 
 
 @pytest.fixture

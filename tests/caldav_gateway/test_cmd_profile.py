@@ -1,0 +1,245 @@
+"""``caldav-gateway profile`` and ``doctor --profile`` against the real gateway over TLS.
+
+The ``caldav`` library is configured ONLY from values read back out of the profile (host,
+port, principal URL, user name, the CA of the root payload) and must complete discovery;
+the gateway's host is an IP address, so no SNI is sent (as by Apple's daemons)."""
+
+from __future__ import annotations
+
+import plistlib
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from caldav.davclient import DAVClient
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from caldav_gateway.cli import main
+from edgeward import pki
+from edgeward.appleprofile import unwrap
+from tests.caldav_gateway.conftest import Gateway
+from tests.caldav_gateway.test_profile import check
+from tests.support.tools import require_tool
+
+pytestmark = pytest.mark.slow
+
+
+def _args(gw: Gateway, user: str, *extra: str) -> list[str]:
+    return [
+        "profile",
+        user,
+        "--host",
+        gw.host,
+        "--port",
+        str(gw.port),
+        "--cert",
+        str(gw.cert),
+        "--key",
+        str(gw.key),
+        "--collections",
+        str(gw.collections),
+        "--ca",
+        str(gw.ca),
+        *extra,
+    ]
+
+
+def make_profile(gw: Gateway, tmp: Path, user: str, *extra: str) -> Path:
+    out = tmp / f"{user}-{len(list(tmp.iterdir()))}.mobileconfig"
+    assert main([*_args(gw, user, "--out", str(out)), *extra]) == 0
+    return out
+
+
+def payload(profile: dict[str, Any], kind: str) -> dict[str, Any]:
+    return next(p for p in profile["PayloadContent"] if p["PayloadType"] == kind)
+
+
+def test_signed_profile_verifies_with_openssl_cms(gateway: Gateway, tmp_path: Path) -> None:
+    openssl = require_tool("openssl")
+    f = make_profile(gateway, tmp_path, "alice", "--sign")
+    out = tmp_path / "content.plist"
+    verify = [openssl, "cms", "-verify", "-inform", "DER", "-in", str(f)]
+    verify += ["-CAfile", str(gateway.ca), "-purpose", "any", "-out", str(out)]
+    p = subprocess.run(verify, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert "Verification successful" in p.stderr
+    assert out.read_bytes() == unwrap(f.read_bytes())
+    assert check(plistlib.loads(out.read_bytes())) == []
+    # signed by the served certificate, not some other key
+    other = pki.make_ca("someone else")
+    bad = [openssl, "cms", "-verify", "-inform", "DER", "-in", str(f), "-purpose", "any"]
+    o = tmp_path / "other.pem"
+    o.write_bytes(other.cert_pem())
+    assert subprocess.run([*bad, "-CAfile", str(o)], capture_output=True, timeout=60).returncode
+
+
+def test_caldav_library_configured_only_from_the_profile(gateway: Gateway, tmp_path: Path) -> None:
+    f = make_profile(gateway, tmp_path, "alice", "--sign")
+    profile = plistlib.loads(unwrap(f.read_bytes()))
+    assert check(profile) == []
+    caldav = payload(profile, "com.apple.caldav.account")
+    root = payload(profile, "com.apple.security.root")
+    ca = tmp_path / "from-profile-ca.pem"
+    ca.write_bytes(
+        x509.load_der_x509_certificate(root["PayloadContent"]).public_bytes(
+            serialization.Encoding.PEM
+        )
+    )
+    assert caldav["CalDAVUseSSL"] is True
+    url = caldav["CalDAVPrincipalURL"]
+    assert url.startswith(f"https://{caldav['CalDAVHostName']}:{caldav['CalDAVPort']}/")
+    user = caldav["CalDAVUsername"]
+    with DAVClient(
+        url=url, username=user, password=gateway.users[user], ssl_verify_cert=str(ca), timeout=20
+    ) as client:
+        principal = client.principal()
+        assert str(principal.url).rstrip("/").endswith("/alice")
+        principal.make_calendar(name="From profile", cal_id="from-profile")
+        assert "From profile" in [c.get_display_name() for c in principal.calendars()]
+
+
+def test_carddav_payload_only_for_users_with_address_books(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    body = (
+        '<?xml version="1.0"?><mkcol xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav">'
+        "<set><prop><resourcetype><collection/><C:addressbook/></resourcetype>"
+        "</prop></set></mkcol>"
+    )
+    r = httpx.request(
+        "MKCOL",
+        gateway.url + "/bob/contacts/",
+        content=body,
+        auth=("bob", gateway.users["bob"]),
+        verify=gateway.ssl_context(),
+        timeout=20,
+    )
+    assert r.status_code == 201, r.text
+    bob = plistlib.loads(make_profile(gateway, tmp_path, "bob").read_bytes())
+    alice = plistlib.loads(make_profile(gateway, tmp_path, "alice").read_bytes())
+    assert check(bob) == [] and check(alice) == []
+    card = payload(bob, "com.apple.carddav.account")
+    assert card["CardDAVPort"] == gateway.port and card["CardDAVUsername"] == "bob"
+    types = [p["PayloadType"] for p in alice["PayloadContent"]]
+    assert "com.apple.carddav.account" not in types
+
+
+def test_no_password_anywhere_unless_asked(
+    gateway: Gateway, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = gateway.users["alice"]
+    pw = tmp_path / "pw"
+    pw.write_text(secret + "\n")
+    plain = make_profile(gateway, tmp_path, "alice", "--sign")
+    link = main(_args(gateway, "alice", "--sign", "--link", "--expires-in", "60"))
+    assert link == 0
+    url = capsys.readouterr().out.splitlines()[0]
+    page = httpx.get(url, verify=gateway.ssl_context(), timeout=20)
+    assert page.status_code == 200
+    doctor = main(["doctor", "--profile", str(plain), "--password-file", str(pw)])
+    out = capsys.readouterr()
+    assert doctor == 0, out.out
+    metrics = httpx.get(gateway.metrics_url, timeout=20).text
+    state = b"".join(
+        p.read_bytes() for p in (gateway.collections / "profile-links").rglob("*") if p.is_file()
+    )
+    for where, text in [
+        ("profile", plain.read_bytes()),
+        ("command output", (out.out + out.err).encode()),
+        ("gateway log", gateway.log.read_bytes()),
+        ("metrics", metrics.encode()),
+        ("link page", page.content),
+        ("link state", state),
+    ]:
+        assert secret.encode() not in text, where
+
+    with_pw = make_profile(
+        gateway, tmp_path, "alice", "--include-password", "--password-file", str(pw)
+    )
+    err = capsys.readouterr().err
+    assert "warning" in err and secret not in err
+    caldav = payload(plistlib.loads(with_pw.read_bytes()), "com.apple.caldav.account")
+    assert caldav["CalDAVPassword"] == secret
+    assert with_pw.stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--include-password"], "--password-file"),
+        (["--include-password", "--password-file", "/nonexistent", "--link"], "--link"),
+        (["--nonsense"], "unrecognized arguments: --nonsense"),
+        (["--port", "0"], "port from 1 to 65535"),
+        (["--host", "bad host!"], "not a host name or IP address"),
+    ],
+)
+def test_usage_errors(
+    gateway: Gateway, extra: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    try:
+        code = main(_args(gateway, "alice", *extra))
+    except SystemExit as exc:  # argparse's own refusals
+        code = int(str(exc.code))
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_private_chain_without_ca_is_a_clear_error(gateway: Gateway, tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "caldav_gateway", "profile", "alice", "--host", "localhost"]
+    argv += ["--cert", str(gateway.cert), "--out", str(tmp_path / "x")]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2
+    assert "--ca" in p.stderr and "Traceback" not in p.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def _doctor(*argv: str) -> tuple[int, str]:
+    p = subprocess.run(
+        [sys.executable, "-m", "caldav_gateway", "doctor", *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return p.returncode, p.stdout + p.stderr
+
+
+def test_doctor_profile(gateway: Gateway, tmp_path: Path) -> None:
+    pw = tmp_path / "pw"
+    pw.write_text(gateway.users["alice"] + "\n")
+    good = make_profile(gateway, tmp_path, "alice", "--sign")
+    code, out = _doctor("--profile", str(good))
+    assert code == 0, out
+    assert "PASS  profile.certificate" in out and "PASS  profile.principal " in out
+    code, out = _doctor("--profile", str(good), "--password-file", str(pw))
+    assert code == 0, out
+    assert "PASS  profile.principal_match" in out and "PASS  discovery.calendars" in out
+
+    # wrong CA in the profile: the served certificate does not verify against it
+    other = tmp_path / "other-ca.pem"
+    other.write_bytes(pki.make_ca("not the gateway's").cert_pem())
+    wrong_ca = tmp_path / "wrong-ca.mobileconfig"
+    args = _args(gateway, "alice", "--out", str(wrong_ca))
+    args[args.index("--ca") + 1] = str(other)
+    assert main(args) == 0
+    code, out = _doctor("--profile", str(wrong_ca))
+    assert code == 1 and "FAIL  profile.certificate" in out
+
+    # an unknown user: the gateway answers 404 on its principal
+    nobody = make_profile(gateway, tmp_path, "mallory")
+    code, out = _doctor("--profile", str(nobody))
+    assert code == 1 and "FAIL  profile.principal " in out
+
+    # a URL other than the profile's
+    code, out = _doctor(str(good), "--profile", str(good))
+    assert code == 2
+    code, out = _doctor("https://127.0.0.1:1/", "--profile", str(good))
+    assert code == 1 and "FAIL  profile.host" in out
+
+    junk = tmp_path / "junk.mobileconfig"
+    junk.write_bytes(b"\x30\x03junk")
+    code, out = _doctor("--profile", str(junk))
+    assert code == 2 and "not a configuration profile" in out and "Traceback" not in out
