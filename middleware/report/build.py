@@ -57,6 +57,7 @@ class Report:
     timeline: dict[int, list[tuple[int, int]]]  # asn → [(bucket start, corrupted)]
     recoveries: list[Recovery] | None
     generated_at: float = field(default_factory=time.time)
+    captured: list[Corrupted] = field(default_factory=list)  # events read from captures
 
     @property
     def flagged(self) -> list[AsnRow]:
@@ -179,6 +180,7 @@ def build_report(
         bucket_seconds=size,
         timeline=timeline,
         recoveries=recoveries,
+        captured=[c for c in corrupted if c.capture is not None],
     )
 
 
