@@ -111,6 +111,8 @@ class RequestStream(Generic[Info]):
                 self.base = start + len(data)
                 return
             self._state = "head"
+            if self.carries == "unknown":
+                self.carries = "http"
         self._offsets.append(start)
         self._infos.append(info)
         self._buf = self._buf + data if self._buf else data
@@ -120,7 +122,8 @@ class RequestStream(Generic[Info]):
         """Bytes are missing for good: drop what waits, wait for the next request."""
         if self._buf:
             self._run(final=True)
-        self._out_of_step()
+        if self.inspectable and self._state != "resync":
+            self._out_of_step()
 
     def finish(self) -> None:
         """The connection ended (or was flushed): an incomplete head is still a request."""
