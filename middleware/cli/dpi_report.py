@@ -28,9 +28,10 @@ _PROGRESS_FROM = 16 << 20  # bytes of input from which a progress bar is worth s
 
 DESCRIPTION = """\
 Which networks (AS numbers) send corrupted requests, and is any of them significantly
-worse than the rest? Reads nginx access logs (combined or edgeward_json, plain or .gz)
-and/or JSONL event files (dpi-watch --events, the ASGI sensor's attributor); the kind of
-each input is sniffed from its first line.
+worse than the rest? Reads nginx access logs (combined or edgeward_json, plain or .gz),
+JSONL event files (dpi-watch --events, the ASGI sensor's attributor) and packet captures
+(pcap or pcapng, plain or .gz; the `capture` extra); a capture is recognised by its magic
+bytes, the kind of any other input is sniffed from its first line.
 
 Per AS: requests (from the logs), corrupted requests, rate, 95 % Wilson score interval,
 one-sided p-value, flag.
@@ -44,8 +45,9 @@ chance that a report flags any network by luck alone stays below alpha. Exact co
 it is valid for 1, 2 or 76 events; a network can be flagged with few events only when it
 sends few requests.
 
-Counting: requests come from logs only; an event that repeats a corrupted log line
-(same client and kind, within 2 s) is counted once. Malformed lines are counted, skipped.
+Counting: requests come from logs and captures only; an event that repeats a corrupted
+log line (same client and kind, within 2 s) is counted once. Malformed lines are counted,
+skipped.
 """
 
 EPILOG = """\
@@ -54,6 +56,7 @@ examples:
   dpi-report --asn-table ipasn.dat --html report.html access.log.1.gz edge-events.jsonl
   dpi-report --asn-table ipasn.dat --json access.log > report.json
   dpi-report --asn-table ipasn.dat --keys /etc/edgeward/url-keys access.log
+  dpi-report --asn-table ipasn.dat --json server.pcap.gz > report.json
 
 --keys FILE (signed-url key file): for each corrupted signed URL, the two corrupted bytes
 are replaced by every pair of URL characters (at most 2 x 82^2 HMACs per URL, bounded by
@@ -66,8 +69,21 @@ proves transport damage, not tampering: a forger cannot produce a URL that verif
   test{method,correction,alpha,tested,threshold},
   asns[{asn,name,requests,corrupted,kinds{},rate,ci95[lo,hi],p_value,flagged}],
   timeline{bucket_seconds,series{asn:[[start,corrupted]]}},
-  recovery{attempted,recovered,items[{corrupted,original,kid,tries}]} or null.
+  recovery{attempted,recovered,items[{corrupted,original,kid,tries}]} or null,
+  captures{inputs[{path,format,frames,connections,http,tls,requests,gaps,...}],
+    events[{time,client,kind,target,stream,frame,frames,ttl,ip_id,checksum,peer_ttls,...}]}.
 Unknown values are null; AS 0 is "unknown" (no table, or no prefix holds the client).
+
+packet captures: take them on the server, whole packets, HTTP in clear (not port 443:
+TLS is counted as not inspectable, never guessed at):
+  tcpdump -i any -s 0 -w FILE 'tcp port 80'                     (stop with Ctrl-C)
+  tcpdump -i any -s 0 -C 100 -W 20 -w FILE 'tcp port 80'       (rotate: 20 x 100 MB)
+Per corrupted request a capture adds its TCP stream (Wireshark's tcp.stream), frame
+numbers, capture time, the damaged frame's IP TTL and IP ID next to the client's other
+segments' TTLs (a rewriting middlebox often shows its own), and whether its TCP checksum
+is valid (valid with damaged bytes: whatever changed them recomputed the checksum, a
+middlebox or the sender, not the line). Give either the logs or the captures of the
+same traffic, not both: each counts the requests.
 
 exit codes: 0 report written (whether or not a network is flagged), 2 usage or input error.
 """
@@ -75,7 +91,9 @@ exit codes: 0 report written (whether or not a network is flagged), 2 usage or i
 
 def build_parser() -> argparse.ArgumentParser:
     p = parser("dpi-report", DESCRIPTION, EPILOG)
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="nginx logs and/or event files")
+    p.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="nginx logs, event files, packet captures"
+    )
     p.add_argument(
         "--asn-table",
         metavar="FILE",
@@ -147,7 +165,12 @@ def _main(args: argparse.Namespace) -> int:
                     path, collected, trusted=trusted, advance=lambda n: progress.advance(task, n)
                 )
                 log.info(
-                    "%s: %s, %d lines, %d malformed", path, stats.kind, stats.lines, stats.malformed
+                    "%s: %s, %d %s, %d malformed",
+                    path,
+                    stats.kind,
+                    stats.lines,
+                    "requests" if stats.capture else "lines",
+                    stats.malformed,
                 )
             rec = progress.add_task("recovering signed URLs", total=None, visible=keys is not None)
             report = build_report(

@@ -7,6 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from middleware.report.build import AsnRow, Report
+from middleware.report.render_capture import render_capture_text
 
 
 def pct(x: float | None) -> str:
@@ -82,3 +83,4 @@ def render_text(report: Report, console: Console, *, top: int = 20) -> None:
             f"Signed URLs: recovered {ok} of {len(report.recoveries)} "
             "(a recovered URL verifies: transport damage, not tampering)."
         )
+    render_capture_text(report, console)
