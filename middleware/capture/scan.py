@@ -30,7 +30,7 @@ from urllib.parse import unquote_to_bytes
 from middleware.capture.files import Format, Frames, open_frames
 from middleware.capture.http import Head, RequestStream
 from middleware.capture.packets import ACK, FIN, RST, SYN, Segment, checksum_valid, decode
-from middleware.capture.reassembly import Flow, seq_diff
+from middleware.capture.reassembly import Flow
 from middleware.corruption.classify import Finding, classify
 
 Field = Literal["request-line", "referer", "cookie"]
@@ -119,7 +119,7 @@ def _raw_offset(data: bytes, decoded: int) -> int:
 class _Side:
     """One direction of one connection."""
 
-    __slots__ = ("closed", "fin", "flow", "index", "last", "peer", "server", "stream")
+    __slots__ = ("closed", "fin", "flow", "index", "isn", "last", "peer", "server", "stream")
 
     def __init__(self, index: int, last: float) -> None:
         self.index = index
@@ -127,6 +127,7 @@ class _Side:
         self.flow: Flow[Piece] | None = None
         self.stream: RequestStream[Piece] | None = None
         self.fin: int | None = None
+        self.isn: int | None = None
         self.closed = False
         self.peer = ""
         self.server = ""
@@ -178,14 +179,11 @@ class Scanner:
         key = (seg.src, seg.sport, seg.dst, seg.dport)
         side = self._sides.get(key)
         flags = seg.flags
-        if side is None or (
-            flags & SYN
-            and side.flow is not None
-            and side.flow.nxt is not None
-            and seq_diff(seg.seq + 1, side.flow.nxt) != 0
-        ):
-            if side is not None:  # the 4-tuple is reused by a new connection
-                self._close(side)
+        if side is None:
+            side = self._open(key, seg, ts)
+        elif flags & SYN and not flags & ACK and side.isn != seg.seq:
+            # The 4-tuple is used again by a new connection (a retransmitted SYN is not).
+            self._close(side)
             side = self._open(key, seg, ts)
         side.last = ts
         if side.closed:
@@ -194,8 +192,9 @@ class Scanner:
             if flags & ACK:  # the server's side of the handshake
                 self._ignore(side)
                 return
-            assert side.flow is not None
-            side.flow.syn(seg.seq)
+            side.isn = seg.seq
+            if side.flow is not None:
+                side.flow.syn(seg.seq)
         flow = side.flow
         if flow is None:
             return

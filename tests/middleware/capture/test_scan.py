@@ -6,7 +6,6 @@ checks the request lines found (client, line) and the corrupted ones (client, ki
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -322,23 +321,6 @@ def test_arbitrary_bytes_give_a_result_or_capture_error(data: bytes, magic: byte
     assert result.stats.frames >= 0
 
 
-def test_random_frames_in_a_valid_file_never_raise(tmp_path: Path) -> None:
-    import dpkt.pcap
-
-    rng = random.Random(16)
-    for linktype in (LINK_ETHERNET, LINK_SLL, LINK_SLL2, LINK_RAW, LINK_NULL):
-        path = tmp_path / f"{linktype}.pcap"
-        with path.open("wb") as f:
-            w = dpkt.pcap.Writer(f, linktype=linktype)
-            good = [p.ip() for p in conversation(C4, S4, [BAD1, CLEAN])]
-            for _ in range(300):
-                base = bytearray(rng.choice(good))
-                for _ in range(rng.randrange(4)):
-                    base[rng.randrange(len(base))] = rng.randrange(256)
-                w.writepkt(bytes(rng.randbytes(rng.randrange(24))) + bytes(base), ts=1.0)
-        read_capture(path)
-
-
 @pytest.mark.parametrize(
     ("content", "message"),
     [
@@ -380,3 +362,73 @@ def test_data_packets_are_the_client_ones() -> None:
     # Guards the table's assumption about frame order in conversation().
     packets = conversation(C4, S4, [CLEAN])
     assert [p.flags & (ACK | PSH) for p in packets][2] == ACK | PSH
+
+
+@pytest.mark.parametrize(("trusted", "client"), [(True, "198.51.100.9"), (False, S4)])
+def test_a_proxy_header_counts_only_from_a_trusted_peer(
+    tmp_path: Path, trusted: bool, client: str
+) -> None:
+    header = b"PROXY TCP4 198.51.100.9 192.0.2.80 5555 80\r\n"
+    path = write(tmp_path / "in.pcap", conversation(S4, S4, [header + BAD1], sport=41000))
+    (event,) = read_capture(path, trusts=lambda peer: trusted and peer == S4).events
+    assert (event.client, event.evidence.proxied) == (client, trusted)
+
+
+def test_connections_beyond_the_bound_are_flushed_not_lost(tmp_path: Path) -> None:
+    from middleware.capture.files import open_frames
+    from middleware.capture.packets import decode
+    from middleware.capture.scan import CaptureStats, Scanner
+
+    # 50 connections, each left open with a complete request: at most 10 are kept.
+    packets = [
+        p
+        for i in range(50)
+        for p in conversation(C4, S4, [BAD1 if i % 7 == 0 else CLEAN], sport=30000 + i, fin=False)
+    ]
+    frames = open_frames(write(tmp_path / "in.pcap", retimed(packets)))
+    scanner = Scanner(CaptureStats("pcap", False, 1), max_connections=10, keep_lines=True)
+    for n, (ts, buf) in enumerate(frames, 1):
+        scanner.frame(n, ts, decode(frames.linktype, buf))
+        assert len(scanner._sides) <= 10
+    result = scanner.finish()
+    assert len(result.lines or []) == 50
+    assert sorted(e.evidence.stream for e in result.events) == [0, 7, 14, 21, 28, 35, 42, 49]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sampled_from([LINK_ETHERNET, LINK_SLL, LINK_SLL2, LINK_RAW, LINK_NULL]),
+    st.lists(st.binary(max_size=200), max_size=20),
+    st.booleans(),
+)
+def test_arbitrary_frames_in_a_valid_file_never_raise(
+    linktype: int, frames: list[bytes], ng: bool
+) -> None:
+    import io
+    import tempfile
+
+    import dpkt.pcap
+    import dpkt.pcapng
+
+    buf = io.BytesIO()
+    writer = (dpkt.pcapng.Writer if ng else dpkt.pcap.Writer)(buf, linktype=linktype)
+    good = [p.ip() for p in conversation(C4, S4, [BAD1])]
+    for i, frame in enumerate(frames):
+        # Half real IP packets with arbitrary link bytes in front, half anything at all.
+        writer.writepkt(frame[:16] + good[i % len(good)] if i % 2 else frame, ts=1.0 + i)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "x.pcap"
+        path.write_bytes(buf.getvalue())
+        result = read_capture(path)
+    assert result.stats.frames == len(frames)
+
+
+def test_a_reused_port_is_a_new_connection(tmp_path: Path) -> None:
+    first = conversation(C4, S4, [CLEAN], isn=1000)
+    again = conversation(C4, S4, [BAD1], isn=90000, t0=1_700_000_001.0)
+    retransmitted_syn = [again[0], *again]  # a SYN sent twice is still one connection
+    path = write(tmp_path / "in.pcap", first + retransmitted_syn)
+    result = read_capture(path, keep_lines=True)
+    assert result.lines == [(C4, LINE_CLEAN), (C4, LINE_BAD1)]
+    assert [e.evidence.stream for e in result.events] == [1]
+    assert result.stats.connections == 2
