@@ -118,12 +118,25 @@ class RequestStream(Generic[Info]):
         self._buf = self._buf + data if self._buf else data
         self._run(final=False)
 
-    def gap(self) -> None:
-        """Bytes are missing for good: drop what waits, wait for the next request."""
+    def gap(self, missing: int) -> None:
+        """``missing`` bytes will never come: drop what waits, wait for the next request.
+
+        Inside a body of known length the hole is only skipped: a capture that dropped
+        packets of an upload stays in step.
+        """
+        if self._state in ("body", "chunk_data"):
+            self._run(final=False)
+            if self._state in ("body", "chunk_data") and self._remaining >= missing:
+                self.base += missing
+                self._remaining -= missing
+                if self._remaining == 0:
+                    self._state = "head" if self._state == "body" else "chunk"
+                return
         if self._buf:
             self._run(final=True)
         if self.inspectable and self._state != "resync":
             self._out_of_step()
+        self.base += missing
 
     def finish(self) -> None:
         """The connection ended (or was flushed): an incomplete head is still a request."""
@@ -266,13 +279,16 @@ class RequestStream(Generic[Info]):
             self._state = "body" if self._remaining else "head"
         return True
 
-    def _body(self, final: bool) -> bool:
+    def _skip(self, then: str) -> bool:
         n = min(self._remaining, len(self._buf))
         self._remaining -= n
         self._consume(n)
         if self._remaining == 0:
-            self._state = "head"
+            self._state = then
         return True
+
+    def _body(self, final: bool) -> bool:
+        return self._skip("head")
 
     def _chunk_line(self) -> bytes | None:
         end = self._buf.find(b"\n")
@@ -304,12 +320,7 @@ class RequestStream(Generic[Info]):
         return True
 
     def _chunk_data(self, final: bool) -> bool:
-        n = min(self._remaining, len(self._buf))
-        self._remaining -= n
-        self._consume(n)
-        if self._remaining == 0:
-            self._state = "chunk"
-        return True
+        return self._skip("chunk")
 
     def _trailer(self, final: bool) -> bool:
         line = self._chunk_line()

@@ -33,7 +33,8 @@ class Flow(Generic[Info]):
     """Deliver one direction's payload in order to ``deliver(data, info)``.
 
     ``info`` travels with each piece of payload, so that the consumer knows which frame
-    every delivered byte came from; ``gap()`` is called when bytes are missing for good.
+    every delivered byte came from; ``gap(n)`` is called when ``n`` bytes are missing for
+    good.
     """
 
     __slots__ = (
@@ -49,7 +50,7 @@ class Flow(Generic[Info]):
     def __init__(
         self,
         deliver: Callable[[bytes, Info], None],
-        gap: Callable[[], None],
+        gap: Callable[[int], None],
         *,
         max_pending: int = MAX_PENDING,
     ) -> None:
@@ -111,7 +112,7 @@ class Flow(Generic[Info]):
         nxt = self.nxt
         self.nxt = min(self._pending, key=lambda s: seq_diff(s, nxt))
         self.gaps += 1
-        self._gap()
+        self._gap(seq_diff(self.nxt, nxt))
         self._drain()
 
     def flush(self) -> None:

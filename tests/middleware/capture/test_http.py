@@ -14,7 +14,7 @@ def run(*pieces: bytes, gaps: tuple[int, ...] = ()) -> tuple[list[Head], Request
     stream: RequestStream[int] = RequestStream(lambda h, s: heads.append(h))
     for i, piece in enumerate(pieces):
         if i in gaps:
-            stream.gap()
+            stream.gap(7)
         stream.deliver(piece, i)
     stream.finish()
     return heads, stream
@@ -92,6 +92,50 @@ def test_a_head_without_end_is_cut_at_max_head() -> None:
     assert [h.line for h in heads] == [b"GET /big HTTP/1.1"]
 
 
+@pytest.mark.parametrize(
+    ("body", "missing", "then", "lines"),
+    [
+        (
+            b"Content-Length: 20\r\n\r\n0123456789",
+            10,
+            b"",
+            [b"POST /u HTTP/1.1", b"GET /a HTTP/1.1"],
+        ),
+        (
+            b"Content-Length: 20\r\n\r\n0123456789",
+            9,
+            b"9",
+            [b"POST /u HTTP/1.1", b"GET /a HTTP/1.1"],
+        ),
+        (
+            b"Transfer-Encoding: chunked\r\n\r\n10\r\n01234567",
+            10,
+            b"0\r\n\r\n",
+            [b"POST /u HTTP/1.1", b"GET /a HTTP/1.1"],
+        ),
+        # A hole longer than the body: out of step, back in at the next request.
+        (
+            b"Content-Length: 20\r\n\r\n0123456789",
+            30,
+            b"",
+            [b"POST /u HTTP/1.1", b"GET /a HTTP/1.1"],
+        ),
+        (b"Content-Length: 20\r\n\r\n0123456789", 30, b"junk", [b"POST /u HTTP/1.1"]),
+    ],
+)
+def test_a_gap_inside_a_body_keeps_the_stream_in_step(
+    body: bytes, missing: int, then: bytes, lines: list[bytes]
+) -> None:
+    heads: list[Head] = []
+    stream: RequestStream[int] = RequestStream(lambda h, s: heads.append(h))
+    stream.deliver(b"POST /u HTTP/1.1\r\n" + body, 0)
+    stream.gap(missing)
+    stream.deliver(then + GET, 1)
+    stream.finish()
+    assert [h.line for h in heads] == lines
+    assert stream.resyncs == (1 if missing > 20 else 0)
+
+
 def test_offsets_map_bytes_to_pieces() -> None:
     seen: list[tuple[Head, int, list[int]]] = []
     stream: RequestStream[int] = RequestStream(
@@ -124,6 +168,6 @@ def test_headers_with_offsets() -> None:
 )
 def test_arbitrary_bytes_never_raise(pieces: list[bytes], gaps: set[int]) -> None:
     heads, stream = run(*pieces, gaps=tuple(gaps))
-    total = sum(map(len, pieces))
+    total = sum(map(len, pieces)) + 7 * len(gaps)
     assert all(0 <= h.at < h.end <= total for h in heads)
     assert stream.requests == len(heads)

@@ -15,13 +15,15 @@ class Sink:
         self.data = b""
         self.pieces: list[tuple[bytes, int]] = []
         self.gaps = 0
+        self.missing = 0
 
     def deliver(self, data: bytes, info: int) -> None:
         self.data += data
         self.pieces.append((data, info))
 
-    def gap(self) -> None:
+    def gap(self, missing: int) -> None:
         self.gaps += 1
+        self.missing += missing
 
 
 @settings(max_examples=200, deadline=None)
@@ -64,7 +66,7 @@ def test_a_hole_is_given_up_when_too_much_waits() -> None:
     assert sink.data == b"a" * 10
     flow.segment(1 + 80, b"c" * 60, 2)  # now 120 bytes wait: the hole is given up
     assert sink.data == b"a" * 10 + b"b" * 60 + b"c" * 60
-    assert (sink.gaps, flow.gaps) == (1, 1)
+    assert (sink.gaps, flow.gaps, sink.missing) == (1, 1, 10)
 
 
 def test_flush_delivers_across_holes() -> None:
