@@ -28,7 +28,7 @@ from typing import Final, Generic, Literal, TypeVar
 from middleware.capture import proxy
 
 Info = TypeVar("Info")
-Carries = Literal["unknown", "http", "tls", "http2", "response", "other"]
+Carries = Literal["unknown", "http", "tls", "http2", "response"]
 
 MAX_HEAD: Final = 64 << 10  # nginx refuses far smaller heads (large_client_header_buffers)
 _DECIDE: Final = 16  # bytes enough to tell a request from TLS, a response or a preface

@@ -189,7 +189,8 @@ class Scanner:
         if side.closed:
             return
         if flags & SYN:
-            if flags & ACK:  # the server's side of the handshake
+            if flags & ACK:  # the server's side of the handshake: not counted, not read
+                side.stream = None
                 self._ignore(side)
                 return
             side.isn = seg.seq
@@ -253,8 +254,8 @@ class Scanner:
             stats.http += 1
         elif carries == "tls":
             stats.tls += 1
-        elif carries in ("http2", "other"):
-            stats.other += 1
+        elif carries == "http2" or (carries == "unknown" and stream.base > 0):
+            stats.other += 1  # bytes that never looked like a request
         stats.resyncs += stream.resyncs
         if side.flow is not None:
             stats.gaps += side.flow.gaps

@@ -197,7 +197,14 @@ ROWS = [
         conversation(C4, S4, [TLS_HELLO], dport=443),
         [],
         [],
-        stats={"tls": 1, "requests": 0},
+        stats={"tls": 1, "requests": 0, "http": 0, "other": 0},
+    ),
+    Row(
+        "not HTTP: counted as other",
+        conversation(C4, S4, [b"SSH-2.0-OpenSSH_9.2\r\n", b"\x00\x00\x01\x0c\x80\x01"], dport=22),
+        [],
+        [],
+        stats={"connections": 1, "other": 1, "http": 0, "tls": 0},
     ),
     Row(
         "joined midway: the rest of a request is skipped, the next one read",
