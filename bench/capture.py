@@ -148,6 +148,10 @@ def ours_vs_tshark(megabytes: int) -> None:
         assert found == requests, (found, requests)
         assert len(result.events) == damaged, (len(result.events), damaged)
         rate = found / ours
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(
+            f"capture peak memory (max RSS of this process): {peak:.0f} MB for {size / 1e6:.0f} MB"
+        )
         if tshark is None:
             print(f"capture: {rate:,.0f} request lines/s ({ours:.1f} s); tshark not installed")
             return

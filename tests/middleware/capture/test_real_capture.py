@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -57,9 +58,11 @@ def _line(request: bytes) -> bytes:
 def _tcpdump(port: int, out: Path) -> Iterator[None]:
     """tcpdump on ``lo`` for our port only; yields once it is capturing, stops it with SIGINT."""
     binary = require_tool("tcpdump")
+    # -Z root: run as root, Debian's tcpdump drops to its own user, which may not write
+    # into the test's temporary folder.
+    user = ["-Z", "root"] if os.geteuid() == 0 else []
     proc = subprocess.Popen(
-        # -Z root: Debian's tcpdump drops to its own user, which may not write into tmp.
-        [binary, "-i", "lo", "-U", "-s", "0", "-Z", "root", "-w", str(out), f"tcp port {port}"],
+        [binary, "-i", "lo", "-U", "-s", "0", *user, "-w", str(out), f"tcp port {port}"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
