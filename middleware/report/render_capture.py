@@ -1,7 +1,9 @@
-"""What packet captures show about corrupted requests, below ``dpi-report``'s table."""
+"""What packet captures show about corrupted requests, below ``dpi-report``'s table
+(text) and as a section of the HTML page."""
 
 from __future__ import annotations
 
+import html
 import time
 
 from rich.console import Console
@@ -9,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from middleware.report.build import Report
+from middleware.report.render_json import escape_bytes
 
 MAX_ROWS = 50  # --json lists every event
 
@@ -56,3 +59,32 @@ def render_capture_text(report: Report, console: Console) -> None:
     console.print(table)
     if len(report.captured) > MAX_ROWS:
         console.print(f"({len(report.captured) - MAX_ROWS} more; --json lists all)")
+
+
+def render_capture_html(report: Report) -> str:
+    """The same rows as the text, as an HTML section ("" when no capture was read)."""
+    if not any(i.capture is not None for i in report.inputs):
+        return ""
+    e = html.escape
+    rows = []
+    for c in report.captured[:MAX_ROWS]:
+        ev = c.capture
+        assert ev is not None
+        target = escape_bytes(c.target) if c.target is not None else ev.field
+        rows.append(
+            f"<tr><td>{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(c.time))}</td>"
+            f"<td>{e(ev.client)}{' (PROXY: ' + e(c.client) + ')' if ev.proxied else ''}</td>"
+            f"<td>{ev.stream}</td><td>{ev.frame} of {', '.join(map(str, ev.frames))}</td>"
+            f"<td>{ev.ttl}</td><td>{e(_ttls(ev.peer_ttls))}</td>"
+            f"<td>{ev.ip_id if ev.ip_id is not None else '—'}</td><td>{ev.checksum}</td>"
+            f"<td><code>{e(target)}</code></td></tr>"
+        )
+    more = f"<p>({len(report.captured) - MAX_ROWS} more; --json lists all)</p>" * (
+        len(report.captured) > MAX_ROWS
+    )
+    return (
+        "<h2>What the captures show</h2>"
+        "<table><tr><th>time (UTC)</th><th>client</th><th>stream</th><th>frames</th>"
+        "<th>TTL</th><th>others' TTLs</th><th>IP ID</th><th>TCP checksum</th>"
+        f"<th>target / where</th></tr>{''.join(rows)}</table>{more}"
+    )

@@ -13,6 +13,7 @@ from collections import Counter
 from typing import Final
 
 from middleware.report.build import Report
+from middleware.report.render_capture import render_capture_html
 from middleware.report.render_json import escape_bytes
 from middleware.report.render_text import p_text, pct
 
@@ -154,6 +155,7 @@ Significant: <strong>{e(flagged)}</strong>.</p>
 {"".join(rows)}
 </table>
 {recovery}
+{render_capture_html(report)}
 <h2>Inputs</h2><ul>{inputs}</ul>
 <p class="muted">Generated {_utc(report.generated_at)} UTC by edgeward dpi-report.</p>
 </body></html>

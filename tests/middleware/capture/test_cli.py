@@ -46,6 +46,15 @@ def test_the_text_report_shows_the_evidence(
     assert f"{C4}:40000" in out and "49×2" in out and "valid" in out  # SYN and FIN at TTL 49
 
 
+def test_the_html_page_shows_the_evidence(tmp_path: Path) -> None:
+    pcap = write(tmp_path / "edge.pcap", conversation(C4, S4, [CLEAN, BAD], ttl=49))
+    out = tmp_path / "r.html"
+    assert main(["--no-progress", "--html", str(out), str(pcap)]) == 0
+    page = out.read_text()
+    assert "What the captures show" in page
+    assert "<td>5 of 5</td>" in page and "/media/IMG_\\x80\\x01.jpg" in page
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [
