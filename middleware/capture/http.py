@@ -41,6 +41,11 @@ _METHODS: Final = (
 _REQUEST_START: Final = re.compile(
     rb"(?:(?:" + _METHODS + rb") |[A-Z][A-Z_-]{2,19} (?:/|\*|https?://))"
 )
+# A request line whatever its first bytes (damage can hit the method too): a line that
+# ends in the HTTP version. Only where a request must start (the connection's first byte,
+# its SYN seen): elsewhere the tail of a request line would match.
+_MAX_LINE: Final = 8192
+_HTTP1_LINE: Final = re.compile(rb"[^\r\n]{1,%d} HTTP/1\.[01]\r?\n" % _MAX_LINE)
 _HEAD_END: Final = re.compile(rb"\n\r?\n")
 _HEADER: Final = re.compile(
     rb"\n(referer|cookie|content-length|transfer-encoding|upgrade)[ \t]*:[ \t]*([^\r\n]*)",
@@ -78,6 +83,7 @@ class RequestStream(Generic[Info]):
         "base",
         "carries",
         "client",
+        "from_syn",
         "requests",
         "resyncs",
     )
@@ -93,6 +99,7 @@ class RequestStream(Generic[Info]):
         self._scan_from = 0
         self.carries: Carries = "unknown"
         self.client: str | None = None  # from a PROXY-protocol header
+        self.from_syn = False  # the capture holds the SYN: the first byte starts a request
         self.requests = 0
         self.resyncs = 0
 
@@ -205,10 +212,16 @@ class RequestStream(Generic[Info]):
             self.carries = "response"
         elif buf.startswith(_H2_PREFACE):
             self.carries = "http2"
-        elif _REQUEST_START.match(buf) is not None or buf[:1] in (b"\r", b"\n"):
+        elif (
+            _REQUEST_START.match(buf) is not None
+            or buf[:1] in (b"\r", b"\n")
+            or (self.from_syn and _HTTP1_LINE.match(buf) is not None)
+        ):
             self.carries = "http"
             self._state = "head"
             return True
+        elif self.from_syn and b"\n" not in buf and len(buf) < _MAX_LINE and not final:
+            return False  # the first line may still end in an HTTP version
         else:
             # A capture that joined the connection midway, or not HTTP at all.
             self._out_of_step()

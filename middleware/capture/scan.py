@@ -194,8 +194,9 @@ class Scanner:
                 self._ignore(side)
                 return
             side.isn = seg.seq
-            if side.flow is not None:
+            if side.flow is not None and side.stream is not None:
                 side.flow.syn(seg.seq)
+                side.stream.from_syn = True
         flow = side.flow
         if flow is None:
             return

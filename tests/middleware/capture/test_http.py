@@ -9,9 +9,12 @@ from hypothesis import strategies as st
 from middleware.capture.http import MAX_HEAD, Head, RequestStream
 
 
-def run(*pieces: bytes, gaps: tuple[int, ...] = ()) -> tuple[list[Head], RequestStream[int]]:
+def run(
+    *pieces: bytes, gaps: tuple[int, ...] = (), from_syn: bool = True
+) -> tuple[list[Head], RequestStream[int]]:
     heads: list[Head] = []
     stream: RequestStream[int] = RequestStream(lambda h, s: heads.append(h))
+    stream.from_syn = from_syn
     for i, piece in enumerate(pieces):
         if i in gaps:
             stream.gap(7)
@@ -68,12 +71,24 @@ GET = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
         ((b"GET /partial HTTP/1.1\r\nHost:",), [b"GET /partial HTTP/1.1"], "http"),  # cut short
         ((b"G", b"ET /", b"a HTTP/1.1\r", b"\n\r", b"\n"), [b"GET /a HTTP/1.1"], "http"),
         ((b"MKCALENDAR /c/ HTTP/1.1\r\n\r\n",), [b"MKCALENDAR /c/ HTTP/1.1"], "http"),
+        # Damage in the method: the line still ends in the HTTP version.
+        ((b"\x80\x01T /a HTTP/1.1\r\n\r\n",), [b"\x80\x01T /a HTTP/1.1"], "http"),
+        ((b"\x80\x04T /a", b"bc HTTP/1.1\r\n\r\n"), [b"\x80\x04T /abc HTTP/1.1"], "http"),
+        # ...but only at the connection's start: later it could be a line's tail.
+        ((b"SSH-2.0-x\r\n", b"\x80\x01T /a HTTP/1.1\r\n\r\n", GET), [b"GET /a HTTP/1.1"], "http"),
     ],
 )
 def test_framing(pieces: tuple[bytes, ...], lines: list[bytes], carries: str) -> None:
     heads, stream = run(*pieces)
     assert [h.line for h in heads] == lines
     assert stream.carries == carries
+
+
+def test_without_the_syn_only_a_known_method_starts_a_request() -> None:
+    heads, _ = run(
+        b"age.jpg HTTP/1.1\r\n\r\n", b"\x80\x01T /a HTTP/1.1\r\n\r\n", GET, from_syn=False
+    )
+    assert [h.line for h in heads] == [b"GET /a HTTP/1.1"]
 
 
 def test_proxy_header_then_requests() -> None:

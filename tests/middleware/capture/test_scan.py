@@ -207,6 +207,12 @@ ROWS = [
         stats={"connections": 1, "other": 1, "http": 0, "tls": 0},
     ),
     Row(
+        "damage in the method of a connection's first request",
+        conversation(C4, S4, [b"\x80\x01T /a HTTP/1.1\r\n", b"Host: x\r\n\r\n" + CLEAN]),
+        [(C4, b"\x80\x01T /a HTTP/1.1"), (C4, LINE_CLEAN)],
+        [(C4, "dpi_signature", "request-line")],
+    ),
+    Row(
         "joined midway: the rest of a request is skipped, the next one read",
         conversation(C4, S4, [b"age.jpg HTTP/1.1\r\nHost: x\r\n\r\n", BAD1], handshake=False),
         [(C4, LINE_BAD1)],
