@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import socket
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final, Literal
@@ -58,6 +58,7 @@ class Evidence:
     ip_id: int | None  # its IPv4 identification (None for IPv6)
     checksum: Checksum  # its TCP checksum ("unknown": the capture cut the segment short)
     peer_ttls: dict[int, int]  # TTL → count of the TCP peer's other segments in the capture
+    stream_ttls: dict[int, int]  # the same, in this connection only (a NAT mixes hosts' TTLs)
     proxied: bool  # the client came from a PROXY-protocol header
 
 
@@ -119,7 +120,18 @@ def _raw_offset(data: bytes, decoded: int) -> int:
 class _Side:
     """One direction of one connection."""
 
-    __slots__ = ("closed", "fin", "flow", "index", "isn", "last", "peer", "server", "stream")
+    __slots__ = (
+        "closed",
+        "fin",
+        "flow",
+        "index",
+        "isn",
+        "last",
+        "peer",
+        "server",
+        "stream",
+        "ttls",
+    )
 
     def __init__(self, index: int, last: float) -> None:
         self.index = index
@@ -131,6 +143,7 @@ class _Side:
         self.closed = False
         self.peer = ""
         self.server = ""
+        self.ttls: dict[int, int] = {}  # TTL → segments, client side only
 
 
 @dataclass
@@ -139,6 +152,7 @@ class _Pending:
 
     event: CaptureEvent
     peer: bytes
+    side: _Side
 
 
 class Scanner:
@@ -204,6 +218,7 @@ class Scanner:
         if ttls is None:
             ttls = self._ttls[seg.src] = Counter()
         ttls[seg.ttl] += 1
+        side.ttls[seg.ttl] = side.ttls.get(seg.ttl, 0) + 1
         if seg.payload:
             flow.segment(seg.seq, seg.payload, (number, ts, seg))
         if flags & RST:
@@ -321,11 +336,12 @@ class Scanner:
             ip_id=seg.ip_id,
             checksum="unknown" if valid is None else "valid" if valid else "invalid",
             peer_ttls={},
+            stream_ttls={},
             proxied=proxied,
         )
         target = parts[1] if where == "request-line" and len(parts) >= 3 else None
         event = CaptureEvent(ts, who, finding, target, evidence)
-        self._pending.append(_Pending(event, seg.src))
+        self._pending.append(_Pending(event, seg.src, side))
 
     # --- the end -------------------------------------------------------------------------
 
@@ -334,13 +350,20 @@ class Scanner:
             self._close(side)
         self._sides.clear()
         for p in self._pending:
-            others = Counter(self._ttls.get(p.peer, ()))
             ev = p.event.evidence
-            others[ev.ttl] -= 1
-            peer_ttls = {ttl: n for ttl, n in sorted(others.items()) if n > 0}
-            self.result.events.append(replace(p.event, evidence=replace(ev, peer_ttls=peer_ttls)))
+            peer_ttls = _others(self._ttls.get(p.peer, {}), ev.ttl)
+            stream_ttls = _others(p.side.ttls, ev.ttl)
+            evidence = replace(ev, peer_ttls=peer_ttls, stream_ttls=stream_ttls)
+            self.result.events.append(replace(p.event, evidence=evidence))
         self._pending.clear()
         return self.result
+
+
+def _others(ttls: Mapping[int, int], own: int) -> dict[int, int]:
+    """``ttls`` without the damaged segment itself."""
+    out = dict(ttls)
+    out[own] = out.get(own, 0) - 1
+    return {ttl: n for ttl, n in sorted(out.items()) if n > 0}
 
 
 def read_capture(

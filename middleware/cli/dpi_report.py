@@ -71,7 +71,8 @@ proves transport damage, not tampering: a forger cannot produce a URL that verif
   timeline{bucket_seconds,series{asn:[[start,corrupted]]}},
   recovery{attempted,recovered,items[{corrupted,original,kid,tries}]} or null,
   captures{inputs[{path,format,frames,connections,http,tls,requests,gaps,...}],
-    events[{time,client,kind,target,stream,frame,frames,ttl,ip_id,checksum,peer_ttls,...}]}.
+    events[{time,client,kind,target,stream,frame,frames,ttl,ip_id,checksum,
+            stream_ttls,peer_ttls,...}]}.
 Unknown values are null; AS 0 is "unknown" (no table, or no prefix holds the client).
 
 packet captures: take them on the server, whole packets, HTTP in clear (not port 443:

@@ -16,8 +16,12 @@ from middleware.report.render_json import escape_bytes
 MAX_ROWS = 50  # --json lists every event
 
 
-def _ttls(peer: dict[int, int]) -> str:
-    return ", ".join(f"{ttl}×{n}" for ttl, n in peer.items()) or "—"
+def _ttls(stream: dict[int, int], peer: dict[int, int]) -> str:
+    """The connection's other TTLs, then (when different) all of the address's."""
+    text = ", ".join(f"{ttl}×{n}" for ttl, n in stream.items()) or "—"
+    if peer != stream:
+        text += " (address: " + (", ".join(f"{ttl}×{n}" for ttl, n in peer.items())) + ")"
+    return text
 
 
 def render_capture_text(report: Report, console: Console) -> None:
@@ -51,7 +55,7 @@ def render_capture_text(report: Report, console: Console) -> None:
             str(ev.stream),
             f"{ev.frame} of {', '.join(map(str, ev.frames))}",
             str(ev.ttl),
-            _ttls(ev.peer_ttls),
+            _ttls(ev.stream_ttls, ev.peer_ttls),
             str(ev.ip_id) if ev.ip_id is not None else "—",
             ev.checksum,
             ev.field,
@@ -75,7 +79,7 @@ def render_capture_html(report: Report) -> str:
             f"<tr><td>{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(c.time))}</td>"
             f"<td>{e(ev.client)}{' (PROXY: ' + e(c.client) + ')' if ev.proxied else ''}</td>"
             f"<td>{ev.stream}</td><td>{ev.frame} of {', '.join(map(str, ev.frames))}</td>"
-            f"<td>{ev.ttl}</td><td>{e(_ttls(ev.peer_ttls))}</td>"
+            f"<td>{ev.ttl}</td><td>{e(_ttls(ev.stream_ttls, ev.peer_ttls))}</td>"
             f"<td>{ev.ip_id if ev.ip_id is not None else '—'}</td><td>{ev.checksum}</td>"
             f"<td><code>{e(target)}</code></td></tr>"
         )

@@ -24,7 +24,7 @@ Keys are only ever added within a schema version, never renamed or removed::
                                "requests": int, "gaps": int, "snapped": int, ...}],
                    "events": [{"time", "client", "kind", "evidence_hex", "target",
                                "stream", "tcp_client", "server", "field", "frame",
-                               "frames", "ttl", "ip_id", "checksum", "peer_ttls",
+                               "frames", "ttl", "ip_id", "checksum", "peer_ttls", "stream_ttls",
                                "proxied"}]}
     }
 
@@ -141,6 +141,7 @@ def _captures(report: Report) -> dict[str, Any]:
                 "ip_id": ev.ip_id,
                 "checksum": ev.checksum,
                 "peer_ttls": {str(t): n for t, n in ev.peer_ttls.items()},
+                "stream_ttls": {str(t): n for t, n in ev.stream_ttls.items()},
                 "proxied": ev.proxied,
             }
         )

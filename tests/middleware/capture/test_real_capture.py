@@ -176,6 +176,7 @@ def test_dpi_report_finds_exactly_the_damaged_requests(
     for e in events:
         assert e["ttl"] == 64 and e["field"] == "request-line"
         assert e["peer_ttls"] == {"64": e["peer_ttls"]["64"]}  # the client's other segments
+        assert set(e["stream_ttls"]) == {"64"} and e["stream_ttls"]["64"] >= 3
         assert e["frame"] in e["frames"]
     # The split ones span two segments; the pipelined one in a single segment does not.
     assert [len(e["frames"]) for e in events] == [2, 2, 1, 2]

@@ -246,7 +246,9 @@ def test_damaged_segment_evidence(tmp_path: Path) -> None:
     # frames: 1 SYN, 2 SYN-ACK, 3 data, 4 ack, 5 data (BAD1's first 12 bytes), 6 ack,
     # 7 the damaged rest, 8 ack, 9 FIN
     packets[6] = replace(packets[6], ttl=61, ip_id=0x4242, bad_checksum=True)
-    path = write(tmp_path / "in.pcap", packets)
+    # Another host behind the same address (NAT), further away.
+    nat = conversation(C4, S4, [CLEAN], sport=40001, ttl=45, t0=1_700_000_001.0)
+    path = write(tmp_path / "in.pcap", packets + nat)
     (event,) = read_capture(path).events
     ev = event.evidence
     assert (ev.frame, ev.frames, ev.ttl, ev.ip_id, ev.checksum) == (
@@ -256,7 +258,8 @@ def test_damaged_segment_evidence(tmp_path: Path) -> None:
         0x4242,
         "invalid",
     )
-    assert ev.peer_ttls == {57: 4}  # SYN, two data segments, FIN
+    assert ev.stream_ttls == {57: 4}  # SYN, two data segments, FIN
+    assert ev.peer_ttls == {45: 3, 57: 4}
     assert (ev.stream, ev.client, ev.server, ev.field) == (
         0,
         f"{C4}:40000",
