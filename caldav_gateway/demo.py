@@ -69,6 +69,7 @@ def prepare(var: Path) -> list[str]:
         toml.write_text(GATEWAY_TOML, encoding="utf-8")
     return [
         f"caldav: user demo, password {password} (kept in {password_file})",
-        f"caldav: trust {folder / 'ca.pem'}, e.g. curl --cacert {folder / 'ca.pem'} "
-        "-u demo -X PROPFIND https://localhost:8443/",
+        f"caldav: trust {folder / 'ca.pem'}, e.g.",
+        f'$ curl --cacert {folder / "ca.pem"} -u "demo:$(cat {password_file})" '
+        "-X PROPFIND -H 'Depth: 0' https://localhost:8443/",
     ]

@@ -9,7 +9,11 @@
 - :mod:`edgeward.pki` — local CA and certificates for tests and the demo; the certificate a
   server presents (with or without SNI).
 - :mod:`edgeward.cli` — the common command-line frame (log options, exit codes).
-- :mod:`edgeward.run` — what ``make run`` starts.
+- :mod:`edgeward.run` — what ``make run`` starts (:mod:`edgeward.procfile`,
+  :mod:`edgeward.foreground`, :mod:`edgeward.shipped` for the deploy files a wheel carries).
+- :mod:`edgeward.optional` — a missing optional module as one line naming the extra.
+- :mod:`edgeward.which`, :mod:`edgeward.nginx_conf` — system tools (also in sbin); the
+  shipped nginx files rendered under a local prefix.
 """
 
 __version__ = "0.1.0"

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
 import sys
 from collections.abc import Callable, Sequence
@@ -30,13 +31,68 @@ class UsageError(Exception):
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Keep the examples in descriptions as written, and show defaults."""
+    """Keep the examples in descriptions as written, and show defaults: once, and only
+    real ones (no ``(default: None)``, none when the help already says its default)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.default in (None, False, "", [], (), argparse.SUPPRESS) or "default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with an unknown option named as unknown (and the nearest known one), by
+    the (sub)command that does not know it, before anything else: argparse alone says
+    "unrecognized arguments", or only that a required argument is missing, hiding the
+    typo that caused it."""
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        argv = list(sys.argv[1:] if args is None else args)
+        current: argparse.ArgumentParser = self
+        for arg in argv:
+            if arg == "--":
+                break
+            sub = _subcommand(current, arg)
+            if sub is not None:
+                current = sub
+            elif _looks_like_option(current, arg) and not _known(current, arg):
+                name = arg.split("=", 1)[0]
+                near = difflib.get_close_matches(name, list(current._option_string_actions), 1)
+                hint = f" (did you mean {near[0]}?)" if near else ""
+                current.error(f"unknown option {name!r}{hint}")
+        return super().parse_known_args(argv, namespace)
+
+
+def _subcommand(p: argparse.ArgumentParser, arg: str) -> argparse.ArgumentParser | None:
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction) and arg in action.choices:
+            found: argparse.ArgumentParser = action.choices[arg]
+            return found
+    return None
+
+
+def _looks_like_option(p: argparse.ArgumentParser, arg: str) -> bool:
+    if not arg.startswith("-") or arg == "-":
+        return False
+    return arg.startswith("--") or not p._negative_number_matcher.match(arg)
+
+
+def _known(p: argparse.ArgumentParser, arg: str) -> bool:
+    name = arg.split("=", 1)[0]
+    options = p._option_string_actions
+    if name in options or (not name.startswith("--") and name[:2] in options):
+        return True  # -x, and -xVALUE for a short option
+    # a unique abbreviation, as argparse accepts one
+    return (
+        name.startswith("--") and p.allow_abbrev and sum(o.startswith(name) for o in options) == 1
+    )
 
 
 def parser(prog: str, description: str, epilog: str = "") -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog=prog, description=description, epilog=epilog, formatter_class=HelpFormatter
-    )
+    p = Parser(prog=prog, description=description, epilog=epilog, formatter_class=HelpFormatter)
     add_logging_options(p)
     return p
 
@@ -95,14 +151,20 @@ def run(main: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> 
 
 
 def command_group(
-    prog: str, description: str, package: str, names: Sequence[str], argv: Sequence[str] | None
+    prog: str,
+    description: str,
+    package: str,
+    names: Sequence[str],
+    argv: Sequence[str] | None,
+    *,
+    epilog: str = "",
 ) -> int:
     """A command whose subcommands each live in ``<package>/cmd_<name>.py``.
 
     Each such module exposes ``HELP``, ``add_arguments(parser)``, ``run(args) -> int`` and
     optionally ``DESCRIPTION`` and ``EPILOG``, so a subcommand is found in one file.
     """
-    p = parser(prog, description)
+    p = parser(prog, description, epilog)
     sub = subcommands(p)
     for name in names:
         module = importlib.import_module(f"{package}.cmd_{name}")

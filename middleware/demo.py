@@ -1,6 +1,8 @@
 """The demo app of ``make run``: a minimal Starlette app wrapped in the middleware.
 
-Each middleware issue adds what a newcomer should see in the browser here.
+:func:`prepare` (run by ``make run`` before the services start) writes the app's key file,
+the inputs of ``dpi-report`` (``demo_report.py``) and the nginx in front of the app
+(``demo_nginx.py``) under ``./var/``.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse
-from starlette.routing import Mount, Route
-from starlette.types import ASGIApp
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from edgeward.logs import get_logger
 from edgeward.metrics import metrics_app
+from middleware import demo_nginx, demo_report
 from middleware.attribution.attributor import Attributor
 from middleware.attribution.prefix_table import PrefixTable
 from middleware.corruption.sensor import CorruptionSensorMiddleware
@@ -37,6 +40,17 @@ PAGE = """<!doctype html>
 """
 
 
+class AsgiEndpoint:
+    """An ASGI app as a Starlette route endpoint: Starlette calls a plain function endpoint
+    with a request, and prometheus_client's app is a plain function taking the ASGI three."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
 async def home(request: Request) -> HTMLResponse:
     return HTMLResponse(PAGE)
 
@@ -48,13 +62,14 @@ def build_app() -> ASGIApp:
             Route("/", home),
             Route("/signed-links", signed_links_page(keyring)),
             Route("/media/{name:path}", media),
-            Mount("/metrics", app=metrics_app()),
+            # A Route, not a Mount: /metrics answers itself instead of redirecting to /metrics/.
+            Route("/metrics", AsgiEndpoint(metrics_app())),
         ]
     )
     return with_corruption_sensor(with_signed_urls(inner, keyring))
 
 
-# --- signed URLs (issue 3) ---
+# --- signed URLs ---
 # ``prepare`` (run by ``make run``) writes a key file once; the app reads it from
 # $EDGEWARD_VAR/middleware/keys.txt and protects /media/ with it.
 
@@ -68,7 +83,8 @@ def keys_path() -> Path:
 
 
 def prepare(var: Path) -> list[str]:
-    """Create ``var/middleware/keys.txt`` (one fresh key, mode 600) unless it exists."""
+    """Create ``var/middleware/keys.txt`` (one fresh key, mode 600) unless it exists,
+    then the report's inputs and nginx's files; returns the banner lines."""
     path = var / KEYS_FILE
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -79,8 +95,13 @@ def prepare(var: Path) -> list[str]:
     return [
         f"signed URLs: keys in {path}; valid/expired/tampered links at "
         "http://127.0.0.1:8000/signed-links",
+        f"$ signed-url sign --keys {path} --expires-in 3600 /media/cat.txt",
         "corruption sensor: a damaged link on http://127.0.0.1:8000/, events in "
         f"{var / 'middleware' / 'corruption.jsonl'}, counts at http://127.0.0.1:8000/metrics",
+        "$ curl -s http://127.0.0.1:8000/media/IMG_20%80%01.jpg   # damaged in transit: 400",
+        "$ curl -s http://127.0.0.1:8000/metrics | grep '^edgeward_corruption_events_total'",
+        *demo_report.prepare(var, path),
+        *demo_nginx.prepare(var),
     ]
 
 
@@ -141,10 +162,11 @@ async def media(request: Request) -> PlainTextResponse:
     )
 
 
-# --- corruption sensor (issue 4) ---
+# --- corruption sensor ---
 # Outermost: it counts every request per AS and flags damaged ones before the signed-URL
 # check runs. An iptoasn table at $EDGEWARD_VAR/middleware/ip2asn.tsv[.gz] is used if present
-# (download one from iptoasn.com); events go to $EDGEWARD_VAR/middleware/corruption.jsonl.
+# (``make run`` writes a synthetic one; a real one comes from iptoasn.com); events go to
+# $EDGEWARD_VAR/middleware/corruption.jsonl.
 
 
 def with_corruption_sensor(app: ASGIApp) -> ASGIApp:

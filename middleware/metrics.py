@@ -10,6 +10,7 @@ from __future__ import annotations
 # top-N AS numbers by request volume plus those with corruption events, then ``other``;
 # ``unknown`` when no table or resolver knows the client (private addresses included).
 from prometheus_client import Counter as _Counter
+from prometheus_client import Gauge as _Gauge
 from prometheus_client import Histogram as _Histogram
 
 CORRUPTION_EVENTS = _Counter(
@@ -55,4 +56,18 @@ EDGE_LOG_LINES = _Counter(
     "edgeward_edge_log_lines_total",
     "nginx access-log lines read by dpi-watch, by result (parsed, malformed).",
     ["result"],
+)
+EDGE_SYSLOG_REFUSED = _Counter(
+    "edgeward_edge_syslog_refused_total",
+    "Syslog datagrams dropped by dpi-watch because their sender is not an allowed one.",
+)
+# Computed at scrape time: seconds since dpi-watch last read a log line (since start-up
+# before the first one). A stalled ingest (nginx logging elsewhere, a dead socket) grows it.
+EDGE_LAST_LINE_AGE = _Gauge(
+    "edgeward_edge_last_line_age_seconds",
+    "Seconds since dpi-watch last read an nginx log line (since start-up before the first).",
+)
+ATTRIBUTION_SUPPRESSED = _Counter(
+    "edgeward_attribution_suppressed_total",
+    "Corruption events counted but not written to the events file and log (rate limit).",
 )

@@ -91,8 +91,8 @@ def prepare(var: Path) -> list[str]:
         pki.atomic_write(config, PRINTERS_TOML.encode())
     return [
         f"printer: emulated Epson at https://127.0.0.1:9443, admin password in {password}",
-        f"printer: printer-sync status --config {config}   (push, history alike)",
-        "printer: python -m printer_sync.demo --renew   (a new certificate; watch pushes it)",
+        f"$ printer-sync status --config {config}   # push, history alike",
+        f"$ python -m printer_sync.demo --var {var} --renew   # a new certificate; watch pushes it",
     ]
 
 

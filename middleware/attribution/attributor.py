@@ -14,7 +14,9 @@ client: the prefix table first, then the optional resolver (ipwhois in threads, 
 ``whois.py``) for addresses the table does not hold. Private, loopback and reserved
 addresses are ``unknown`` without any lookup. Each event is counted
 (``edgeward_corruption_events_total``) and written as one JSON line, flushed at once, so a
-crash loses at most the events still queued.
+crash loses at most the events still queued. The JSON line and the per-event INFO log line
+are rate-limited, and the file rotated by size (``eventlog.py``): a flood is counted in
+full but cannot fill the disk.
 
 ``submit`` may be called from another thread (the edge sensor's reader): the wake-up is
 handed to the loop thread-safely.
@@ -25,14 +27,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
-import json
+import math
 import threading
 import time
 from collections import deque
 from pathlib import Path
-from typing import IO, Any, Final, Protocol
+from typing import Any, Final, Protocol
 
 from edgeward.logs import get_logger
+from middleware.attribution.eventlog import EventLog
 from middleware.attribution.events import CorruptionEvent
 from middleware.attribution.labels import AsnLabels
 from middleware.attribution.prefix_table import ASNInfo, PrefixTable
@@ -63,6 +66,7 @@ class Attributor:
     ``queue_size``: events waiting at most. ``top_n``: AS numbers with their own series by
     volume (see ``labels.py``). ``workers``: events resolved at once (a slow resolver
     holds one worker each). ``stop_grace``: seconds :meth:`stop` gives the queue.
+    ``event_log``: the caps on event lines (rate, rotation); default :class:`EventLog`'s.
     """
 
     def __init__(
@@ -76,6 +80,7 @@ class Attributor:
         event_slots: int | None = None,
         workers: int = 4,
         stop_grace: float = 5.0,
+        event_log: EventLog | None = None,
     ) -> None:
         if queue_size < 1:
             raise ValueError("queue_size must be >= 1")
@@ -84,6 +89,9 @@ class Attributor:
         self.table = table
         self.resolver = resolver
         self.events_path = Path(events_path) if events_path is not None else None
+        if event_log is not None and event_log.path != self.events_path:
+            raise ValueError("event_log writes another file than events_path")
+        self.event_log = event_log if event_log is not None else EventLog(self.events_path)
         self.queue_size = queue_size
         self.labels = AsnLabels(top_n, event_slots=event_slots)
         self.dropped = 0
@@ -98,7 +106,6 @@ class Attributor:
         self._loop_thread = 0
         self._wakeup: asyncio.Event | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._out: IO[str] | None = None
         self._stopping = False
 
     def __repr__(self) -> str:
@@ -246,22 +253,15 @@ class Attributor:
         label = self.labels.event(info.asn if info else 0)
         CORRUPTION_EVENTS.labels(event.kind, event.source, label).inc()
         self.processed += 1
-        log.info(
+        self.event_log.record(
+            self._row(event, info),
             "corrupted request: %s in %s from %s (AS%s %s)",
             event.kind,
             event.detail or event.source,
             event.client or "?",
             info.asn if info else "?",
             info.name if info else "unknown",
-            extra={
-                "kind": event.kind,
-                "source": event.source,
-                "client": event.client,
-                "asn": info.asn if info else None,
-                "evidence_hex": event.evidence_hex,
-            },
         )
-        self._write(event, info)
 
     async def _attribute(self, client: str) -> tuple[ASNInfo | None, str]:
         try:
@@ -281,35 +281,23 @@ class Attributor:
             return await self.resolver.resolve(text), "whois"
         return None, "none"
 
-    def _write(self, event: CorruptionEvent, info: ASNInfo | None) -> None:
-        if self.events_path is None:
-            return
-        line = json.dumps(
-            {
-                "time": event.time,
-                "source": event.source,
-                "kind": event.kind,
-                "client": event.client,
-                "asn": info.asn if info else None,
-                "as_name": info.name if info else "",
-                "prefix": info.prefix if info else "",
-                "evidence_hex": event.evidence_hex,
-                "offset": event.offset,
-                "detail": event.detail,
-            },
-            ensure_ascii=True,
-        )
-        try:
-            if self._out is None:
-                self.events_path.parent.mkdir(parents=True, exist_ok=True)
-                self._out = self.events_path.open("a", encoding="utf-8")
-            self._out.write(line + "\n")
-            self._out.flush()  # one line at a time: a crash loses nothing written
-        except OSError as exc:
-            log.error("cannot write event to %s: %s", self.events_path, exc)
+    @staticmethod
+    def _row(event: CorruptionEvent, info: ASNInfo | None) -> dict[str, Any]:
+        # A sensor's clock value that is not a time (a bug, or a parser let through a
+        # non-finite number) must not reach the file: the time of recording stands in.
+        when = event.time if math.isfinite(event.time) else time.time()
+        return {
+            "time": when,
+            "source": event.source,
+            "kind": event.kind,
+            "client": event.client,
+            "asn": info.asn if info else None,
+            "as_name": info.name if info else "",
+            "prefix": info.prefix if info else "",
+            "evidence_hex": event.evidence_hex,
+            "offset": event.offset,
+            "detail": event.detail,
+        }
 
     def _close_output(self) -> None:
-        if self._out is not None:
-            with contextlib.suppress(OSError):
-                self._out.close()
-            self._out = None
+        self.event_log.close()

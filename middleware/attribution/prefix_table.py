@@ -28,6 +28,8 @@ from itertools import accumulate
 from pathlib import Path
 from typing import IO, Final, Literal
 
+from edgeward.optional import require
+
 TableFormat = Literal["iptoasn", "pyasn", "mmdb"]
 
 _MAX_ASN: Final = (1 << 32) - 1
@@ -392,7 +394,9 @@ def _read_pyasn(fh: IO[str], path: Path) -> Iterator[_Row]:
 
 
 def _load_mmdb(path: Path) -> PrefixTable:
-    import maxminddb  # only this format needs it
+    maxminddb = require(
+        "maxminddb", extra="mmdb", needed_for=f"{path}: a MaxMind table needs maxminddb"
+    )
     from maxminddb.errors import InvalidDatabaseError
 
     v4: list[_Range] = []

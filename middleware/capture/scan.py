@@ -97,6 +97,9 @@ class CaptureResult:
     # (client, request line) of every request, in the order heads completed; kept only
     # when asked for (tests, comparisons with tshark), never for a multi-GB file.
     lines: list[tuple[str, bytes]] | None = None
+    # capture times of the earliest and latest frame (the input's time span in the report)
+    first: float | None = None
+    last: float | None = None
 
 
 def _address(packed: bytes) -> str:
@@ -386,8 +389,13 @@ def read_capture(
     linktype = frames.linktype
     done = 0
     frame = scanner.frame
+    first = last = None
     for number, (ts, buf) in enumerate(frames, 1):
         frame(number, ts, decode(linktype, buf))
+        if first is None or ts < first:  # pcapng interfaces may interleave out of order
+            first = ts
+        if last is None or ts > last:
+            last = ts
         if advance is not None and number % 4096 == 0:
             pos = frames.position()
             advance(pos - done)
@@ -399,4 +407,6 @@ def read_capture(
             end = done
         advance(max(end - done, 0))
     stats.cut_short = frames.cut_short
-    return scanner.finish()
+    result = scanner.finish()
+    result.first, result.last = first, last
+    return result

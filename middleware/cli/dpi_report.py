@@ -3,28 +3,47 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from edgeward.cli import EXIT_OK, UsageError, parser, run
 from edgeward.logs import get_logger
 from middleware.attribution.prefix_table import PrefixTable, TableError
+from middleware.cli import dpi_report_tools
 from middleware.edge.realip import TrustedProxies
 from middleware.report.build import build_report
 from middleware.report.inputs import Collected, InputError, read_file, total_size
 from middleware.report.recover import MAX_TRIES
 from middleware.report.render_html import render_html
 from middleware.report.render_json import render_json
-from middleware.report.render_text import render_text
+from middleware.report.render_text import count, render_text
 from middleware.signed import KeyFileError, KeyRing
 
 log = get_logger("middleware.dpi_report")
 
+TOOLS: dict[str, tuple[Callable[[], argparse.ArgumentParser], Callable[[argparse.Namespace], int]]]
+TOOLS = {
+    "demo-log": (dpi_report_tools.demo_parser, dpi_report_tools.run_demo),
+    "fetch-table": (dpi_report_tools.fetch_parser, dpi_report_tools.run_fetch),
+}
+
 _PROGRESS_FROM = 16 << 20  # bytes of input from which a progress bar is worth showing
+_MAX_SECONDS = 7 * 86400.0  # a budget beyond a week is a typo (and inf/NaN are refused)
+RECOVER_MAX = 1000  # distinct corrupted signed URLs tried at most
+RECOVER_SECONDS = 60.0  # total time spent on recovery at most
 
 DESCRIPTION = """\
 Which networks (AS numbers) send corrupted requests, and is any of them significantly
@@ -46,34 +65,50 @@ it is valid for 1, 2 or 76 events; a network can be flagged with few events only
 sends few requests.
 
 Counting: requests come from logs and captures only; an event that repeats a corrupted
-log line (same client and kind, within 2 s) is counted once. Malformed lines are counted,
-skipped.
+log line (same client and kind, within 2 s) is counted once. With logs among the inputs,
+an event that matches no log line is set apart with its reason (outside the logs' time
+span, or no log line shows it) and counted nowhere: no network is flagged on events alone.
+A capture counts as a log here. Malformed lines are counted, skipped.
 """
 
 EPILOG = """\
+commands (instead of INPUT...):
+  dpi-report demo-log OUT --lines N    a test log with the seed's incident, and its table
+  dpi-report fetch-table URL OUT       download an IP→ASN table, checked before it is used
+  (each has its own --help; a log file named like a command: ./demo-log)
+
 examples:
   dpi-report --asn-table ip2asn-v4.tsv.gz /var/log/nginx/access.log*
   dpi-report --asn-table ipasn.dat --html report.html access.log.1.gz edge-events.jsonl
   dpi-report --asn-table ipasn.dat --json access.log > report.json
   dpi-report --asn-table ipasn.dat --keys /etc/edgeward/url-keys access.log
   dpi-report --asn-table ipasn.dat --json server.pcap.gz > report.json
+  dpi-report demo-log demo.log --lines 20000 && dpi-report --asn-table demo.log.asn.tsv demo.log
+
+exit codes: 0 report written (whether or not a network is flagged), 2 usage or input
+error (including inputs with no nginx line, no event and no capture), 130 interrupted.
 
 --keys FILE (signed-url key file): for each corrupted signed URL, the two corrupted bytes
 are replaced by every pair of URL characters (at most 2 x 82^2 HMACs per URL, bounded by
 --max-tries) and a candidate is kept when its signature verifies. "recovered k of n"
 proves transport damage, not tampering: a forger cannot produce a URL that verifies.
+A forged URL costs the whole search, so the total is bounded (--recover-max,
+--recover-seconds); the report counts the URLs left untried.
 
 --json writes schema edgeward.dpi-report/1 (stable; keys are only ever added):
-  schema, generated_at, inputs[{path,kind,lines,malformed}],
-  totals{requests,corrupted,rate,asns,flagged[asn]},
+  schema, generated_at, inputs[{path,kind,lines,malformed,first,last}],
+  spans{logs,events}, totals{requests,corrupted,rate,asns,flagged[asn]},
   test{method,correction,alpha,tested,threshold},
-  asns[{asn,name,requests,corrupted,kinds{},rate,ci95[lo,hi],p_value,flagged}],
-  timeline{bucket_seconds,series{asn:[[start,corrupted]]}},
-  recovery{attempted,recovered,items[{corrupted,original,kid,tries}]} or null,
+  asns[{asn,name,requests,corrupted,kinds{},rate,ci95[lo,hi],p_value,flagged,
+        first_corrupted,last_corrupted}],
+  unmatched_events{count,reasons{},asns{},explained{}},
+  timeline{bucket_seconds,axis,series{asn:[[start,corrupted]]}},
+  recovery{attempted,recovered,skipped,items[{corrupted,original,kid,tries}]} or null,
   captures{inputs[{path,format,frames,connections,http,tls,requests,gaps,...}],
     events[{time,client,kind,target,stream,frame,frames,ttl,ip_id,checksum,
             stream_ttls,peer_ttls,...}]}.
 Unknown values are null; AS 0 is "unknown" (no table, or no prefix holds the client).
+Times are ISO 8601 UTC (a capture event's time: Unix seconds, as in the capture).
 
 packet captures: take them on the server, whole packets, HTTP in clear (not port 443:
 TLS is counted as not inspectable, never guessed at):
@@ -85,8 +120,6 @@ segments' TTLs (a rewriting middlebox often shows its own), and whether its TCP 
 is valid (valid with damaged bytes: whatever changed them recomputed the checksum, a
 middlebox or the sender, not the line). Give either the logs or the captures of the
 same traffic, not both: each counts the requests.
-
-exit codes: 0 report written (whether or not a network is flagged), 2 usage or input error.
 """
 
 
@@ -110,9 +143,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="write JSON to standard output")
-    out.add_argument("--html", metavar="OUT", help="write a self-contained HTML page")
-    p.add_argument("--alpha", type=float, default=0.05, help="family-wise significance level")
-    p.add_argument("--top", type=int, default=20, help="table rows (flagged/corrupted always)")
+    out.add_argument("--html", metavar="FILE", help="write a self-contained HTML page")
+    p.add_argument(
+        "--alpha", type=float, default=0.05, metavar="P", help="family-wise significance level"
+    )
+    p.add_argument(
+        "--top",
+        type=int,
+        default=20,
+        metavar="N",
+        help="table rows; flagged and corrupted networks are always shown",
+    )
     p.add_argument(
         "--trusted-proxy",
         action="append",
@@ -120,8 +161,103 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CIDR",
         help="as in dpi-watch: believe $proxy_protocol_addr / X-Forwarded-For from it",
     )
+    p.add_argument(
+        "--recover-max",
+        type=int,
+        default=RECOVER_MAX,
+        metavar="N",
+        help="with --keys: distinct corrupted signed URLs tried at most; the rest are counted",
+    )
+    p.add_argument(
+        "--recover-seconds",
+        type=float,
+        default=RECOVER_SECONDS,
+        metavar="SECONDS",
+        help="with --keys: total seconds for recovery at most; a forged URL costs 70-260 ms",
+    )
     p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     return p
+
+
+def _writable(option: str, path: Path) -> None:
+    """Refuse an output path that cannot be written, before any input is read."""
+    if path.is_dir():
+        raise UsageError(f"{option} {path}: is a directory")
+    parent = path.parent
+    if not parent.is_dir():
+        raise UsageError(f"{option} {path}: folder {parent} does not exist")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise UsageError(f"{option} {path}: not writable (permission denied)")
+    if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: cannot create a file in {parent} (permission denied)")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
+
+
+def _load_keys(path: str) -> KeyRing:
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"--keys {p}: is a directory, not a signed-url key file")
+    if p.exists() and not p.is_file():  # a FIFO would block, a device is no key file
+        raise UsageError(f"--keys {p}: not a regular file")
+    try:
+        return KeyRing.from_file(p)
+    except KeyFileError as exc:
+        raise UsageError(f"--keys: {exc}") from None
+    except (OSError, ValueError) as exc:  # a FIFO, a device, an I/O error
+        raise UsageError(f"--keys {p}: cannot read: {exc}") from None
+
+
+def _read_all(paths: list[Path], trusted: TrustedProxies, err: Console, quiet: bool) -> Collected:
+    size = total_size(paths)
+    collected = Collected()
+    # Nothing logs while the bar is live (a log line would land inside it): the per-input
+    # summaries are logged once the bar is gone.
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+        disable=quiet or size < _PROGRESS_FROM,
+    ) as progress:
+        task = progress.add_task("reading", total=size)
+        for path in paths:
+            progress.update(task, description=f"reading {path.name}")
+            read_file(path, collected, trusted=trusted, advance=lambda n: progress.advance(task, n))
+    if all(i.capture is None and i.lines == i.malformed for i in collected.inputs):
+        what = ", ".join(
+            f"{i.path}: {count(i.lines)} lines" + (" (all malformed)" if i.lines else "")
+            for i in collected.inputs
+        )
+        raise InputError(
+            f"no nginx access-log line and no event in the inputs ({what}); dpi-report reads "
+            "nginx access logs (combined, edgeward_json), dpi-watch/attributor event files "
+            "and packet captures (pcap, pcapng)"
+        )
+    for stats in collected.inputs:
+        log.info(
+            "%s: %s, %s %s, %s malformed",
+            stats.path,
+            stats.kind,
+            count(stats.lines),
+            "requests" if stats.capture else "lines",
+            count(stats.malformed),
+        )
+        if stats.lines and stats.malformed == stats.lines:
+            log.warning(
+                "%s: no line is a %s line (all %s malformed)",
+                stats.path,
+                stats.kind,
+                count(stats.lines),
+            )
+    return collected
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -129,61 +265,68 @@ def _main(args: argparse.Namespace) -> int:
         raise UsageError("--alpha must be between 0 and 1")
     if args.max_tries < 0:
         raise UsageError("--max-tries must be >= 0")
+    if args.top < 0:
+        raise UsageError("--top must be >= 0")
+    if args.recover_max < 0:
+        raise UsageError("--recover-max must be >= 0")
+    if not 0 <= args.recover_seconds <= _MAX_SECONDS:
+        raise UsageError(f"--recover-seconds must be between 0 and {_MAX_SECONDS:g}")
+    for option, value in (("--asn-table", args.asn_table), ("--keys", args.keys),
+                          ("--html", args.html), *(("INPUT", i) for i in args.inputs)):  # fmt: skip
+        if value is not None and "\0" in value:  # no shell passes one; Python refuses it
+            raise UsageError(f"{option}: a path cannot hold a NUL byte")
     try:
         trusted = TrustedProxies(args.trusted_proxy)
     except ValueError as exc:
         raise UsageError(f"--trusted-proxy: {exc}") from None
+    if args.html:
+        _writable("--html", Path(args.html))
+        for name in args.inputs:
+            if _same_file(Path(args.html), Path(name)):
+                raise UsageError(f"--html {args.html}: is also an input; it would be overwritten")
     table = None
     if args.asn_table:
         try:
             table = PrefixTable.load(args.asn_table)
         except TableError as exc:
-            raise UsageError(str(exc)) from None
-    keys = None
-    if args.keys:
-        try:
-            keys = KeyRing.from_file(args.keys)
-        except KeyFileError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(f"--asn-table: {exc}") from None
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"--asn-table {args.asn_table}: cannot read: {exc}") from None
+    keys = _load_keys(args.keys) if args.keys else None
     paths = [Path(p) for p in args.inputs]
     err = Console(stderr=True, emoji=False)
     try:
-        size = total_size(paths)
-        collected = Collected()
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            transient=True,
-            disable=args.no_progress or size < _PROGRESS_FROM,
-        ) as progress:
-            task = progress.add_task("reading", total=size)
-            for path in paths:
-                progress.update(task, description=f"reading {path.name}")
-                stats = read_file(
-                    path, collected, trusted=trusted, advance=lambda n: progress.advance(task, n)
-                )
-                log.info(
-                    "%s: %s, %d %s, %d malformed",
-                    path,
-                    stats.kind,
-                    stats.lines,
-                    "requests" if stats.capture else "lines",
-                    stats.malformed,
-                )
-            rec = progress.add_task("recovering signed URLs", total=None, visible=keys is not None)
-            report = build_report(
-                collected,
-                table,
-                alpha=args.alpha,
-                keys=keys,
-                max_tries=args.max_tries,
-                on_recovery=lambda i, n: progress.update(rec, completed=i, total=n),
-            )
+        collected = _read_all(paths, trusted, err, args.no_progress)
     except InputError as exc:
         raise UsageError(str(exc)) from None
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=args.no_progress or keys is None,
+    ) as progress:
+        rec = progress.add_task("recovering signed URLs", total=None)
+        report = build_report(
+            collected,
+            table,
+            alpha=args.alpha,
+            keys=keys,
+            max_tries=args.max_tries,
+            recover_max=args.recover_max,
+            recover_seconds=args.recover_seconds,
+            on_recovery=lambda i, n: progress.update(rec, completed=i, total=n),
+        )
+    if report.recovery_skipped:
+        log.warning(
+            "signed-URL recovery budget spent: %s distinct URL(s) not tried "
+            "(--recover-max %s, --recover-seconds %s)",
+            count(report.recovery_skipped),
+            args.recover_max,
+            f"{args.recover_seconds:g}",
+        )
     if args.json:
         sys.stdout.write(render_json(report))
     elif args.html:
@@ -191,7 +334,7 @@ def _main(args: argparse.Namespace) -> int:
         try:
             out.write_text(render_html(report), encoding="utf-8")
         except OSError as exc:
-            raise UsageError(f"{out}: cannot write: {exc.strerror or exc}") from None
+            raise UsageError(f"--html {out}: cannot write: {exc.strerror or exc}") from None
         err.print(
             f"wrote {out} ({len(report.flagged)} network(s) flagged)", markup=False, soft_wrap=True
         )
@@ -206,7 +349,29 @@ def _main(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run(_main, build_parser().parse_args(argv))
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in TOOLS:  # `dpi-report demo-log ...`; a log named so: ./demo-log
+        build, func = TOOLS[args[0]]
+        return run(_one_line(func), build().parse_args(args[1:]))
+    return run(_one_line(_main), build_parser().parse_args(args))
+
+
+def printable(text: str) -> str:
+    """Control characters (a newline, an escape sequence in a file name) escaped: an error
+    stays one line and cannot drive the terminal."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
+def _one_line(
+    func: Callable[[argparse.Namespace], int],
+) -> Callable[[argparse.Namespace], int]:
+    def wrapped(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except UsageError as exc:
+            raise UsageError(printable(str(exc))) from None
+
+    return wrapped
 
 
 if __name__ == "__main__":

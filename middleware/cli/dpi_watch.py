@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ipaddress
+import math
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from edgeward.cli import (
     EXIT_FAILED,
@@ -22,10 +25,12 @@ from edgeward.logs import get_logger
 from edgeward.metrics import serve_metrics
 from edgeward.netaddr import parse_hostport
 from middleware.attribution.attributor import Attributor
+from middleware.attribution.eventlog import DEFAULT_KEEP, DEFAULT_MAX_BYTES, DEFAULT_RATE, EventLog
 from middleware.attribution.prefix_table import PrefixTable, TableError
 from middleware.attribution.whois import WhoisResolver
+from middleware.corruption.client_address import AddressSet
 from middleware.edge.nginx_log import LOG_FORMATS
-from middleware.edge.realip import TrustedProxies
+from middleware.edge.realip import RealClient
 from middleware.edge.watch import EdgeIngest, run_syslog, run_tail
 
 log = get_logger("middleware.dpi_watch")
@@ -76,6 +81,28 @@ def _common(p: argparse.ArgumentParser) -> None:
         help="append each corruption event as one JSON line (dpi-report reads it)",
     )
     g.add_argument(
+        "--events-per-second",
+        type=float,
+        default=DEFAULT_RATE,
+        metavar="N",
+        help="at most N event lines a second (bursts of 10 N) in --events and the log; "
+        "events over it are counted (edgeward_attribution_suppressed_total), not written",
+    )
+    g.add_argument(
+        "--events-max-mb",
+        type=float,
+        default=DEFAULT_MAX_BYTES >> 20,
+        metavar="MB",
+        help="rotate --events before it grows past MB megabytes (FILE.1 ... FILE.N)",
+    )
+    g.add_argument(
+        "--events-keep",
+        type=int,
+        default=DEFAULT_KEEP,
+        metavar="N",
+        help="rotated events files kept",
+    )
+    g.add_argument(
         "--whois",
         action="store_true",
         help="for corrupted requests from public addresses the table lacks, ask Team Cymru "
@@ -114,7 +141,7 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--metrics-listen",
         default="127.0.0.1:9467",
         metavar="HOST:PORT",
-        help="serve /metrics here ('' to disable)",
+        help="serve /metrics here ('off' to disable)",
     )
 
 
@@ -134,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="read files present at start from their first line (default: only new lines)",
     )
     t.add_argument(
-        "--interval", type=float, default=0.25, metavar="S", help="seconds between polls"
+        "--interval", type=float, default=0.25, metavar="SECONDS", help="time between polls"
     )
     _common(t)
     s = add_subcommand(
@@ -146,6 +173,15 @@ def build_parser() -> argparse.ArgumentParser:
         "example:\n  dpi-watch syslog --listen 127.0.0.1:5140 --nginx-format json",
     )
     s.add_argument("--listen", default="127.0.0.1:5140", metavar="HOST:PORT", help="UDP address")
+    s.add_argument(
+        "--allow-from",
+        action="append",
+        default=None,
+        metavar="CIDR",
+        help="accept datagrams only from this address or network (repeat; default: "
+        "loopback, 127.0.0.0/8 and ::1). UDP senders are not authenticated: anyone allowed "
+        "here can inject log lines, and so events blamed on any address",
+    )
     _common(s)
     return p
 
@@ -168,45 +204,129 @@ def _resolver(args: argparse.Namespace) -> WhoisResolver | None:
         raise UsageError(f"--whois: {exc}") from None
 
 
-def _attributor(args: argparse.Namespace, resolver: WhoisResolver | None) -> Attributor:
-    table = None
-    if args.asn_table:
-        try:
-            table = PrefixTable.load(args.asn_table)
-        except TableError as exc:
-            raise UsageError(str(exc)) from None
-        log.info("ASN table %s: %d prefixes", args.asn_table, len(table))
-    if args.top_n < 0:
-        raise UsageError("--top-n must be >= 0")
-    return Attributor(table=table, resolver=resolver, events_path=args.events, top_n=args.top_n)
+def _event_log(args: argparse.Namespace) -> EventLog:
+    rate = args.events_per_second
+    if not math.isfinite(rate) or not 0 < rate <= 1e6:
+        raise UsageError("--events-per-second must be a number above 0 and at most 1000000")
+    size = args.events_max_mb
+    if not math.isfinite(size) or not 1 <= size <= 1 << 20:
+        raise UsageError("--events-max-mb must be a number from 1 to 1048576")
+    if not 1 <= args.events_keep <= 1000:
+        raise UsageError("--events-keep must be from 1 to 1000")
+    return EventLog(
+        args.events,
+        rate=rate,
+        burst=max(1, int(rate * 10)),
+        max_bytes=int(size * (1 << 20)),
+        keep=args.events_keep,
+    )
 
 
 def _check_listen(value: str, option: str) -> None:
+    """``HOST:PORT`` with an IP address (or ``localhost``): a name would need DNS."""
     try:
-        parse_hostport(value)
+        host, _port = parse_hostport(value)
+        if host != "localhost":
+            ipaddress.ip_address(host)
     except ValueError as exc:
         raise UsageError(f"{option}: {exc}") from None
 
 
-async def _serve(args: argparse.Namespace) -> int:
+def _positive_seconds(value: float, option: str) -> float:
+    if not math.isfinite(value) or value <= 0 or value > 3600:
+        raise UsageError(f"{option} must be a number of seconds above 0 and at most 3600")
+    return value
+
+
+def _allow(items: list[str] | None) -> AddressSet | None:
+    if items is None:
+        return None
     try:
-        trusted = TrustedProxies(args.trusted_proxy)
+        return AddressSet([i for item in items for i in item.split(",")])
+    except ValueError as exc:
+        raise UsageError(f"--allow-from: {exc}".replace("trusted_proxies: ", "")) from None
+
+
+@dataclass
+class Prepared:
+    """Everything a run needs, built from the options before anything starts."""
+
+    ingest: EdgeIngest
+    attributor: Attributor
+    resolver: WhoisResolver | None
+    allow: AddressSet | None
+
+    def close(self) -> None:
+        if self.resolver is not None:
+            self.resolver.close()
+
+
+def prepare(args: argparse.Namespace) -> Prepared:
+    """Check every option (``UsageError`` names the one at fault) and build the parts."""
+    try:
+        trusted = RealClient(args.trusted_proxy)
     except ValueError as exc:
         raise UsageError(f"--trusted-proxy: {exc}") from None
-    if args.metrics_listen:
+    if args.metrics_listen and args.metrics_listen != "off":
         _check_listen(args.metrics_listen, "--metrics-listen")
+    allow = None
     if args.command == "syslog":
         _check_listen(args.listen, "--listen")
+        allow = _allow(args.allow_from)
+    if args.command == "tail":
+        _positive_seconds(args.interval, "--interval")
+        for name in args.files:
+            if "\x00" in name:
+                raise UsageError(f"FILE: {name!r} holds a NUL byte")
+    if not 0 <= args.top_n <= 10_000:
+        raise UsageError("--top-n must be from 0 to 10000")
+    if not 1 <= args.whois_per_minute <= 100_000:
+        raise UsageError("--whois-per-minute must be from 1 to 100000")
+    _check_events_file(args.events)
+    event_log = _event_log(args)
+    table = _table(args.asn_table)
     resolver = _resolver(args)
-    attributor = _attributor(args, resolver)
+    attributor = Attributor(
+        table=table, resolver=resolver, events_path=args.events, top_n=args.top_n,
+        event_log=event_log,
+    )  # fmt: skip
     ingest = EdgeIngest(attributor, log_format=args.nginx_format, trusted=trusted)
+    return Prepared(ingest, attributor, resolver, allow)
+
+
+def _check_events_file(path: str | None) -> None:
+    """Fail at start, not at the first event, when the events file cannot be written."""
+    if path is None:
+        return
+    try:
+        with open(path, "a", encoding="ascii"):
+            pass
+    except (OSError, ValueError) as exc:
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise UsageError(f"--events {path}: {detail}") from None
+
+
+def _table(path: str | None) -> PrefixTable | None:
+    if not path:
+        return None
+    try:
+        table = PrefixTable.load(path)
+    except (TableError, OSError, ValueError) as exc:
+        raise UsageError(f"--asn-table: {exc}") from None
+    log.info("ASN table %s: %d prefixes", path, len(table))
+    return table
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    prepared = prepare(args)
+    ingest, attributor = prepared.ingest, prepared.attributor
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     metrics = None
     try:
-        if args.metrics_listen:
+        if args.metrics_listen and args.metrics_listen != "off":
             metrics = await serve_metrics(args.metrics_listen)
             log.info("metrics on http://%s/metrics", args.metrics_listen)
         await attributor.start()
@@ -215,14 +335,16 @@ async def _serve(args: argparse.Namespace) -> int:
                 args.files, ingest, stop, interval=args.interval, from_start=args.from_start
             )
         else:
-            await run_syslog(args.listen, ingest, stop)
+            await run_syslog(args.listen, ingest, stop, allow=prepared.allow)
     except OSError as exc:
         log.error("%s", exc)
         return EXIT_FAILED
+    except Exception:  # a bug, not an input: stop loudly so a supervisor restarts us
+        log.exception("the edge sensor stopped")
+        return EXIT_FAILED
     finally:
         await attributor.stop()
-        if resolver is not None:
-            resolver.close()
+        prepared.close()
         if metrics is not None:
             server, task = metrics
             server.should_exit = True

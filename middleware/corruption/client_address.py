@@ -61,8 +61,9 @@ def normal_address(text: str) -> str | None:
     return str(address) if address is not None else None
 
 
-class TrustedProxies:
-    """A set of trusted proxy addresses and networks, or every peer (``*``)."""
+class AddressSet:
+    """A set of addresses and networks, or every address (``*``): the proxies whose
+    forwarded headers are believed, or the senders a listener accepts."""
 
     __slots__ = ("_all", "_cache", "_hosts", "_networks")
 
@@ -95,7 +96,7 @@ class TrustedProxies:
 
     def __repr__(self) -> str:
         items = ["*"] if self._all else sorted(self._hosts) + [str(n) for n in self._networks]
-        return f"TrustedProxies({items})"
+        return f"AddressSet({items})"
 
     def __contains__(self, host: object) -> bool:
         if self._all:
@@ -118,7 +119,7 @@ class TrustedProxies:
 
 
 def client_address(
-    peer: str | None, forwarded_for: Iterable[str], trusted: TrustedProxies
+    peer: str | None, forwarded_for: Iterable[str], trusted: AddressSet
 ) -> str | None:
     """The client's address: ``peer``, or the header walk when ``peer`` is trusted.
 

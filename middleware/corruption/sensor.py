@@ -34,7 +34,7 @@ from middleware.attribution.attributor import Attributor
 from middleware.attribution.events import CorruptionEvent
 from middleware.corruption.classify import Finding, classify
 from middleware.corruption.client_address import (
-    TrustedProxies,
+    AddressSet,
     client_address,
     normal_address,
 )
@@ -67,7 +67,7 @@ class CorruptionSensorMiddleware:
             raise ValueError(f"action must be 'flag' or 'reject', not {action!r}")
         self.app = app
         self.attributor = attributor if attributor is not None else Attributor()
-        self.trusted = TrustedProxies(trusted_proxies)
+        self.trusted = AddressSet(trusted_proxies)
         self.action: Action = action
         self.count_requests = count_requests
 

@@ -34,7 +34,7 @@ import re
 from typing import Final
 
 from middleware.edge.nginx_log import MalformedLine, parse_combined
-from middleware.edge.realip import TrustedProxies
+from middleware.edge.realip import RealClient
 
 # A client is an address at a line start right after a line that ended in a quote: one
 # findall checks both ends of every line (the chunk is prefixed with '"\n').
@@ -65,7 +65,7 @@ class CombinedScan:
 
     __slots__ = ("candidates", "clients", "lines", "malformed", "quotes", "trusted")
 
-    def __init__(self, trusted: TrustedProxies | None = None) -> None:
+    def __init__(self, trusted: RealClient | None = None) -> None:
         # Quotes per line, learnt from the first line of the first chunk that passes. A log
         # has one format, so a truncated line (fewer quotes) always shows in the total.
         self.quotes: int | None = None

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import calendar
 import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +51,9 @@ _MONTHS: Final = {
         ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
     )
 }
+# Times a record may carry: from the epoch up to the last second of year 9999, the range
+# every reader of the events file (``datetime``) can represent.
+MAX_TIME: Final = 253_402_300_799.0
 _TIME_LOCAL: Final = re.compile(
     rb"(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})"
 )
@@ -96,7 +100,7 @@ def parse_time_local(text: bytes) -> float:
     except (ValueError, OverflowError):
         raise MalformedLine(f"time {text[:40]!r} is out of range") from None
     offset = (int(oh) * 60 + int(om)) * 60
-    return float(t - offset if sign == b"+" else t + offset)
+    return _checked_time(float(t - offset if sign == b"+" else t + offset))
 
 
 def _ascii(field: bytes) -> str:
@@ -126,20 +130,39 @@ def parse_combined(line: bytes) -> LogRecord:
 
 def _json_time(obj: dict[str, object]) -> float:
     msec = obj.get("msec")
-    if isinstance(msec, int | float) and not isinstance(msec, bool):
-        return float(msec)
-    if isinstance(msec, str):
+    if isinstance(msec, float):
+        return _checked_time(msec)
+    if isinstance(msec, int) and not isinstance(msec, bool):
+        return _checked_time(float(min(msec, 2**63)))  # float() of 10**400 overflows
+    if isinstance(msec, str) and msec:
         try:
-            return float(msec)
+            value = float(msec)
         except ValueError:
-            pass
+            raise MalformedLine(f"msec {msec[:40]!r} is not a number") from None
+        return _checked_time(value)
     iso = obj.get("time")
     if isinstance(iso, str) and iso:
         try:
-            return datetime.fromisoformat(iso).timestamp()
-        except ValueError:
+            return _checked_time(datetime.fromisoformat(iso).timestamp())
+        except (ValueError, OverflowError, OSError):
             raise MalformedLine(f"time {iso[:40]!r} is not ISO 8601") from None
     return 0.0
+
+
+def _checked_time(value: float) -> float:
+    """``value`` when it is a time a file can hold (finite, epoch to year 9999)."""
+    if not math.isfinite(value) or not 0.0 <= value <= MAX_TIME:
+        raise MalformedLine(f"time {value!r} is out of range")
+    return value
+
+
+def _status(value: object) -> int:
+    """nginx's ``$status``: three digits (a string under ``escape=json``, or a number)."""
+    if isinstance(value, str) and len(value) == 3 and value.isascii() and value.isdigit():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 999:
+        return value
+    raise MalformedLine("JSON log line lacks a numeric 'status'")
 
 
 def _text(obj: dict[str, object], key: str) -> str:
@@ -155,19 +178,15 @@ def parse_json(line: bytes) -> LogRecord:
         raise MalformedLine(f"line longer than {MAX_LINE} bytes")
     try:
         obj = json.loads(line.decode("utf-8", "surrogateescape"))
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # ValueError: also an integer of > 4300 digits
         raise MalformedLine(f"not a JSON log line: {line[:80]!r}") from None
     if not isinstance(obj, dict):
         raise MalformedLine("JSON log line is not an object")
     request = obj.get("request")
     client = obj.get("remote_addr")
-    status = obj.get("status")
     if not isinstance(request, str) or not isinstance(client, str) or not client:
         raise MalformedLine("JSON log line lacks 'request' or 'remote_addr'")
-    if isinstance(status, str) and status.isdigit():
-        status = int(status)
-    if not isinstance(status, int) or isinstance(status, bool):
-        raise MalformedLine("JSON log line lacks a numeric 'status'")
+    status = _status(obj.get("status"))
     try:
         # surrogateescape gives back the raw bytes nginx wrote; a \\uD8xx escape nginx
         # never writes cannot be encoded and marks the line as not nginx's.

@@ -18,19 +18,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from middleware.corruption.client_address import TrustedProxies as _ProxySet
-from middleware.corruption.client_address import client_address, normal_address
+from middleware.corruption.client_address import AddressSet, client_address, normal_address
 from middleware.edge.nginx_log import LogRecord
 
 
-class TrustedProxies:
-    """The networks whose forwarded addresses are believed, applied to log records."""
+class RealClient:
+    """The client a log record is attributed to: ``$remote_addr``, or what a trusted proxy
+    in front of nginx says (the proxies are an :class:`AddressSet`)."""
 
     __slots__ = ("_any", "_proxies")
 
     def __init__(self, networks: Iterable[str] = ()) -> None:
         items = list(networks)
-        self._proxies = _ProxySet(items)  # ValueError names a bad entry
+        self._proxies = AddressSet(items)  # ValueError names a bad entry
         self._any = bool(items)
 
     def __bool__(self) -> bool:
@@ -53,3 +53,7 @@ class TrustedProxies:
             if peer not in self._proxies:
                 return peer
         return client_address(peer, (record.forwarded_for,), self._proxies) or peer
+
+
+# The old name, still imported by middleware/report/ and middleware/cli/dpi_report.py.
+TrustedProxies = RealClient

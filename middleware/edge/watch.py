@@ -13,7 +13,9 @@
   (:func:`middleware.corruption.classify.classify`) and submitted as ``source="edge"``
   events; the attributor resolves and records them in the background;
 - malformed lines are counted (``edgeward_edge_log_lines_total{result="malformed"}``) and
-  skipped.
+  skipped: the parsers raise nothing but ``MalformedLine`` on any input (fuzzed);
+- the time of the last line read is kept, and exported as its age
+  (``edgeward_edge_last_line_age_seconds``): an ingest that has stalled shows, and alerts.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import functools
 import socket
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from itertools import repeat
 from pathlib import Path
 from typing import Final
@@ -35,10 +37,21 @@ from middleware.attribution.events import CorruptionEvent
 from middleware.corruption.classify import classify
 from middleware.edge import syslog
 from middleware.edge.fastscan import CombinedScan, needs_classify
-from middleware.edge.nginx_log import LogFormat, LogRecord, MalformedLine, parser_for
-from middleware.edge.realip import TrustedProxies
+from middleware.edge.nginx_log import (
+    LogFormat,
+    LogRecord,
+    MalformedLine,
+    parser_for,
+    sniff_format,
+)
+from middleware.edge.realip import RealClient
 from middleware.edge.tail import FileFollower
-from middleware.metrics import EDGE_LOG_LINES, REQUESTS_BY_ASN
+from middleware.metrics import (
+    EDGE_LAST_LINE_AGE,
+    EDGE_LOG_LINES,
+    EDGE_SYSLOG_REFUSED,
+    REQUESTS_BY_ASN,
+)
 
 log = get_logger("middleware.edge.watch")
 
@@ -71,7 +84,7 @@ class EdgeIngest:
         attributor: Attributor,
         *,
         log_format: LogFormat = "combined",
-        trusted: TrustedProxies | None = None,
+        trusted: RealClient | None = None,
         flush_every: float = 1.0,
     ) -> None:
         self.attributor = attributor
@@ -86,6 +99,8 @@ class EdgeIngest:
         self._scan = CombinedScan(self.trusted)  # one per stream: it learns the line shape
         self._pending: dict[int, int] = {}  # requests by AS, not yet counted
         self._flushed = time.monotonic()
+        self.last_line = self._flushed  # monotonic time of the last line read (or start)
+        EDGE_LAST_LINE_AGE.set_function(self.last_line_age)
 
     def __repr__(self) -> str:
         return (
@@ -93,10 +108,15 @@ class EdgeIngest:
             f"malformed={self.malformed}, corrupted={self.corrupted})"
         )
 
+    def last_line_age(self) -> float:
+        """Seconds since the last line was read (since this ingest began, before any)."""
+        return time.monotonic() - self.last_line
+
     def feed(self, block: bytes) -> None:
         """Take complete log lines, each ending in ``\\n`` (the last one may omit it)."""
         if not block:
             return
+        self.last_line = time.monotonic()
         if self.log_format == "combined":
             scan = self._scan
             before = scan.lines, scan.malformed
@@ -192,7 +212,8 @@ class EdgeIngest:
         if client is None:
             client = self.trusted.client_of(record) if self.trusted else record.client
         self.corrupted += 1
-        log.info(
+        # DEBUG: the attributor logs each event once at INFO, under its rate limit.
+        log.debug(
             "corrupted request line from %s: %s at byte %d (%s)",
             client,
             finding.kind,
@@ -217,13 +238,59 @@ async def _report_every(ingest: EdgeIngest, every: float, stop: asyncio.Event) -
         try:
             await asyncio.wait_for(stop.wait(), every)
         except TimeoutError:
+            event_log = ingest.attributor.event_log
             log.info(
-                "lines=%d malformed=%d corrupted=%d dropped=%d",
+                "lines=%d malformed=%d corrupted=%d dropped=%d suppressed=%d",
                 ingest.lines,
                 ingest.malformed,
                 ingest.corrupted,
                 ingest.attributor.dropped,
+                event_log.suppressed,
             )
+            event_log.summary()
+
+
+class FormatCheck:
+    """Warns once when every line read from a file so far is malformed for the chosen
+    format (``--nginx-format combined`` on an ``edgeward_json`` log reads nothing): the
+    counts alone would look like a quiet site."""
+
+    __slots__ = ("fmt", "lines", "malformed", "path", "warned")
+    AFTER: Final = 5  # lines: a single cut line at start is no reason to warn
+
+    def __init__(self, path: Path, fmt: LogFormat) -> None:
+        self.path = path
+        self.fmt = fmt
+        self.lines = self.malformed = 0
+        self.warned = False
+
+    def saw(self, block: bytes, lines: int, malformed: int) -> None:
+        self.lines += lines
+        self.malformed += malformed
+        if self.warned or self.lines < self.AFTER or self.malformed < self.lines:
+            return
+        self.warned = True
+        looks = sniff_format(block.lstrip()[:200])
+        hint = (
+            f"; they look like --nginx-format {looks}"
+            if looks != self.fmt
+            else "; is this an nginx access log?"
+        )
+        log.warning(
+            "every one of the %d lines read from %s is malformed for --nginx-format %s%s",
+            self.lines,
+            self.path,
+            self.fmt,
+            hint,
+        )
+
+
+async def _stop_reporter(reporter: asyncio.Task[None]) -> None:
+    # Cancelled rather than awaited: when the ingest ends on an error, ``stop`` is never
+    # set, and waiting for the reporter would hang the process with its input dead.
+    reporter.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await reporter
 
 
 async def run_tail(
@@ -237,13 +304,18 @@ async def run_tail(
 ) -> None:
     """Follow ``paths`` until ``stop`` is set, feeding every new line to ``ingest``."""
     followers = [FileFollower(p, from_start=from_start) for p in paths]
+    checks = {f.path: FormatCheck(f.path, ingest.log_format) for f in followers}
     reporter = asyncio.create_task(_report_every(ingest, stats_every, stop))
     try:
         while True:
             for f in followers:
                 block = f.poll()
                 while block:
+                    before = ingest.lines, ingest.malformed
                     ingest.feed(block)
+                    checks[f.path].saw(
+                        block, ingest.lines - before[0], ingest.malformed - before[1]
+                    )
                     await asyncio.sleep(0)  # a big backlog must not starve /metrics
                     block = f.poll()
             ingest.flush()  # idle: what was read is counted now, not at the next busy moment
@@ -255,7 +327,7 @@ async def run_tail(
         for f in followers:
             f.close()
         ingest.flush()
-        await reporter
+        await _stop_reporter(reporter)
 
 
 async def run_syslog(
@@ -265,10 +337,14 @@ async def run_syslog(
     *,
     flush_every: float = 0.1,
     stats_every: float = 60.0,
+    allow: Container[str] | None = None,
 ) -> None:
-    """Receive datagrams on ``listen`` until ``stop`` is set (batched every ``flush_every``)."""
+    """Receive datagrams on ``listen`` until ``stop`` is set (batched every ``flush_every``).
+
+    Only datagrams from ``allow`` (addresses/networks; default loopback) are read."""
     pending: list[bytes] = []
     bad = 0
+    refused: set[str] = set()  # senders already logged (bounded)
 
     def on_message(message: bytes) -> None:
         pending.append(message + b"\n")
@@ -281,13 +357,19 @@ async def run_syslog(
         ingest.malformed += 1
         _MALFORMED.inc()
 
+    def on_refused(sender: str) -> None:
+        EDGE_SYSLOG_REFUSED.inc()
+        if sender not in refused and len(refused) < 100:
+            refused.add(sender)
+            log.warning("dropping syslog datagrams from %s: not an allowed sender", sender)
+
     def flush() -> None:
         if pending:
             block = b"".join(pending)
             pending.clear()
             ingest.feed(block)
 
-    transport = await syslog.listen(listen, on_message, on_bad)
+    transport = await syslog.listen(listen, on_message, on_bad, allow=allow, on_refused=on_refused)
     reporter = asyncio.create_task(_report_every(ingest, stats_every, stop))
     try:
         while not stop.is_set():
@@ -299,6 +381,6 @@ async def run_syslog(
         transport.close()
         flush()
         ingest.flush()
-        await reporter
+        await _stop_reporter(reporter)
     if bad:
         log.info("%d datagram(s) without syslog framing were skipped", bad)

@@ -2,11 +2,16 @@
 
 Counting rules (also in ``dpi-report --help``):
 
-- requests come from nginx logs only (event files hold no denominator); without logs the
-  rates, intervals and the test are left out (``null`` in JSON);
+- requests come from nginx logs and packet captures only (event files hold no
+  denominator; a capture counts like a log below); without them the rates, intervals and
+  the test are left out (``null`` in JSON);
 - a corrupted request found in a log and an event describing the same request (same
   client and kind, times within 2 s: ``dpi-watch`` read the same log, or the ASGI sensor saw
   it) are counted once;
+- with logs among the inputs, an event that matches no corrupted log line is **set apart**
+  (:class:`Unmatched`, with the reason) and never counted: its request is not among the
+  logs' requests, so counting it would test a network on corruption without its traffic
+  (one such event from a network with no logged request gave p = 0.0002 and a flag);
 - an event's AS is the one its attributor resolved; a log line's AS comes from
   ``--asn-table`` (AS 0, "unknown", without one or when no prefix holds the client).
 """
@@ -15,10 +20,11 @@ from __future__ import annotations
 
 import math
 import time
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Literal
 
 from middleware.attribution.prefix_table import PrefixTable
 from middleware.report.inputs import Collected, Corrupted, InputStats
@@ -28,7 +34,17 @@ from middleware.signed import KeyRing
 
 SCHEMA: Final = "edgeward.dpi-report/1"
 _SAME_EVENT_SECONDS: Final = 2.0
-_NICE_BUCKETS: Final = (60, 300, 600, 900, 1800, 3600, 3 * 3600, 6 * 3600, 86400, 7 * 86400)
+HOUR: Final = 3600
+DAY: Final = 86400
+_HOURLY_UP_TO: Final = 31 * DAY  # a longer span is charted per day (at most ~750 bars)
+
+Reason = Literal["before_logs", "after_logs", "no_log_line"]
+REASONS: Final[dict[Reason, str]] = {
+    "before_logs": "before the logs' time span",
+    "after_logs": "after the logs' time span",
+    "no_log_line": "within the logs' span, but no log line shows it (a request other logs "
+    "hold, or damage a log line cannot show, e.g. in a header)",
+}
 
 
 @dataclass
@@ -42,6 +58,17 @@ class AsnRow:
     ci95: tuple[float, float] | None = None
     p_value: float | None = None
     flagged: bool = False
+    first: float | None = None  # first and last corrupted request (Unix seconds)
+    last: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unmatched:
+    """An event whose request the logs do not hold: reported apart, never counted."""
+
+    event: Corrupted
+    asn: int
+    reason: Reason
 
 
 @dataclass
@@ -56,6 +83,11 @@ class Report:
     bucket_seconds: int
     timeline: dict[int, list[tuple[int, int]]]  # asn → [(bucket start, corrupted)]
     recoveries: list[Recovery] | None
+    logs_span: tuple[float, float] | None = None  # the logs' first and last line
+    events_span: tuple[float, float] | None = None  # of all events read
+    axis: tuple[int, int] | None = None  # the chart's time axis [start, end), whole buckets
+    unmatched: list[Unmatched] = field(default_factory=list)
+    recovery_skipped: int = 0  # signed URLs left untried: the budget ran out
     generated_at: float = field(default_factory=time.time)
     captured: list[Corrupted] = field(default_factory=list)  # events read from captures
 
@@ -63,28 +95,100 @@ class Report:
     def flagged(self) -> list[AsnRow]:
         return [r for r in self.rows if r.flagged]
 
+    def unmatched_by_reason(self) -> dict[Reason, int]:
+        counts = Counter(u.reason for u in self.unmatched)
+        return {r: counts[r] for r in REASONS if counts[r]}
 
-def _dedupe(corrupted: list[Corrupted]) -> list[Corrupted]:
-    """Drop events that describe a request a log line already showed."""
+
+def span_of(stats: list[InputStats]) -> tuple[float, float] | None:
+    spans = [s.span for s in stats if s.span is not None]
+    return (min(a for a, _ in spans), max(b for _, b in spans)) if spans else None
+
+
+def _holds_request(c: Corrupted) -> bool:
+    """Found in an input that also counts the request: a log line, or a capture (known by
+    its evidence, not by ``origin``, which an event file may spell any way)."""
+    return c.origin == "log" or c.capture is not None
+
+
+def _split(
+    corrupted: list[Corrupted], logs_span: tuple[float, float] | None, has_logs: bool
+) -> tuple[list[Corrupted], list[tuple[Corrupted, Reason]]]:
+    """``(counted, set apart)``: events that repeat a log line are dropped; with logs,
+    events that match none are set apart with the reason. A capture's corrupted request
+    is one of the capture's own requests: counted, and matched like a log line."""
     logged: dict[tuple[str, str], list[float]] = {}
     for c in corrupted:
-        if c.origin == "log":
+        if _holds_request(c):
             logged.setdefault((c.client, c.kind), []).append(c.time)
-    out = []
+    for times in logged.values():
+        times.sort()
+    counted: list[Corrupted] = []
+    apart: list[tuple[Corrupted, Reason]] = []
     for c in corrupted:
-        if c.origin != "log":
-            times = logged.get((c.client, c.kind), ())
-            if any(abs(t - c.time) <= _SAME_EVENT_SECONDS for t in times):
+        if not _holds_request(c):
+            times = logged.get((c.client, c.kind), [])
+            i = bisect_left(times, c.time - _SAME_EVENT_SECONDS)
+            if i < len(times) and times[i] <= c.time + _SAME_EVENT_SECONDS:
+                continue  # the log line is counted
+            if has_logs:
+                reason: Reason = "no_log_line"
+                if logs_span is not None and c.time < logs_span[0] - _SAME_EVENT_SECONDS:
+                    reason = "before_logs"
+                elif logs_span is not None and c.time > logs_span[1] + _SAME_EVENT_SECONDS:
+                    reason = "after_logs"
+                apart.append((c, reason))
                 continue
-        out.append(c)
+        counted.append(c)
+    return counted, apart
+
+
+def _axis(span: tuple[float, float] | None) -> tuple[int, tuple[int, int] | None]:
+    """Bucket size (an hour, a day beyond a month) and the axis covering ``span``."""
+    if span is None:
+        return HOUR, None
+    size = HOUR if span[1] - span[0] <= _HOURLY_UP_TO else DAY
+    start = int(span[0] // size * size)
+    return size, (start, int(span[1] // size * size) + size)
+
+
+def _recover_all(
+    targets: list[bytes],
+    keys: KeyRing,
+    *,
+    max_tries: int | None,
+    max_urls: int | None,
+    seconds: float | None,
+    on_recovery: Callable[[int, int], None] | None,
+) -> tuple[list[Recovery], int]:
+    """Recover each distinct target within a total budget: ``(recoveries, skipped)``.
+
+    Forged URLs cost the full search (about 73 ms each), so without a budget a flood of
+    them would hold the report for hours; whatever the budget leaves is counted.
+    """
+    distinct = list(dict.fromkeys(targets))
+    todo = distinct if max_urls is None else distinct[:max_urls]
+    if on_recovery is not None:
+        on_recovery(0, len(todo))
+    deadline = None if seconds is None else time.monotonic() + seconds
+    out: list[Recovery] = []
+    kwargs = {} if max_tries is None else {"max_tries": max_tries}
+    for target in todo:
+        if deadline is not None and time.monotonic() >= deadline:
+            break
+        out.append(recover(target, keys, **kwargs))
+        if on_recovery is not None:
+            on_recovery(len(out), len(todo))
+    return out, len(distinct) - len(out)
+
+
+def _interleave(groups: list[list[bytes]]) -> list[bytes]:
+    """Round-robin over the groups: one network's flood cannot starve the others."""
+    out: list[bytes] = []
+    depth = max((len(g) for g in groups), default=0)
+    for i in range(depth):
+        out.extend(g[i] for g in groups if i < len(g))
     return out
-
-
-def _bucket_size(span: float) -> int:
-    for size in _NICE_BUCKETS:
-        if span / size <= 60:
-            return size
-    return _NICE_BUCKETS[-1]
 
 
 def build_report(
@@ -94,6 +198,8 @@ def build_report(
     alpha: float = 0.05,
     keys: KeyRing | None = None,
     max_tries: int | None = None,
+    recover_max: int | None = None,
+    recover_seconds: float | None = None,
     on_recovery: Callable[[int, int], None] | None = None,
 ) -> Report:
     asn_cache: dict[str, int] = {}
@@ -108,7 +214,10 @@ def build_report(
     requests: Counter[int] = Counter()
     for client, n in collected.clients.items():
         requests[asn_of(client.decode("ascii", "replace"))] += n
-    corrupted = _dedupe(collected.corrupted)
+    has_logs = collected.has_logs
+    logs_span = span_of([i for i in collected.inputs if i.kind != "events"])
+    events_span = span_of([i for i in collected.inputs if i.kind == "events"])
+    corrupted, apart = _split(collected.corrupted, logs_span, has_logs)
     names: dict[int, str] = {}
     by_asn: dict[int, list[Corrupted]] = {}
     for c in corrupted:
@@ -116,7 +225,10 @@ def build_report(
         by_asn.setdefault(asn, []).append(c)
         if c.as_name:
             names.setdefault(asn, c.as_name)
-    has_logs = collected.has_logs
+    unmatched = [
+        Unmatched(c, c.asn if c.asn is not None else asn_of(c.client), reason)
+        for c, reason in apart
+    ]
     total_n = sum(requests.values()) if has_logs else None
     total_k = len(corrupted)
     asns = set(requests) | set(by_asn)
@@ -129,15 +241,17 @@ def build_report(
         name = (table.name(asn) if table is not None else "") or names.get(asn, "")
         row = AsnRow(asn, name, requests.get(asn, 0) if has_logs else None, k)
         row.kinds = dict(Counter(c.kind for c in hits))
+        times = [c.time for c in hits if c.time > 0]
+        if times:
+            row.first, row.last = min(times), max(times)
         if row.requests is not None and total_n:
-            n = row.requests
-            # Events the logs did not see (an ASGI event with no log input for its
-            # request) can make k exceed n; the rate is then capped, the test still holds.
-            n_eff = max(n, k)
+            # Every counted corrupted request is a logged request, so k <= n; the max()
+            # only guards the statistics against a line counted in one pass, not the other.
+            n = max(row.requests, k)
             big_n = max(total_n, total_k)
-            row.rate = k / n_eff if n_eff else None
-            row.ci95 = wilson(k, n_eff) if n_eff else None
-            row.p_value = fisher_greater(k, n_eff, total_k, big_n) if n_eff else None
+            row.rate = k / n if n else None
+            row.ci95 = wilson(k, n) if n else None
+            row.p_value = fisher_greater(k, n, total_k, big_n) if n else None
             row.flagged = (
                 threshold is not None
                 and row.p_value is not None
@@ -154,21 +268,35 @@ def build_report(
             r.asn,
         )
     )
-    times = [c.time for c in corrupted if c.time > 0]
-    size = _bucket_size(max(times) - min(times)) if times else 3600
+    counted_times = [c.time for c in corrupted if c.time > 0]
+    chart_span = logs_span if has_logs else None
+    if chart_span is None and counted_times:
+        chart_span = (min(counted_times), max(counted_times))
+    size, axis = _axis(chart_span)
     timeline: dict[int, list[tuple[int, int]]] = {}
     for asn, hits in by_asn.items():
         buckets = Counter(int(c.time // size * size) for c in hits if c.time > 0)
         timeline[asn] = sorted(buckets.items())
+    if axis is not None and counted_times:  # a log line's time outside its block's span
+        lo = int(min(counted_times) // size * size)
+        hi = int(max(counted_times) // size * size) + size
+        axis = (min(axis[0], lo), max(axis[1], hi))
     recoveries = None
+    skipped = 0
     if keys is not None:
-        recoveries = []
-        signed = [c.target for c in corrupted if c.target is not None and is_signed(c.target)]
-        for i, target in enumerate(signed):
-            kwargs = {} if max_tries is None else {"max_tries": max_tries}
-            recoveries.append(recover(target, keys, **kwargs))
-            if on_recovery is not None:
-                on_recovery(i + 1, len(signed))
+        order = {r.asn: i for i, r in enumerate(rows)}
+        groups = [
+            [c.target for c in by_asn[asn] if c.target is not None and is_signed(c.target)]
+            for asn in sorted(by_asn, key=order.__getitem__)
+        ]
+        recoveries, skipped = _recover_all(
+            _interleave(groups),
+            keys,
+            max_tries=max_tries,
+            max_urls=recover_max,
+            seconds=recover_seconds,
+            on_recovery=on_recovery,
+        )
     return Report(
         rows=rows,
         inputs=collected.inputs,
@@ -180,6 +308,11 @@ def build_report(
         bucket_seconds=size,
         timeline=timeline,
         recoveries=recoveries,
+        logs_span=logs_span,
+        events_span=events_span,
+        axis=axis,
+        unmatched=unmatched,
+        recovery_skipped=skipped,
         captured=[c for c in corrupted if c.capture is not None],
     )
 

@@ -34,6 +34,10 @@ from middleware.edge.realip import TrustedProxies
 
 InputKind = Literal["nginx-combined", "nginx-json", "events", "pcap", "pcapng"]
 _BLOCK: Final = 4 << 20
+# Times a report can show: 1970 up to the end of year 9999 (what ``time.gmtime`` and
+# the ISO format handle). An event or log line outside is not one nginx or a sensor wrote.
+MAX_TIME: Final = 253402300799.0
+_EDGE_TRIES: Final = 16  # lines tried at each end of a block for the time span
 
 
 class InputError(ValueError):
@@ -58,11 +62,33 @@ class Corrupted:
 
 @dataclass
 class InputStats:
+    """One input: its kind, lines read, malformed lines, and the time span it covers.
+
+    ``first``/``last`` (Unix seconds, ``None`` when no line carried a time): for events
+    and JSON logs the earliest and latest time read; for ``combined`` logs, read in blocks
+    without parsing every line, those of the first and last lines of each 4 MB block
+    (nginx writes in time order, so that is the span up to a request's duration).
+    """
+
     path: str
     kind: InputKind
     lines: int = 0  # requests, for a capture
     malformed: int = 0
     capture: CaptureStats | None = None
+    first: float | None = None
+    last: float | None = None
+
+    @property
+    def span(self) -> tuple[float, float] | None:
+        return None if self.first is None or self.last is None else (self.first, self.last)
+
+    def saw(self, t: float) -> None:
+        if t <= 0:
+            return  # a log line without a usable time
+        if self.first is None or t < self.first:
+            self.first = t
+        if self.last is None or t > self.last:
+            self.last = t
 
 
 @dataclass
@@ -114,7 +140,7 @@ def sniff(first_line: bytes) -> InputKind:
     if text.startswith(b"{"):
         try:
             obj = json.loads(text.decode("utf-8", "surrogateescape"))
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting, a 5,000-digit number
             return "nginx-json"
         if isinstance(obj, dict) and "kind" in obj and "source" in obj:
             return "events"
@@ -150,23 +176,64 @@ def _finding(record: LogRecord, client: str) -> Corrupted | None:
     )
 
 
-def _event(obj: object) -> Corrupted | None:
-    if not isinstance(obj, dict):
+def _time(value: object) -> float | None:
+    """An event's time: a finite number (or numeric text) within :data:`MAX_TIME`."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
         return None
     try:
-        asn = obj.get("asn")
-        return Corrupted(
-            time=float(obj["time"]),
-            client=str(obj["client"]),
-            kind=str(obj["kind"]),
-            evidence_hex=str(obj.get("evidence_hex", "")),
-            offset=int(obj.get("offset", -1)),
-            origin=str(obj["source"]),
-            asn=asn if isinstance(asn, int) and not isinstance(asn, bool) else None,
-            as_name=str(obj.get("as_name") or ""),
-        )
-    except (KeyError, TypeError, ValueError):
+        t = float(value)
+    except (ValueError, OverflowError):  # "x"; an int beyond float's range
         return None
+    return t if 0 <= t <= MAX_TIME else None  # NaN fails both comparisons
+
+
+def _int(value: object, default: int) -> int | None:
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) >= 1 << 63:
+        return None
+    return value
+
+
+def _text(value: str) -> str:
+    """JSON allows lone surrogates (``"\\udcff"``); no output encoding does."""
+    return value.encode("utf-8", "replace").decode("utf-8")
+
+
+def event_of(obj: object) -> Corrupted | None:
+    """The corrupted request an events-file object describes; ``None`` if it is none.
+
+    Documented contract (fuzzed): any JSON value gives a :class:`Corrupted` or ``None``,
+    never an exception. Required: ``time`` (finite, 1970-9999), ``client``, ``kind`` and
+    ``source`` (strings); ``asn`` is kept only when it is a 32-bit AS number.
+    """
+    if not isinstance(obj, dict):
+        return None
+    t = _time(obj.get("time"))
+    client, kind, source = obj.get("client"), obj.get("kind"), obj.get("source")
+    offset = _int(obj.get("offset"), -1)
+    if (
+        t is None
+        or offset is None
+        or not isinstance(client, str)
+        or not isinstance(kind, str)
+        or not isinstance(source, str)
+    ):
+        return None
+    asn = obj.get("asn")
+    name = obj.get("as_name")
+    evidence = obj.get("evidence_hex")
+    is_asn = isinstance(asn, int) and not isinstance(asn, bool) and 0 <= asn < 1 << 32
+    return Corrupted(
+        time=t,
+        client=_text(client),
+        kind=_text(kind),
+        evidence_hex=_text(evidence) if isinstance(evidence, str) else "",
+        offset=offset,
+        origin=_text(source),
+        asn=asn if is_asn and isinstance(asn, int) else None,
+        as_name=_text(name) if isinstance(name, str) else "",
+    )
 
 
 def read_file(
@@ -189,6 +256,7 @@ def read_file(
             if scan is not None:
                 scan.feed(block)
                 into.clients.update(scan.take())  # a list: counted by C code
+                _block_span(block, stats)
             else:
                 _read_json_lines(block, kind, into, stats, trusted)
             if advance is not None:
@@ -214,6 +282,20 @@ def read_file(
     return stats
 
 
+def _block_span(block: bytes, stats: InputStats) -> None:
+    """Widen ``stats``' span by the first and last lines of ``block`` that parse."""
+    lines = block.split(b"\n")
+    for candidates in (lines[:_EDGE_TRIES], lines[::-1][:_EDGE_TRIES]):
+        for line in candidates:
+            try:
+                t = parse_combined(line).time
+            except (MalformedLine, ValueError, OverflowError):
+                continue
+            if 0 < t <= MAX_TIME:
+                stats.saw(t)
+                break
+
+
 def _read_json_lines(
     block: bytes,
     kind: InputKind,
@@ -227,19 +309,25 @@ def _read_json_lines(
         stats.lines += 1
         if kind == "events":
             try:
-                event = _event(json.loads(line))
-            except ValueError:
+                event = event_of(json.loads(line))
+            except (ValueError, RecursionError):  # not JSON, 5,000 digits, 200,000 '['
                 event = None
             if event is None:
                 stats.malformed += 1
             else:
                 into.corrupted.append(event)
+                stats.saw(event.time)
             continue
         try:
             record = parse_json(line)
-        except MalformedLine:
+        except (MalformedLine, ValueError, RecursionError, OverflowError):
+            # parse_json's own error, or a number Python refuses (a 5,000-digit status)
             stats.malformed += 1
             continue
+        if not (0 <= record.time <= MAX_TIME):  # "msec": "1e400" or NaN: not nginx's
+            stats.malformed += 1
+            continue
+        stats.saw(record.time)
         client = trusted.client_of(record) if trusted else record.client
         into.clients[client.encode()] += 1
         if needs_classify(record.request):
@@ -262,6 +350,9 @@ def _read_capture(
         raise InputError(str(exc)) from None
     stats = InputStats(str(path), result.stats.format, lines=result.stats.requests)
     stats.capture = result.stats
+    for t in (result.first, result.last):
+        if t is not None and t <= MAX_TIME:
+            stats.saw(t)
     into.clients.update(result.clients)
     for e in result.events:
         into.corrupted.append(

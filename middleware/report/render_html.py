@@ -1,8 +1,10 @@
 """``dpi-report --html OUT``: one self-contained page (inline CSS and SVG, no scripts, no
 external assets), so it can be mailed or opened offline.
 
-The chart is a stacked bar chart of corrupted requests per time bucket, one colour per
-network (the eight with the most corrupted requests; the rest stacked as "other").
+The chart is a stacked bar chart of corrupted requests per hour (per day beyond a month),
+one colour per network (the eight with the most corrupted requests; the rest stacked as
+"other"). Its time axis covers the logs' whole span, so a quiet stretch shows as quiet,
+with ticks on whole hours or days.
 """
 
 from __future__ import annotations
@@ -12,28 +14,61 @@ import time
 from collections import Counter
 from typing import Final
 
-from middleware.report.build import Report
+from middleware.report.build import DAY, HOUR, REASONS, Report
 from middleware.report.render_capture import render_capture_html
 from middleware.report.render_json import escape_bytes
-from middleware.report.render_text import p_text, pct
+from middleware.report.render_text import (
+    asn_text,
+    count,
+    p_text,
+    rate_and_interval,
+    span_text,
+    utc,
+)
 
 _COLOURS: Final = (
     "#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
 )  # fmt: skip
 _OTHER_COLOUR: Final = "#999999"
-_W: Final = 860
+_W: Final = 900
 _H: Final = 260
-_PAD_L: Final = 48
+_PAD_L: Final = 56
 _PAD_B: Final = 36
 
 
-def _utc(t: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(t))
+def _tick_step(span: int) -> int:
+    """A tick every 1, 2, 3, 6 or 12 hours, or 1, 2, 7, 14 or 28 days: at most 8 ticks."""
+    for step in (*(h * HOUR for h in (1, 2, 3, 6, 12)), *(d * DAY for d in (1, 2, 7, 14, 28))):
+        if span / step <= 8:
+            return step
+    return -(-span // 8 // DAY) * DAY
+
+
+def ticks(t0: int, t1: int) -> list[tuple[int, str]]:
+    """Readable time ticks on ``[t0, t1]``: whole hours or days (UTC), with their labels.
+
+    Hour ticks show ``HH:00``, plus the date on the first tick and at each midnight; day
+    ticks show the date.
+    """
+    step = _tick_step(max(t1 - t0, 1))
+    align = DAY if step >= DAY else step  # days count from the first midnight
+    first = -(-t0 // align) * align
+    out = []
+    for i, t in enumerate(range(first, t1 + 1, step)):
+        tm = time.gmtime(t)
+        if step >= DAY:
+            label = time.strftime("%Y-%m-%d", tm)
+        elif i == 0 or (tm.tm_hour == 0 and tm.tm_min == 0):
+            label = time.strftime("%m-%d %H:00", tm)
+        else:
+            label = time.strftime("%H:00", tm)
+        out.append((t, label))
+    return out
 
 
 def chart_svg(report: Report) -> str:
     totals = Counter({asn: sum(k for _, k in pts) for asn, pts in report.timeline.items()})
-    if not totals:
+    if not totals or report.axis is None:
         return '<p class="muted">No corrupted requests: nothing to chart.</p>'
     top = [asn for asn, _ in totals.most_common(len(_COLOURS))]
     colour: dict[int | None, str] = {asn: _COLOURS[i] for i, asn in enumerate(top)}
@@ -44,42 +79,45 @@ def chart_svg(report: Report) -> str:
             cell = stacks.setdefault(t, {})
             cell[key] = cell.get(key, 0) + k
     size = report.bucket_seconds
-    t0, t1 = min(stacks), max(stacks) + size
-    n_buckets = max(1, (t1 - t0) // size)
+    t0, t1 = report.axis  # the logs' whole span, in whole buckets
     peak = max(sum(c.values()) for c in stacks.values())
+    y_step = max(1, -(-peak // 4))
+    y_top = y_step * -(-peak // y_step)
     plot_w, plot_h = _W - _PAD_L - 10, _H - _PAD_B - 10
-    bar_w = plot_w / n_buckets
+    bar_w = plot_w * size / (t1 - t0)
+    unit = "hour" if size == HOUR else "day"
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_W} {_H}" width="{_W}" '
-        f'height="{_H}" role="img" aria-label="corrupted requests by network over time">'
+        f'height="{_H}" role="img" aria-label="corrupted requests per {unit} by network">'
     ]
-    for i in range(5):  # y grid and labels
-        v = peak * i / 4
-        y = 10 + plot_h - plot_h * i / 4
+    for v in range(0, y_top + 1, y_step):  # y grid and labels: whole requests
+        y = 10 + plot_h - plot_h * v / y_top
         parts.append(
             f'<line x1="{_PAD_L}" y1="{y:.1f}" x2="{_W - 10}" y2="{y:.1f}" stroke="#ddd"/>'
-            f'<text x="{_PAD_L - 6}" y="{y + 4:.1f}" text-anchor="end">{v:.3g}</text>'
+            f'<text x="{_PAD_L - 6}" y="{y + 4:.1f}" text-anchor="end">{count(v)}</text>'
         )
     for t, cell in sorted(stacks.items()):
-        x = _PAD_L + (t - t0) / size * bar_w
+        x = _PAD_L + (t - t0) / (t1 - t0) * plot_w
         y = 10 + plot_h
         for key in [*top, None]:
             k = cell.get(key, 0)
             if not k:
                 continue
-            h = plot_h * k / peak
+            h = plot_h * k / y_top
             y -= h
             name = f"AS{key}" if key else "other"
             parts.append(
                 f'<rect x="{x + 0.5:.1f}" y="{y:.1f}" width="{max(bar_w - 1, 1):.1f}" '
                 f'height="{h:.1f}" fill="{colour.get(key, _OTHER_COLOUR)}">'
-                f"<title>{html.escape(name)} {_utc(t)} UTC: {k}</title></rect>"
+                f"<title>{html.escape(name)} {utc(t)} UTC: {k}</title></rect>"
             )
-    for i in range(5):  # x labels
-        at = t0 + (t1 - t0) * i / 4
-        x = _PAD_L + plot_w * i / 4
-        anchor = "start" if i == 0 else "end" if i == 4 else "middle"
-        parts.append(f'<text x="{x:.1f}" y="{_H - 14}" text-anchor="{anchor}">{_utc(at)}</text>')
+    for t, label in ticks(t0, t1):  # x ticks: whole hours or days
+        x = _PAD_L + (t - t0) / (t1 - t0) * plot_w
+        parts.append(
+            f'<line x1="{x:.1f}" y1="{10 + plot_h}" x2="{x:.1f}" y2="{14 + plot_h}" '
+            f'stroke="#999"/><text x="{x:.1f}" y="{_H - 14}" text-anchor="middle">'
+            f"{label}</text>"
+        )
     parts.append("</svg>")
     legend = "".join(
         f'<span class="key"><i style="background:{colour[a]}"></i>AS{a}</span>' for a in top
@@ -89,18 +127,25 @@ def chart_svg(report: Report) -> str:
     return "".join(parts) + f'<div class="legend">{legend}</div>'
 
 
+def _safe(text: str) -> str:
+    """Escaped for HTML; a path's undecodable bytes (surrogates) as ``\\xHH``."""
+    return html.escape(text.encode("utf-8", "backslashreplace").decode("utf-8"))
+
+
 def render_html(report: Report) -> str:
-    e = html.escape
+    e = _safe
     rows: list[str] = []
     for r in report.rows:
         if not (r.corrupted or r.flagged) and len(rows) >= 50:
             continue
-        ci = f"{pct(r.ci95[0])} – {pct(r.ci95[1])}" if r.ci95 else "—"
+        rate, ci = rate_and_interval(r.rate, r.ci95)
+        requests = count(r.requests) if r.requests is not None else "—"
         rows.append(
-            f'<tr class="{"flag" if r.flagged else ""}"><td>{r.asn or "unknown"}</td>'
-            f"<td>{e(r.name)}</td><td>{r.requests if r.requests is not None else '—'}</td>"
-            f"<td>{r.corrupted}</td><td>{e(pct(r.rate))}</td><td>{e(ci)}</td>"
-            f"<td>{e(p_text(r.p_value))}</td><td>{'significant' if r.flagged else ''}</td></tr>"
+            f'<tr class="{"flag" if r.flagged else ""}"><td>{asn_text(r.asn)}</td>'
+            f"<td>{e(r.name)}</td><td>{requests}</td><td>{count(r.corrupted)}</td>"
+            f"<td>{e(rate)}</td><td>{e(ci)}</td><td>{e(p_text(r.p_value))}</td>"
+            f"<td>{utc(r.first) if r.first else ''}</td><td>{utc(r.last) if r.last else ''}</td>"
+            f"<td>{'significant' if r.flagged else ''}</td></tr>"
         )
     flagged = ", ".join(f"AS{r.asn} {r.name}" for r in report.flagged) or "none"
     test = (
@@ -119,16 +164,41 @@ def render_html(report: Report) -> str:
             for r in ok[:50]
             if r.original is not None
         )
+        skipped = (
+            f" {count(report.recovery_skipped)} more were not tried: the recovery budget "
+            "ran out (<code>--recover-max</code>, <code>--recover-seconds</code>)."
+            if report.recovery_skipped
+            else ""
+        )
         recovery = (
-            f"<h2>Signed URLs</h2><p>Recovered {len(ok)} of {len(report.recoveries)}: each "
-            f"recovered URL verifies with the site's key, so it was damaged in transit, "
-            f"not forged.</p><ul>{items}</ul>"
+            f"<h2>Signed URLs</h2><p>Recovered {count(len(ok))} of "
+            f"{count(len(report.recoveries))}: each recovered URL verifies with the site's "
+            f"key, so it was damaged in transit, not forged.{skipped}</p><ul>{items}</ul>"
+        )
+    unmatched = ""
+    if report.unmatched:
+        reasons = "".join(
+            f"<li>{count(n)} {e(REASONS[reason])}</li>"
+            for reason, n in report.unmatched_by_reason().items()
+        )
+        unmatched = (
+            f"<h2>Events set apart</h2><p>{count(len(report.unmatched))} event(s) describe "
+            "requests the logs read do not hold: they are in no count above and never flag "
+            f"a network.</p><ul>{reasons}</ul>"
         )
     inputs = "".join(
-        f"<li><code>{e(i.path)}</code> ({i.kind}): {i.lines} lines, {i.malformed} malformed</li>"
+        f"<li><code>{e(i.path)}</code> ({i.kind}): {count(i.lines)} lines, "
+        f"{count(i.malformed)} malformed; "
+        f"{e(span_text(i.span))}</li>"
         for i in report.inputs
     )
-    requests = f"{report.requests:,}" if report.requests is not None else "—"
+    spans = ""
+    if report.logs_span is not None:
+        spans += f"Logs: {e(span_text(report.logs_span))}. "
+    if report.events_span is not None:
+        spans += f"Events: {e(span_text(report.events_span))}."
+    requests = count(report.requests) if report.requests is not None else "—"
+    unit = "hour" if report.bucket_seconds == HOUR else "day"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <title>edgeward dpi-report</title>
@@ -144,19 +214,22 @@ svg text {{ font-size: 11px; fill: #555; }}
 .muted {{ color: #777; }}
 </style></head><body>
 <h1>Corrupted requests by network</h1>
-<p>{requests} requests, {report.corrupted} corrupted.
+<p>{requests} requests, {count(report.corrupted)} corrupted.
 Significant: <strong>{e(flagged)}</strong>.</p>
+<p>{spans}</p>
 <p class="muted">{test}</p>
-<h2>Corrupted requests over time (bucket {report.bucket_seconds} s, UTC)</h2>
+<h2>Corrupted requests per {unit} (UTC)</h2>
 {chart_svg(report)}
 <h2>Networks</h2>
 <table><tr><th>AS</th><th>name</th><th>requests</th><th>corrupted</th><th>rate</th>
-<th>95 % Wilson interval</th><th>p</th><th></th></tr>
+<th>95 % Wilson interval</th><th>p</th><th>first corrupted (UTC)</th>
+<th>last corrupted (UTC)</th><th></th></tr>
 {"".join(rows)}
 </table>
+{unmatched}
 {recovery}
 {render_capture_html(report)}
 <h2>Inputs</h2><ul>{inputs}</ul>
-<p class="muted">Generated {_utc(report.generated_at)} UTC by edgeward dpi-report.</p>
+<p class="muted">Generated {utc(report.generated_at)} UTC by edgeward dpi-report.</p>
 </body></html>
 """

@@ -6,17 +6,21 @@ Keys are only ever added within a schema version, never renamed or removed::
       "schema": "edgeward.dpi-report/1",
       "generated_at": "2026-11-27T03:50:00Z",
       "inputs": [{"path": str, "kind": "nginx-combined"|"nginx-json"|"events",
-                  "lines": int, "malformed": int}],
+                  "lines": int, "malformed": int, "first": time|null, "last": time|null}],
+      "spans": {"logs": {"first": time, "last": time}|null, "events": same|null},
       "totals": {"requests": int|null, "corrupted": int, "rate": float|null,
                  "asns": int, "flagged": [int, ...]},
       "test": {"method": "fisher-exact-one-sided", "correction": "bonferroni",
                "alpha": 0.05, "tested": int, "threshold": float|null},
       "asns": [{"asn": int (0 = unknown), "name": str, "requests": int|null,
                 "corrupted": int, "kinds": {kind: int}, "rate": float|null,
-                "ci95": [low, high]|null, "p_value": float|null, "flagged": bool}],
-      "timeline": {"bucket_seconds": int,
+                "ci95": [low, high]|null, "p_value": float|null, "flagged": bool,
+                "first_corrupted": time|null, "last_corrupted": time|null}],
+      "unmatched_events": {"count": int, "reasons": {reason: int},
+                           "asns": {"<asn>": int}, "explained": {reason: str}},
+      "timeline": {"bucket_seconds": 3600|86400, "axis": [start, end]|null,
                    "series": {"<asn>": [[bucket_start_unix, corrupted], ...]}},
-      "recovery": null | {"attempted": int, "recovered": int,
+      "recovery": null | {"attempted": int, "recovered": int, "skipped": int,
                           "items": [{"corrupted": str, "original": str|null,
                                      "kid": str|null, "tries": int}]},
       "captures": {"inputs": [{"path": str, "format": "pcap"|"pcapng", "frames": int,
@@ -28,17 +32,21 @@ Keys are only ever added within a schema version, never renamed or removed::
                                "proxied"}]}
     }
 
-``asns`` is sorted: flagged first, then by p-value, corrupted count, requests. Corrupted
-targets are written with nginx's ``\\xHH`` escaping (the JSON stays ASCII).
+``time`` is ISO 8601 UTC (``2026-11-27T03:35:15Z``). ``unmatched_events``: events set
+apart because the logs read do not hold their request (reasons ``before_logs``,
+``after_logs``, ``no_log_line``); they are in no count above. ``asns`` is sorted: flagged
+first, then by p-value, corrupted count, requests. Corrupted targets are written with
+nginx's ``\\xHH`` escaping (the JSON stays ASCII).
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from typing import Any
 
-from middleware.report.build import SCHEMA, Report, clean_float
+from middleware.report.build import REASONS, SCHEMA, Report, clean_float
 
 
 def escape_bytes(data: bytes) -> str:
@@ -48,12 +56,21 @@ def escape_bytes(data: bytes) -> str:
     )
 
 
+def iso(t: float | None) -> str | None:
+    return None if t is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def _span(span: tuple[float, float] | None) -> dict[str, str | None] | None:
+    return None if span is None else {"first": iso(span[0]), "last": iso(span[1])}
+
+
 def to_dict(report: Report) -> dict[str, Any]:
     recovery = None
     if report.recoveries is not None:
         recovery = {
             "attempted": len(report.recoveries),
             "recovered": sum(1 for r in report.recoveries if r.original is not None),
+            "skipped": report.recovery_skipped,
             "items": [
                 {
                     "corrupted": escape_bytes(r.corrupted),
@@ -67,11 +84,19 @@ def to_dict(report: Report) -> dict[str, Any]:
     total_rate = report.corrupted / report.requests if report.requests else None
     return {
         "schema": SCHEMA,
-        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(report.generated_at)),
+        "generated_at": iso(report.generated_at),
         "inputs": [
-            {"path": i.path, "kind": i.kind, "lines": i.lines, "malformed": i.malformed}
+            {
+                "path": i.path,
+                "kind": i.kind,
+                "lines": i.lines,
+                "malformed": i.malformed,
+                "first": iso(i.first),
+                "last": iso(i.last),
+            }
             for i in report.inputs
         ],
+        "spans": {"logs": _span(report.logs_span), "events": _span(report.events_span)},
         "totals": {
             "requests": report.requests,
             "corrupted": report.corrupted,
@@ -97,11 +122,22 @@ def to_dict(report: Report) -> dict[str, Any]:
                 "ci95": [r.ci95[0], r.ci95[1]] if r.ci95 is not None else None,
                 "p_value": clean_float(r.p_value),
                 "flagged": r.flagged,
+                "first_corrupted": iso(r.first),
+                "last_corrupted": iso(r.last),
             }
             for r in report.rows
         ],
+        "unmatched_events": {
+            "count": len(report.unmatched),
+            "reasons": dict(report.unmatched_by_reason()),
+            "asns": {
+                str(asn): n for asn, n in sorted(Counter(u.asn for u in report.unmatched).items())
+            },
+            "explained": dict(REASONS),
+        },
         "timeline": {
             "bucket_seconds": report.bucket_seconds,
+            "axis": list(report.axis) if report.axis is not None else None,
             "series": {
                 str(asn): [[t, k] for t, k in points]
                 for asn, points in sorted(report.timeline.items())

@@ -27,6 +27,7 @@ from typing import Final, Literal
 SEED_ASN: Final = 9506
 SEED_NAME: Final = "SINGTEL-AS-AP Singapore Telecommunications Ltd, Magix Services"
 _START: Final = 1795737600  # 2026-11-27T00:00:00Z
+_CHUNK: Final = 1 << 18  # lines formatted and written at a time
 _MONTHS: Final = (
     "Jan",
     "Feb",
@@ -212,11 +213,8 @@ def generate_log(
     times = [f" - - [{_time_local(_START + s)}] " for s in range(duration + 1)]
     n_tails = len(tails)
     step = duration / lines
-    out = [
-        pool[c][0] + times[int(i * step)] + tails[(i * 7919 + c) % n_tails]
-        for i, c in enumerate(seq)
-    ]
     truth = Truth(lines=lines)
+    special: dict[int, str] = {}  # line index → a corrupted line in its place
     if corrupted:
         if spread == "even":
             where = [int((j + 0.5) * lines / corrupted) for j in range(corrupted)]
@@ -236,12 +234,49 @@ def generate_log(
             escaped = _escape(b"GET " + raw + b" HTTP/1.1")
             truth.corrupted_targets.append(_escape(raw))
             truth.original_targets.append(original)
-            out[i] = f'{client}{times[int(i * step)]}"{escaped}" 400 157 "-" "-"\n'
+            special[i] = f'{client}{times[int(i * step)]}"{escaped}" 400 157 "-" "-"\n'
             asn = pool[seq[i]][1]
             truth.corrupted[asn] = truth.corrupted.get(asn, 0) + 1
     for c in seq:
         asn = pool[c][1]
         truth.requests[asn] = truth.requests.get(asn, 0) + 1
+    # Written a chunk at a time, so a log of any size needs memory for one chunk only.
     with path.open("w", encoding="ascii") as fh:
-        fh.write("".join(out))
+        for lo in range(0, lines, _CHUNK):
+            fh.write(
+                "".join(
+                    special.get(i)
+                    or pool[c][0] + times[int(i * step)] + tails[(i * 7919 + c) % n_tails]
+                    for i, c in enumerate(seq[lo : lo + _CHUNK], lo)
+                )
+            )
     return truth
+
+
+def default_corrupted(lines: int) -> int:
+    """A demo's incident size: 1 per 1,000 lines, at least 3 (enough to flag), at most 76."""
+    return min(76, max(3, lines // 1000), lines)
+
+
+def write_demo(
+    out: Path,
+    table: Path,
+    *,
+    lines: int,
+    seed: int = 1,
+    corrupted: int | None = None,
+    networks: int = 400,
+    hours: float = 6.0,
+) -> Truth:
+    """A log of ``lines`` with the seed's incident (AS9506), and its iptoasn table."""
+    nets = make_networks(networks, seed=seed, incident_rank=min(40, networks))
+    write_iptoasn(nets, table)
+    return generate_log(
+        out,
+        nets,
+        lines=lines,
+        corrupted=default_corrupted(lines) if corrupted is None else corrupted,
+        seed=seed,
+        duration=max(1, round(hours * 3600)),
+        clients=max(100, min(60_000, lines // 16)),
+    )

@@ -114,6 +114,8 @@ class KeyRing:
             raise KeyFileError(f"{p}: key file not readable (permission denied)") from None
         except UnicodeDecodeError:
             raise KeyFileError(f"{p}: key file is not UTF-8 text") from None
+        except OSError as exc:  # a directory, a path too long, an I/O error...
+            raise KeyFileError(f"{p}: cannot read key file ({exc.strerror or exc})") from None
         if mode & 0o077:
             log.warning("key file %s is readable by group or others; chmod 600 it", p)
         return cls.parse(text, source=str(p))

@@ -13,11 +13,18 @@ Compatibility is byte for byte, quirks included, so nginx and the app never disa
 
 - ``{uri}`` is nginx's ``$uri``: the path percent-decoded, slashes merged, ``.``/``..``
   resolved (``merge_slashes on``, the default);
+- the request-target ends at the first ``#``, as nginx's parser cuts it (``/a#b?x`` is
+  ``$uri=/a`` with no arguments); a path holding ``%00`` is refused (nginx answers 400);
 - parameters are found as nginx's ``$arg_*`` finds them: the first one whose name
   matches case-insensitively, value taken raw;
-- ``expires`` must be digits and > 0; the token may carry ``=`` padding (ignored with
-  anything after it), must be at most 24 characters and decode to 16 bytes; the unused
-  low bits of its last character are ignored, as nginx's decoder ignores them;
+- ``expires`` is hashed **exactly as written** (``$secure_link_expires`` and
+  ``$arg_expires`` are the raw text: ``01893456000`` and ``1893456000`` are different
+  links), must be ASCII digits of any length (leading zeros included) whose value is
+  above 0 and at most nginx's ``NGX_MAX_TIME_T_VALUE``;
+- the token may carry ``=`` padding (ignored with anything after it), must be at most 24
+  characters, hold no ``,`` (nginx splits ``$arg_md5,$arg_expires`` at the first comma)
+  and decode to 16 bytes; the unused low bits of its last character are ignored, as
+  nginx's decoder ignores them;
 - the signature is checked before the expiry, so an expired forgery is a 403, not a 410.
 
 MD5 is what nginx offers; it is the edge's check. The native scheme (HMAC-SHA256, key
@@ -43,7 +50,7 @@ DEFAULT_TEMPLATE: Final = "{expires}{uri}{remote_addr} {secret}"
 FIELDS: Final = frozenset({"expires", "uri", "remote_addr", "secret"})
 PARAMS: Final = (b"md5", b"expires")
 _TOKEN_ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_MAX_TIME: Final = 2**63 - 1  # nginx's NGX_MAX_TIME_T_VALUE on 64-bit systems
+MAX_TIME: Final = 2**63 - 1  # nginx's NGX_MAX_TIME_T_VALUE on 64-bit systems
 
 
 class TemplateError(ValueError):
@@ -81,8 +88,8 @@ def nginx_uri(raw_path: bytes) -> bytes | None:
                 return None
             i = raw_path.find(b"%", i + 3)
         raw_path = unquote_to_bytes(raw_path)
-    if not raw_path.startswith(b"/"):
-        return None
+    if not raw_path.startswith(b"/") or b"\x00" in raw_path:
+        return None  # nginx: 400 for a NUL, decoded or raw
     try:  # latin-1 maps bytes to text one to one, so any byte survives the round trip
         return normalize_path(raw_path.decode("latin-1"), strict=True).encode("latin-1")
     except TargetError:
@@ -95,7 +102,7 @@ def _is_hex(two: bytes) -> bool:
 
 def decode_token(value: bytes) -> bytes | None:
     """nginx's ``ngx_decode_base64url`` as ``secure_link`` applies it, or ``None``."""
-    if len(value) > 24:
+    if len(value) > 24 or b"," in value:
         return None
     value = value.split(b"=", 1)[0]
     if value.translate(None, _TOKEN_ALPHABET) or len(value) % 4 == 1:
@@ -118,11 +125,13 @@ def first_arg(query: bytes, name: bytes) -> bytes | None:
 
 
 def parse_expires(value: bytes) -> int | None:
-    """nginx's ``ngx_atotm`` plus ``secure_link``'s "> 0" rule."""
-    if not value or not value.isdigit() or len(value) > 19:
+    """nginx's ``ngx_atotm`` plus ``secure_link``'s "> 0" rule: ASCII digits, any number
+    of leading zeros, a value up to ``NGX_MAX_TIME_T_VALUE``."""
+    digits = value.lstrip(b"0")
+    if not value or not value.isdigit() or len(digits) > 19:  # bytes: ASCII digits only
         return None
-    n = int(value)
-    return n if 0 < n <= _MAX_TIME else None
+    n = int(digits or b"0")
+    return n if 0 < n <= MAX_TIME else None
 
 
 class NginxScheme:
@@ -140,9 +149,10 @@ class NginxScheme:
     def __repr__(self) -> str:
         return f"NginxScheme(template={self.template!r}, secret=<hidden>)"
 
-    def digest(self, expires: int, uri: bytes, remote_addr: str) -> bytes:
+    def digest(self, expires: bytes, uri: bytes, remote_addr: str) -> bytes:
+        """MD5 of the expression; ``expires`` is the text as written in the URL."""
         values = {
-            "expires": str(expires).encode("ascii"),
+            "expires": expires,
             "uri": uri,
             "remote_addr": remote_addr.encode("ascii", "replace"),
             "secret": self._secret.reveal().encode("utf-8"),
@@ -150,8 +160,9 @@ class NginxScheme:
         expression = b"".join(lit + (values[f] if f else b"") for lit, f in self._parts)
         return hashlib.md5(expression, usedforsecurity=False).digest()
 
-    def token(self, expires: int, uri: bytes, remote_addr: str) -> str:
-        raw = self.digest(expires, uri, remote_addr)
+    def token(self, expires: int | bytes, uri: bytes, remote_addr: str) -> str:
+        text = expires if isinstance(expires, bytes) else str(expires).encode("ascii")
+        raw = self.digest(text, uri, remote_addr)
         return (
             binascii.b2a_base64(raw, newline=False)
             .rstrip(b"=")
@@ -166,8 +177,8 @@ class NginxScheme:
         taken = {n.lower() for n in query_names(query)} & {"md5", "expires"}
         if taken:
             raise TargetError(f"target already carries {', '.join(sorted(taken))}")
-        if expires_at <= 0:
-            raise ValueError(f"expiry must be a positive unix time, got {expires_at}")
+        if not 0 < expires_at <= MAX_TIME:
+            raise ValueError(f"expiry must be a unix time from 1 to {MAX_TIME}, got {expires_at}")
         uri = nginx_uri(path.encode("ascii"))
         if uri is None:
             raise TargetError(f"nginx would refuse this path itself (400): {path!r}")
@@ -179,6 +190,7 @@ class NginxScheme:
         self, target: bytes, remote_addr: str, *, now: float | None = None, leeway: int = 0
     ) -> Verdict:
         """Check a request-target as received. Never raises on any input."""
+        target = target.partition(b"#")[0]  # nginx's parser ends the target there
         path, _, query = target.partition(b"?")
         token = first_arg(query, b"md5")
         expires_raw = first_arg(query, b"expires")
@@ -187,9 +199,9 @@ class NginxScheme:
         expires = parse_expires(expires_raw) if expires_raw is not None else None
         received = decode_token(token) if token is not None else None
         uri = nginx_uri(path)
-        if expires is None or received is None or uri is None:
+        if expires_raw is None or expires is None or received is None or uri is None:
             return _rejected(target, "malformed")
-        if not hmac.compare_digest(self.digest(expires, uri, remote_addr), received):
+        if not hmac.compare_digest(self.digest(expires_raw, uri, remote_addr), received):
             return _rejected(target, "bad_signature")
         stripped = strip_params(target, PARAMS)
         if expires + leeway < (time.time() if now is None else now):

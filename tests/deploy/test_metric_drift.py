@@ -5,8 +5,7 @@ are taken from ``# TYPE`` lines: prometheus_client writes them for every declare
 also for labelled ones that have not seen a label set yet, so no traffic is needed to see
 a name (one request still goes through the app, the cheapest proof that it serves).
 
-A service that is not built yet (its command exits 3) is reported by name with the metric
-names left unchecked, as a skip; a service that runs but lacks a name fails.
+A service that runs but lacks a name fails.
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from edgeward import pki
 from middleware.demo import app as demo_app
 from middleware.edge.nginx_log import parse_combined
 from tests.deploy.render import (
+    DEPLOY,
     LOG_FORMATS,
     NGINX_DIR,
     NginxPorts,
@@ -118,6 +119,26 @@ def test_log_formats_file_has_both_formats() -> None:
     text = LOG_FORMATS.read_text()
     assert re.search(r"log_format\s+edgeward_json\s+escape=json", text)
     assert "edgeward_combined" in text
+
+
+def test_dpi_watch_flags_named_in_nginx_files_exist() -> None:
+    """A comment telling the reader to run ``dpi-watch ... --flag`` names a real flag."""
+    helps = "".join(
+        subprocess.run(
+            [str(BIN / "dpi-watch"), sub, "--help"], capture_output=True, text=True, check=True
+        ).stdout
+        for sub in ("tail", "syslog")
+    )
+    known = set(re.findall(r"--[a-z][a-z-]*", helps))
+    files = [*sorted((DEPLOY / "nginx").glob("*.conf")), DEPLOY / "k8s" / "app.yaml"]
+    named = {
+        (f.name, flag)
+        for f in files
+        for cmd in re.findall(r"dpi-watch[^`\n]*", f.read_text())
+        for flag in re.findall(r"--[a-z][a-z-]*", cmd)
+    }
+    assert named, "no dpi-watch command found in the nginx files"
+    assert {(f, flag) for f, flag in named if flag not in known} == set()
 
 
 @pytest.mark.parametrize("secure_link", [False, True], ids=["plain", "with-secure-link"])

@@ -222,7 +222,7 @@ def test_app_unit_command_serves_with_workers_in_multiprocess_mode(tmp_path: Pat
         import httpx
 
         assert httpx.get(f"http://127.0.0.1:{port}/", timeout=30).status_code == 200
-        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics/", timeout=30)
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30)
         assert metrics.status_code == 200
         assert "edgeward_" in metrics.text
     assert list((runtime / "edgeward-app").glob("*.db"))  # the workers wrote their files

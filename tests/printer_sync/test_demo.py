@@ -43,7 +43,6 @@ def _leaf(base: Path) -> x509.Certificate:
 def test_procfile_emulator_line_and_demo_config_push(tmp_path: Path) -> None:
     prepare(tmp_path)
     (service,) = [s for s in read_procfile() if s.name == "printer-emulator"]
-    assert service.built
     port = free_port()
     command = service.command.replace("127.0.0.1:9443", f"127.0.0.1:{port}")
     command = command.replace("printer-sync ", f"{sys.executable} -m printer_sync ", 1)

@@ -14,6 +14,7 @@ from typing import Any
 
 import uvicorn
 
+from edgeward.nginx_conf import main_conf, make_prefix
 from tests.support.net import free_port, wait_port
 from tests.support.tools import require_tool
 
@@ -109,27 +110,10 @@ def nginx(http_block: str, tmp: Path, *, extra_main: str = "") -> Iterator[Path]
     """
     binary = require_tool("nginx")
     prefix = tmp / "nginx"
-    (prefix / "logs").mkdir(parents=True, exist_ok=True)
-    (prefix / "tmp").mkdir(exist_ok=True)
-    user = "user root;\n" if os.geteuid() == 0 else ""
+    make_prefix(prefix)
     conf = prefix / "nginx.conf"
-    conf.write_text(
-        f"""{user}worker_processes 1;
-daemon off;
-pid {prefix}/nginx.pid;
-error_log {prefix}/logs/error.log info;
-{extra_main}
-events {{ worker_connections 256; }}
-http {{
-    client_body_temp_path {prefix}/tmp/body;
-    proxy_temp_path {prefix}/tmp/proxy;
-    fastcgi_temp_path {prefix}/tmp/fastcgi;
-    uwsgi_temp_path {prefix}/tmp/uwsgi;
-    scgi_temp_path {prefix}/tmp/scgi;
-{http_block.replace("{prefix}", str(prefix))}
-}}
-"""
-    )
+    block = http_block.replace("{prefix}", str(prefix))
+    conf.write_text(main_conf(prefix, block, extra_main=extra_main))
     check = subprocess.run(
         [binary, "-t", "-p", str(prefix), "-c", str(conf)], capture_output=True, text=True
     )

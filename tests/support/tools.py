@@ -7,12 +7,10 @@ Locally a missing tool skips the test with the command that installs it; with
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 
-# Debian keeps some daemons in sbin, which a non-root PATH may lack.
-_EXTRA_DIRS = ("/usr/sbin", "/sbin", "/usr/local/sbin")
+from edgeward.which import find_tool
 
 
 def in_ci() -> bool:
@@ -20,7 +18,7 @@ def in_ci() -> bool:
 
 
 def require_tool(name: str, package: str | None = None) -> str:
-    path = shutil.which(name) or shutil.which(name, path=os.pathsep.join(_EXTRA_DIRS))
+    path = find_tool(name)
     if path:
         return path
     hint = f"apt-get install -y {package or name}"

@@ -99,3 +99,26 @@ def test_progress_counts_every_byte_of_the_file(tmp_path: Path) -> None:
         assert result.stats.requests == 3000
         assert len(seen) >= 2 and all(n >= 0 for n in seen)
         assert sum(seen) == path.stat().st_size
+
+
+def test_events_are_matched_against_a_capture_like_log_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The capture holds its requests: its corrupted request is counted, an event repeating
+    it is counted once, an event before the capture's frames is set apart."""
+    t0 = 1_700_000_000.0
+    pcap = write(tmp_path / "edge.pcap", conversation(C4, S4, [CLEAN, BAD], t0=t0))
+    (captured,) = read_capture(pcap).events
+    same = {"time": t0 + 0.002, "client": C4, "kind": captured.finding.kind, "source": "asgi"}
+    before = same | {"time": t0 - 86400, "client": "198.51.100.9"}
+    events = tmp_path / "events.jsonl"
+    events.write_text("".join(json.dumps(e) + "\n" for e in (same, before)))
+    assert main(["--json", "--no-progress", str(pcap), str(events)]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert (doc["totals"]["requests"], doc["totals"]["corrupted"]) == (2, 1)
+    assert doc["unmatched_events"]["reasons"] == {"before_logs": 1}
+    assert (doc["inputs"][0]["first"], doc["inputs"][0]["last"]) == (
+        "2023-11-14T22:13:20Z",
+        "2023-11-14T22:13:20Z",
+    )
+    assert doc["spans"]["logs"] == {"first": "2023-11-14T22:13:20Z", "last": "2023-11-14T22:13:20Z"}

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from middleware.corruption.client_address import TrustedProxies, client_address, parse_address
+from middleware.corruption.client_address import AddressSet, client_address, parse_address
 
 LOCAL = ("127.0.0.1", "::1")
 CHAIN = ("127.0.0.1", "10.0.0.0/8")  # nginx on loopback, a load balancer in 10/8
@@ -73,7 +73,7 @@ CHAIN = ("127.0.0.1", "10.0.0.0/8")  # nginx on loopback, a load balancer in 10/
 def test_client_address(
     trusted: tuple[str, ...], peer: str | None, xff: list[str], expect: str | None
 ) -> None:
-    assert client_address(peer, xff, TrustedProxies(trusted)) == expect
+    assert client_address(peer, xff, AddressSet(trusted)) == expect
 
 
 @pytest.mark.parametrize(
@@ -88,7 +88,7 @@ def test_client_address(
 def test_trusted_proxies_from_a_list_or_a_comma_separated_string(
     spec: str | list[str], inside: str | None, outside: str | None
 ) -> None:
-    trusted = TrustedProxies(spec)
+    trusted = AddressSet(spec)
     assert inside is None or inside in trusted
     assert outside is None or outside not in trusted
 
@@ -96,9 +96,9 @@ def test_trusted_proxies_from_a_list_or_a_comma_separated_string(
 @pytest.mark.parametrize("bad", ["nope", "1.2.3.4/40", "10.0.0.1/8/1", "localhost", "1.2.3.4,x"])
 def test_a_bad_trusted_entry_is_refused_with_its_value(bad: str) -> None:
     with pytest.raises(ValueError, match="trusted_proxies"):
-        TrustedProxies([bad])
+        AddressSet([bad])
     with pytest.raises(ValueError, match="trusted_proxies"):
-        TrustedProxies(bad)
+        AddressSet(bad)
 
 
 @pytest.mark.parametrize(
@@ -120,7 +120,7 @@ def test_parse_address(text: str, expect: str | None) -> None:
 
 
 def test_membership_cache_stays_bounded() -> None:
-    trusted = TrustedProxies(["10.0.0.0/8"])
+    trusted = AddressSet(["10.0.0.0/8"])
     for i in range(10_000):
         assert f"10.0.{i // 256}.{i % 256}" in trusted
         assert f"11.0.{i // 256}.{i % 256}" not in trusted
@@ -143,7 +143,7 @@ def test_the_answer_is_the_peer_or_an_address_from_the_header(
     entries: list[str], peer: str
 ) -> None:
     header = ", ".join(entries)
-    trusted = TrustedProxies(LOCAL)
+    trusted = AddressSet(LOCAL)
     result = client_address(peer, [header], trusted)
     if peer == "203.0.113.9":
         assert result == peer  # an untrusted peer is never overridden

@@ -23,7 +23,7 @@ def test_the_demo_counts_a_damaged_link(tmp_path: Path, monkeypatch: pytest.Monk
         assert damaged.status_code == 400  # SignedURLMiddleware: corrupted, not forged
         deadline = time.monotonic() + 5
         while True:
-            metrics = client.get(url + "/metrics/").text
+            metrics = client.get(url + "/metrics").text
             seen = [
                 line
                 for line in metrics.splitlines()

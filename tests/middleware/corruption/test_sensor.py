@@ -171,7 +171,8 @@ def test_the_lifespan_starts_and_stops_the_attributor(events: Path) -> None:
         httpx.get(url + "/a%80%01")
         read_events(events, 1)
     assert not attributor._running()  # stopped with the app
-    assert attributor._out is None  # events file closed
+    lines = attributor.event_log.lines
+    assert lines is not None and not lines.is_open  # events file closed
 
 
 def test_defaults_work_alone(events: Path) -> None:

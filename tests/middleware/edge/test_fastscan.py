@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from middleware.edge.fastscan import CombinedScan, needs_classify
 from middleware.edge.nginx_log import MalformedLine, parse_combined
-from middleware.edge.realip import TrustedProxies
+from middleware.edge.realip import RealClient
 
 T = b"[27/Nov/2026:03:35:15 +0000]"
 
@@ -115,7 +115,7 @@ def test_one_odd_line_does_not_send_the_chunk_down_the_slow_path() -> None:
 
 
 def test_trusted_proxy_lines_are_attributed_to_the_forwarded_client() -> None:
-    scan = CombinedScan(TrustedProxies(["10.0.0.0/8"]))
+    scan = CombinedScan(RealClient(["10.0.0.0/8"]))
     scan.feed(
         line(b"10.0.0.5", b"/", b' "9.9.9.9, 10.0.0.7" "-"')
         + b"\n"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from middleware.edge.nginx_log import (
+    MAX_TIME,
     LogRecord,
     MalformedLine,
     parse_combined,
@@ -210,3 +212,78 @@ def test_parsers_never_raise_anything_but_malformed(data: bytes) -> None:
 def test_a_client_field_with_control_bytes_is_malformed() -> None:
     with pytest.raises(MalformedLine):
         parse_combined(b"\x00" + b"1.2.3.4 - - " + T + b' "GET / HTTP/1.1" 200 3 "-" "-"')
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        _json_line(status="9" * 5000),  # int() of > 4300 digits raises ValueError
+        _json_line(status="²00"),  # str.isdigit() is true, int() refuses it
+        _json_line(status="4000"),
+        _json_line(status=-1),
+        _json_line(msec=None).replace(b'"status": 200', b'"status": ' + b"9" * 5000),
+        _json_line(msec=None).replace(b'"status": 200', b'"status": 1e400'),
+        _json_line(msec="1e400"),
+        _json_line(msec="nan"),
+        _json_line(msec="-inf"),
+        _json_line(msec="-5"),
+        _json_line(msec="1e300"),
+        _json_line(msec="soon"),
+        _json_line().replace(b'"msec": 1795750515.123', b'"msec": 1e400'),
+        _json_line().replace(b'"msec": 1795750515.123', b'"msec": NaN'),
+        _json_line(msec=None, time="9999-12-31T23:59:59-14:00"),
+        _json_line(msec=None, time="0001-01-01T00:00:00+14:00"),
+    ],
+)
+def test_parse_json_refuses_out_of_range_numbers(line: bytes) -> None:
+    with pytest.raises(MalformedLine):
+        parse_json(line)
+
+
+def test_parse_combined_refuses_a_time_out_of_range() -> None:
+    line = b'1.2.3.4 - - [31/Dec/9999:23:59:59 -1400] "GET / HTTP/1.1" 200 3 "-" "-"'
+    with pytest.raises(MalformedLine):
+        parse_combined(line)
+
+
+# JSON text for one field's value: what a sender (anyone, over UDP) can put there.
+_JSON_VALUES = st.one_of(
+    st.integers().map(str),
+    st.integers(min_value=4000, max_value=6000).map(lambda n: "9" * n),  # a huge number
+    st.floats(allow_nan=True, allow_infinity=True).map(lambda f: json.dumps(f)),
+    st.sampled_from(["1e400", "-1e400", "NaN", "Infinity", "true", "null", "[]", "{}", '""']),
+    st.text(max_size=30).map(json.dumps),
+    st.text("0123456789.e+-", max_size=30).map(json.dumps),
+    st.integers(min_value=4000, max_value=6000).map(lambda n: json.dumps("9" * n)),
+)
+_JSON_FIELDS = ("msec", "time", "remote_addr", "request", "status", "http_x_forwarded_for")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(_JSON_FIELDS), _JSON_VALUES))
+def test_parse_json_fuzzed_fields_give_a_record_or_malformed(fields: dict[str, str]) -> None:
+    base = {"remote_addr": '"1.2.3.4"', "request": '"GET / HTTP/1.1"', "status": "200"}
+    body = ",".join(f'"{k}":{v}' for k, v in {**base, **fields}.items())
+    try:
+        record = parse_json(("{" + body + "}").encode("utf-8", "surrogatepass"))
+    except MalformedLine:
+        return
+    assert math.isfinite(record.time) and 0 <= record.time <= MAX_TIME
+    assert 0 <= record.status <= 999
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.from_regex(rb"\A\d{1,3}/[A-Z][a-z]{2}/\d{4}:\d{2}:\d{2}:\d{2} [+-]\d{4}\Z"),
+    st.from_regex(rb"\A\d{1,6}\Z"),
+    st.binary(max_size=60),
+)
+def test_parse_combined_fuzzed_fields_give_a_record_or_malformed(
+    time_local: bytes, status: bytes, request: bytes
+) -> None:
+    line = b"1.2.3.4 - - [" + time_local + b'] "' + request + b'" ' + status + b' 3 "-" "-"'
+    try:
+        record = parse_combined(line)
+    except MalformedLine:
+        return
+    assert math.isfinite(record.time) and 0 <= record.time <= MAX_TIME

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from middleware.edge.nginx_log import LogRecord
-from middleware.edge.realip import TrustedProxies
+from middleware.edge.realip import RealClient
 
 TRUSTED = ["10.0.0.0/8", "127.0.0.1", "fd00::/8"]
 
@@ -29,10 +29,10 @@ TRUSTED = ["10.0.0.0/8", "127.0.0.1", "fd00::/8"]
 )
 def test_client_of(remote: str, xff: str, pp: str, trusted: list[str], client: str) -> None:
     record = LogRecord(remote, 0.0, b"GET / HTTP/1.1", 200, xff, pp)
-    assert TrustedProxies(trusted).client_of(record) == client
+    assert RealClient(trusted).client_of(record) == client
 
 
 @pytest.mark.parametrize("bad", ["10.0.0.0/33", "example.org", ""])
 def test_bad_network_is_refused_with_its_text(bad: str) -> None:
     with pytest.raises(ValueError, match="not an IP address, a network"):
-        TrustedProxies([bad])
+        RealClient([bad])

@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY
 from middleware.attribution.attributor import Attributor
 from middleware.attribution.prefix_table import PrefixTable
 from middleware.edge.nginx_log import LogFormat
-from middleware.edge.realip import TrustedProxies
+from middleware.edge.realip import RealClient
 from middleware.edge.watch import EdgeIngest
 
 T = "[27/Nov/2026:03:35:15 +0000]"
@@ -53,7 +53,7 @@ def run(
 ) -> tuple[EdgeIngest, list[dict[str, object]], float]:
     events = tmp / "events.jsonl"
     attributor = Attributor(table=PrefixTable(TABLE), events_path=events)
-    ingest = EdgeIngest(attributor, log_format=fmt, trusted=TrustedProxies(trusted or []))
+    ingest = EdgeIngest(attributor, log_format=fmt, trusted=RealClient(trusted or []))
     before = requests_total()
 
     async def main() -> None:

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import gzip
+import io
+import json
+import math
 import tempfile
 from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rich.console import Console
 
-from middleware.report.inputs import Collected, InputError, read_file, sniff
+from middleware.report.build import build_report
+from middleware.report.inputs import MAX_TIME, Collected, InputError, event_of, read_file, sniff
+from middleware.report.render_html import render_html
+from middleware.report.render_json import render_json
+from middleware.report.render_text import render_text
 
 LINE = b'8.8.8.8 - - [27/Nov/2026:03:35:15 +0000] "GET /a\\x80\\x01 HTTP/1.1" 400 1 "-" "-"\n'
 EVENT = b'{"time": 1.5, "source": "asgi", "kind": "invalid_utf8", "client": "8.8.8.8"}\n'
@@ -69,3 +77,75 @@ def test_corrupt_deflate_data_is_one_clear_error(tmp_path: Path) -> None:
     bad.write_bytes(bytes(data))
     with pytest.raises(InputError, match=r"access\.log\.3\.gz"):
         read_file(bad, Collected())
+
+
+# -- fuzz: the events-JSONL reader (issue 11 must-show) ----------------------------------
+
+JSON_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=10**300, max_value=10**320),
+    st.floats(),  # NaN and infinities included: json.dumps writes NaN, Infinity
+    st.text(max_size=20),
+    st.sampled_from(["inf", "nan", "1e400", "-1", "1795740000", "9" * 400]),
+)
+JSON_VALUES = st.recursive(
+    JSON_SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+EVENT_KEYS = ("time", "source", "kind", "client", "asn", "as_name", "evidence_hex", "offset")
+EVENT_LIKE = st.dictionaries(st.sampled_from(EVENT_KEYS), JSON_VALUES, min_size=3)
+
+
+def _line(value: object) -> bytes:
+    try:
+        return json.dumps(value).encode("utf-8", "surrogatepass") + b"\n"
+    except (ValueError, RecursionError):
+        return b"\n"
+
+
+@settings(max_examples=300, deadline=None)
+@given(obj=st.one_of(EVENT_LIKE, JSON_VALUES))
+def test_event_of_any_json_value_is_an_event_or_none(obj: object) -> None:
+    event = event_of(obj)
+    if event is not None:
+        assert math.isfinite(event.time) and 0 <= event.time <= MAX_TIME
+        assert event.asn is None or 0 <= event.asn < 1 << 32
+        assert -(1 << 63) < event.offset < 1 << 63
+        for text in (event.client, event.kind, event.origin, event.as_name):
+            text.encode("utf-8")  # printable to any output
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    parts=st.lists(
+        st.one_of(
+            EVENT_LIKE.map(_line),
+            JSON_VALUES.map(_line),
+            st.just(EVENT),
+            st.binary(max_size=60),
+            st.just(b"[" * 5000 + b"\n"),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+)
+def test_any_events_file_gives_a_report_or_the_readers_error(parts: list[bytes]) -> None:
+    """Read, build and render: the only outcomes are a report or ``InputError``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "events.jsonl"
+        path.write_bytes(EVENT + b"".join(parts))  # a valid first line: read as events
+        into = Collected()
+        try:
+            stats = read_file(path, into)
+        except InputError:
+            return
+    assert stats.kind == "events" and stats.malformed <= stats.lines
+    report = build_report(into, None)
+    json.loads(render_json(report))
+    render_html(report).encode("utf-8")
+    render_text(report, Console(file=io.StringIO(), width=80))

@@ -48,5 +48,5 @@ def test_signed_links_page_shows_three_outcomes(
         assert "'size=small'" in valid.text  # the app sees its own query, not the signature
         assert httpx.get(base + by_name["expired"], timeout=10).status_code == 410
         assert httpx.get(base + by_name["tampered"], timeout=10).status_code == 403
-        metrics = httpx.get(base + "/metrics/", timeout=10).text
+        metrics = httpx.get(base + "/metrics", timeout=10).text
         assert 'edgeward_signed_url_checks_total{result="expired"}' in metrics

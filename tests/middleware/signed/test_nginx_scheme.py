@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edgeward.secrets import Secret
 from middleware.signed.nginx_scheme import (
@@ -13,6 +14,7 @@ from middleware.signed.nginx_scheme import (
     nginx_uri,
     strip_params,
 )
+from middleware.signed.outcome import RESULTS
 from middleware.signed.quoting import TargetError
 from tests.middleware.signed.test_native import targets
 
@@ -145,3 +147,63 @@ def test_round_trip(target: str) -> None:
     assert verdict.result == "valid"
     assert verdict.target == strip_params(target.encode(), (b"md5", b"expires"))
     assert scheme.verify(url.encode(), "::2", now=NOW).result in ("bad_signature", "corrupted")
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/s/a%00b", "/s/a#b", "/s/a%", "/s/a%zz", "/../s/a", "/s/%2e%2e/%2e%2e/x", "s/a"],
+)
+def test_sign_refuses_what_nginx_refuses(target: str) -> None:
+    with pytest.raises(TargetError):
+        DOCS.sign(target, expires_at=2147483647, remote_addr="127.0.0.1")
+
+
+@pytest.mark.parametrize("expires_at", [0, -5, 2**63])
+def test_sign_refuses_an_expiry_nginx_cannot_hold(expires_at: int) -> None:
+    with pytest.raises(ValueError, match="unix time"):
+        DOCS.sign("/s/a", expires_at=expires_at)
+
+
+@pytest.mark.parametrize(
+    ("expires", "signed_over", "result"),
+    [
+        (b"02147483647", b"02147483647", "valid"),  # hashed as written
+        (b"02147483647", b"2147483647", "bad_signature"),  # never str(int(...))
+        (b"00000000002147483647", b"00000000002147483647", "valid"),  # 20 digits
+        (b"9223372036854775807", b"9223372036854775807", "valid"),  # nginx's largest time_t
+        (b"9223372036854775808", b"9223372036854775808", "malformed"),
+        (b"1" + b"0" * 19, b"1" + b"0" * 19, "malformed"),
+    ],
+)
+def test_expires_is_hashed_as_written(expires: bytes, signed_over: bytes, result: str) -> None:
+    token = DOCS.token(signed_over, b"/s/link", "127.0.0.1").encode()
+    target = b"/s/link?md5=" + token + b"&expires=" + expires
+    assert DOCS.verify(target, "127.0.0.1", now=NOW).result == result
+
+
+_EXPIRIES = st.one_of(
+    st.integers(min_value=-(2**70), max_value=2**70).map(str),
+    st.sampled_from(["9223372036854775807", "99999999999999999", "253402300800", "0" * 30, ""]),
+    st.text("0123456789+-e.,#%", max_size=25),
+)
+
+
+@settings(max_examples=300)
+@given(
+    st.one_of(
+        st.binary(max_size=200),
+        st.builds(
+            lambda path, exp, token, tail: f"{path}?md5={token}&expires={exp}{tail}".encode(
+                "utf-8", "surrogatepass"
+            ),
+            st.sampled_from(["/s/link", "/s/a%00b", "/s/a#b", "/s/%", "/s/../..", "/s/é"]),
+            _EXPIRIES,
+            st.text(max_size=30),
+            st.text(max_size=10),
+        ),
+    ),
+    st.sampled_from(["127.0.0.1", "::1", "", "x\udcff"]),
+    st.floats(allow_nan=True, allow_infinity=True),
+)
+def test_verify_never_raises(target: bytes, client: str, now: float) -> None:
+    assert DOCS.verify(target, client, now=now).result in RESULTS
