@@ -47,9 +47,10 @@ RECOVER_SECONDS = 60.0  # total time spent on recovery at most
 
 DESCRIPTION = """\
 Which networks (AS numbers) send corrupted requests, and is any of them significantly
-worse than the rest? Reads nginx access logs (combined or edgeward_json, plain or .gz)
-and/or JSONL event files (dpi-watch --events, the ASGI sensor's attributor); the kind of
-each input is sniffed from its first line.
+worse than the rest? Reads nginx access logs (combined or edgeward_json, plain or .gz),
+JSONL event files (dpi-watch --events, the ASGI sensor's attributor) and packet captures
+(pcap or pcapng, plain or .gz; the `capture` extra); a capture is recognised by its magic
+bytes, the kind of any other input is sniffed from its first line.
 
 Per AS: requests (from the logs), corrupted requests, rate, 95 % Wilson score interval,
 one-sided p-value, flag.
@@ -63,11 +64,11 @@ chance that a report flags any network by luck alone stays below alpha. Exact co
 it is valid for 1, 2 or 76 events; a network can be flagged with few events only when it
 sends few requests.
 
-Counting: requests come from logs only; an event that repeats a corrupted log line
-(same client and kind, within 2 s) is counted once. With logs among the inputs, an event
-that matches no log line is set apart with its reason (outside the logs' time span, or
-no log line shows it) and counted nowhere: no network is flagged on events alone.
-Malformed lines are counted, skipped.
+Counting: requests come from logs and captures only; an event that repeats a corrupted
+log line (same client and kind, within 2 s) is counted once. With logs among the inputs,
+an event that matches no log line is set apart with its reason (outside the logs' time
+span, or no log line shows it) and counted nowhere: no network is flagged on events alone.
+A capture counts as a log here. Malformed lines are counted, skipped.
 """
 
 EPILOG = """\
@@ -81,10 +82,11 @@ examples:
   dpi-report --asn-table ipasn.dat --html report.html access.log.1.gz edge-events.jsonl
   dpi-report --asn-table ipasn.dat --json access.log > report.json
   dpi-report --asn-table ipasn.dat --keys /etc/edgeward/url-keys access.log
+  dpi-report --asn-table ipasn.dat --json server.pcap.gz > report.json
   dpi-report demo-log demo.log --lines 20000 && dpi-report --asn-table demo.log.asn.tsv demo.log
 
 exit codes: 0 report written (whether or not a network is flagged), 2 usage or input
-error (including inputs with no nginx line and no event), 130 interrupted.
+error (including inputs with no nginx line, no event and no capture), 130 interrupted.
 
 --keys FILE (signed-url key file): for each corrupted signed URL, the two corrupted bytes
 are replaced by every pair of URL characters (at most 2 x 82^2 HMACs per URL, bounded by
@@ -101,15 +103,31 @@ A forged URL costs the whole search, so the total is bounded (--recover-max,
         first_corrupted,last_corrupted}],
   unmatched_events{count,reasons{},asns{},explained{}},
   timeline{bucket_seconds,axis,series{asn:[[start,corrupted]]}},
-  recovery{attempted,recovered,skipped,items[{corrupted,original,kid,tries}]} or null.
+  recovery{attempted,recovered,skipped,items[{corrupted,original,kid,tries}]} or null,
+  captures{inputs[{path,format,frames,connections,http,tls,requests,gaps,...}],
+    events[{time,client,kind,target,stream,frame,frames,ttl,ip_id,checksum,
+            stream_ttls,peer_ttls,...}]}.
 Unknown values are null; AS 0 is "unknown" (no table, or no prefix holds the client).
-Times are ISO 8601 UTC.
+Times are ISO 8601 UTC (a capture event's time: Unix seconds, as in the capture).
+
+packet captures: take them on the server, whole packets, HTTP in clear (not port 443:
+TLS is counted as not inspectable, never guessed at):
+  tcpdump -i any -s 0 -w FILE 'tcp port 80'                     (stop with Ctrl-C)
+  tcpdump -i any -s 0 -C 100 -W 20 -w FILE 'tcp port 80'       (rotate: 20 x 100 MB)
+Per corrupted request a capture adds its TCP stream (Wireshark's tcp.stream), frame
+numbers, capture time, the damaged frame's IP TTL and IP ID next to the client's other
+segments' TTLs (a rewriting middlebox often shows its own), and whether its TCP checksum
+is valid (valid with damaged bytes: whatever changed them recomputed the checksum, a
+middlebox or the sender, not the line). Give either the logs or the captures of the
+same traffic, not both: each counts the requests.
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = parser("dpi-report", DESCRIPTION, EPILOG)
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="nginx logs and/or event files")
+    p.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="nginx logs, event files, packet captures"
+    )
     p.add_argument(
         "--asn-table",
         metavar="FILE",
@@ -213,21 +231,23 @@ def _read_all(paths: list[Path], trusted: TrustedProxies, err: Console, quiet: b
         for path in paths:
             progress.update(task, description=f"reading {path.name}")
             read_file(path, collected, trusted=trusted, advance=lambda n: progress.advance(task, n))
-    if all(i.lines == i.malformed for i in collected.inputs):
+    if all(i.capture is None and i.lines == i.malformed for i in collected.inputs):
         what = ", ".join(
             f"{i.path}: {count(i.lines)} lines" + (" (all malformed)" if i.lines else "")
             for i in collected.inputs
         )
         raise InputError(
             f"no nginx access-log line and no event in the inputs ({what}); dpi-report reads "
-            "nginx access logs (combined, edgeward_json) and dpi-watch/attributor event files"
+            "nginx access logs (combined, edgeward_json), dpi-watch/attributor event files "
+            "and packet captures (pcap, pcapng)"
         )
     for stats in collected.inputs:
         log.info(
-            "%s: %s, %s lines, %s malformed",
+            "%s: %s, %s %s, %s malformed",
             stats.path,
             stats.kind,
             count(stats.lines),
+            "requests" if stats.capture else "lines",
             count(stats.malformed),
         )
         if stats.lines and stats.malformed == stats.lines:

@@ -2,8 +2,9 @@
 
 Counting rules (also in ``dpi-report --help``):
 
-- requests come from nginx logs only (event files hold no denominator); without logs the
-  rates, intervals and the test are left out (``null`` in JSON);
+- requests come from nginx logs and packet captures only (event files hold no
+  denominator; a capture counts like a log below); without them the rates, intervals and
+  the test are left out (``null`` in JSON);
 - a corrupted request found in a log and an event describing the same request (same
   client and kind, times within 2 s: ``dpi-watch`` read the same log, or the ASGI sensor saw
   it) are counted once;
@@ -88,6 +89,7 @@ class Report:
     unmatched: list[Unmatched] = field(default_factory=list)
     recovery_skipped: int = 0  # signed URLs left untried: the budget ran out
     generated_at: float = field(default_factory=time.time)
+    captured: list[Corrupted] = field(default_factory=list)  # events read from captures
 
     @property
     def flagged(self) -> list[AsnRow]:
@@ -103,21 +105,28 @@ def span_of(stats: list[InputStats]) -> tuple[float, float] | None:
     return (min(a for a, _ in spans), max(b for _, b in spans)) if spans else None
 
 
+def _holds_request(c: Corrupted) -> bool:
+    """Found in an input that also counts the request: a log line, or a capture (known by
+    its evidence, not by ``origin``, which an event file may spell any way)."""
+    return c.origin == "log" or c.capture is not None
+
+
 def _split(
     corrupted: list[Corrupted], logs_span: tuple[float, float] | None, has_logs: bool
 ) -> tuple[list[Corrupted], list[tuple[Corrupted, Reason]]]:
     """``(counted, set apart)``: events that repeat a log line are dropped; with logs,
-    events that match none are set apart with the reason."""
+    events that match none are set apart with the reason. A capture's corrupted request
+    is one of the capture's own requests: counted, and matched like a log line."""
     logged: dict[tuple[str, str], list[float]] = {}
     for c in corrupted:
-        if c.origin == "log":
+        if _holds_request(c):
             logged.setdefault((c.client, c.kind), []).append(c.time)
     for times in logged.values():
         times.sort()
     counted: list[Corrupted] = []
     apart: list[tuple[Corrupted, Reason]] = []
     for c in corrupted:
-        if c.origin != "log":
+        if not _holds_request(c):
             times = logged.get((c.client, c.kind), [])
             i = bisect_left(times, c.time - _SAME_EVENT_SECONDS)
             if i < len(times) and times[i] <= c.time + _SAME_EVENT_SECONDS:
@@ -304,6 +313,7 @@ def build_report(
         axis=axis,
         unmatched=unmatched,
         recovery_skipped=skipped,
+        captured=[c for c in corrupted if c.capture is not None],
     )
 
 

@@ -1,6 +1,8 @@
 """Read ``dpi-report``'s inputs: nginx access logs (plain or ``.gz``) and JSONL event files.
 
-Each file's kind is sniffed from its first non-empty line, so they can be mixed freely:
+A packet capture (pcap or pcapng, plain or gzipped) is recognised first, by its magic
+bytes, and read by :mod:`middleware.capture`. Otherwise each file's kind is sniffed from
+its first non-empty line, so they can be mixed freely:
 
 - an **event file** (``dpi-watch --events``, the ASGI sensor's attributor): JSON objects
   with ``kind`` and ``source`` keys, one per line;
@@ -23,12 +25,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
+from middleware.capture import CaptureError, CaptureStats, Evidence, read_capture
+from middleware.capture import sniff as sniff_capture
 from middleware.corruption.classify import classify
 from middleware.edge.fastscan import CombinedScan, needs_classify
 from middleware.edge.nginx_log import LogRecord, MalformedLine, parse_combined, parse_json
 from middleware.edge.realip import TrustedProxies
 
-InputKind = Literal["nginx-combined", "nginx-json", "events"]
+InputKind = Literal["nginx-combined", "nginx-json", "events", "pcap", "pcapng"]
 _BLOCK: Final = 4 << 20
 # Times a report can show: 1970 up to the end of year 9999 (what ``time.gmtime`` and
 # the ISO format handle). An event or log line outside is not one nginx or a sensor wrote.
@@ -53,6 +57,7 @@ class Corrupted:
     target: bytes | None = None  # the raw request-target, when a log line carried it
     asn: int | None = None  # as resolved by the attributor (event files only)
     as_name: str = ""
+    capture: Evidence | None = None  # what a packet capture shows about it
 
 
 @dataclass
@@ -67,8 +72,9 @@ class InputStats:
 
     path: str
     kind: InputKind
-    lines: int = 0
+    lines: int = 0  # requests, for a capture
     malformed: int = 0
+    capture: CaptureStats | None = None
     first: float | None = None
     last: float | None = None
 
@@ -238,6 +244,8 @@ def read_file(
     advance: Callable[[int], None] | None = None,
 ) -> InputStats:
     """Add one input's requests and corrupted requests to ``into``."""
+    if sniff_capture(path) is not None:
+        return _read_capture(path, into, trusted=trusted, advance=advance)
     kind = sniff(_first_line(path))
     stats = InputStats(str(path), kind)
     reader, raw = _open(path)
@@ -326,6 +334,41 @@ def _read_json_lines(
             hit = _finding(record, client)
             if hit is not None:
                 into.corrupted.append(hit)
+
+
+def _read_capture(
+    path: Path,
+    into: Collected,
+    *,
+    trusted: TrustedProxies | None,
+    advance: Callable[[int], None] | None,
+) -> InputStats:
+    """A capture's requests per client, and its corrupted requests with their evidence."""
+    try:
+        result = read_capture(path, trusts=trusted.trusts if trusted else None, advance=advance)
+    except CaptureError as exc:
+        raise InputError(str(exc)) from None
+    stats = InputStats(str(path), result.stats.format, lines=result.stats.requests)
+    stats.capture = result.stats
+    for t in (result.first, result.last):
+        if t is not None and t <= MAX_TIME:
+            stats.saw(t)
+    into.clients.update(result.clients)
+    for e in result.events:
+        into.corrupted.append(
+            Corrupted(
+                time=e.time,
+                client=e.client,
+                kind=e.finding.kind,
+                evidence_hex=e.finding.evidence_hex,
+                offset=e.finding.offset,
+                origin="capture",
+                target=e.target,
+                capture=e.evidence,
+            )
+        )
+    into.inputs.append(stats)
+    return stats
 
 
 def total_size(paths: list[Path]) -> int:

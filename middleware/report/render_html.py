@@ -15,6 +15,7 @@ from collections import Counter
 from typing import Final
 
 from middleware.report.build import DAY, HOUR, REASONS, Report
+from middleware.report.render_capture import render_capture_html
 from middleware.report.render_json import escape_bytes
 from middleware.report.render_text import (
     asn_text,
@@ -227,6 +228,7 @@ Significant: <strong>{e(flagged)}</strong>.</p>
 </table>
 {unmatched}
 {recovery}
+{render_capture_html(report)}
 <h2>Inputs</h2><ul>{inputs}</ul>
 <p class="muted">Generated {utc(report.generated_at)} UTC by edgeward dpi-report.</p>
 </body></html>

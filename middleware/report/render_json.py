@@ -22,7 +22,14 @@ Keys are only ever added within a schema version, never renamed or removed::
                    "series": {"<asn>": [[bucket_start_unix, corrupted], ...]}},
       "recovery": null | {"attempted": int, "recovered": int, "skipped": int,
                           "items": [{"corrupted": str, "original": str|null,
-                                     "kid": str|null, "tries": int}]}
+                                     "kid": str|null, "tries": int}]},
+      "captures": {"inputs": [{"path": str, "format": "pcap"|"pcapng", "frames": int,
+                               "connections": int, "http": int, "tls": int, "other": int,
+                               "requests": int, "gaps": int, "snapped": int, ...}],
+                   "events": [{"time", "client", "kind", "evidence_hex", "target",
+                               "stream", "tcp_client", "server", "field", "frame",
+                               "frames", "ttl", "ip_id", "checksum", "peer_ttls", "stream_ttls",
+                               "proxied"}]}
     }
 
 ``time`` is ISO 8601 UTC (``2026-11-27T03:35:15Z``). ``unmatched_events``: events set
@@ -137,7 +144,44 @@ def to_dict(report: Report) -> dict[str, Any]:
             },
         },
         "recovery": recovery,
+        "captures": _captures(report),
     }
+
+
+def _captures(report: Report) -> dict[str, Any]:
+    """What packet captures add: their counts, and each event's evidence (see the help)."""
+    inputs = [
+        {"path": i.path, **{k: v for k, v in vars(i.capture).items() if k != "cut_short"}}
+        | {"cut_short": i.capture.cut_short or None}
+        for i in report.inputs
+        if i.capture is not None
+    ]
+    events = []
+    for c in report.captured:
+        ev = c.capture
+        assert ev is not None
+        events.append(
+            {
+                "time": c.time,
+                "client": c.client,
+                "kind": c.kind,
+                "evidence_hex": c.evidence_hex,
+                "target": escape_bytes(c.target) if c.target is not None else None,
+                "stream": ev.stream,
+                "tcp_client": ev.client,
+                "server": ev.server,
+                "field": ev.field,
+                "frame": ev.frame,
+                "frames": list(ev.frames),
+                "ttl": ev.ttl,
+                "ip_id": ev.ip_id,
+                "checksum": ev.checksum,
+                "peer_ttls": {str(t): n for t, n in ev.peer_ttls.items()},
+                "stream_ttls": {str(t): n for t, n in ev.stream_ttls.items()},
+                "proxied": ev.proxied,
+            }
+        )
+    return {"inputs": inputs, "events": events}
 
 
 def render_json(report: Report) -> str:

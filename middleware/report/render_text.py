@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from middleware.report.build import REASONS, AsnRow, Report
+from middleware.report.render_capture import render_capture_text
 
 
 def count(n: int) -> str:
@@ -174,6 +175,7 @@ def render_text(report: Report, console: Console, *, top: int = 20) -> None:
             f"Signed URLs: recovered {count(ok)} of {count(len(report.recoveries))}{skipped} "
             "(a recovered URL verifies: transport damage, not tampering)."
         )
+    render_capture_text(report, console)
 
 
 def _since_when(report: Report, rows: list[AsnRow], console: Console) -> None:

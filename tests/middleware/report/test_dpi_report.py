@@ -61,7 +61,7 @@ def test_json_document_is_complete_and_flags_the_incident(small: Any) -> None:
     assert doc["schema"] == "edgeward.dpi-report/1"
     assert set(doc) == {
         "schema", "generated_at", "inputs", "totals", "test", "asns", "timeline", "recovery",
-        "spans", "unmatched_events",
+        "spans", "unmatched_events", "captures",
     }  # fmt: skip
     assert doc["totals"]["flagged"] == [SEED_ASN]
     assert doc["inputs"] == [
