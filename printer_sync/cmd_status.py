@@ -32,10 +32,12 @@ DESCRIPTION = (
     "by IP without SNI as its own clients do; the local certificate; whether they match;\n"
     "days left; the last push from the history. Nothing is sent but a TLS handshake.\n\n"
     "States: ok, renew_due (in sync, fewer than renew_before_days left: the ACME client's\n"
-    "turn), mismatch (serves another certificate: run push), expired, pin_changed (serves\n"
-    "neither the pinned nor our certificate), unreachable, local_error (cert file unreadable).\n\n"
-    "Exit codes: 0 every printer ok or renew_due; 1 any printer unreachable, mismatched,\n"
-    "expired, pin_changed or with an unreadable local file; 2 configuration error."
+    "turn), pin_outdated (serves our certificate, the pin names an older one, e.g. after an\n"
+    "interrupted push: the next push re-pins), mismatch (serves another certificate: run\n"
+    "push), expired, pin_changed (serves neither the pinned certificate nor one of ours),\n"
+    "unreachable, local_error (cert file unreadable).\n\n"
+    "Exit codes: 0 every printer ok, renew_due or pin_outdated; 1 any printer unreachable,\n"
+    "mismatched, expired, pin_changed or with an unreadable local file; 2 configuration error."
 )
 EPILOG = """examples:
   printer-sync status --config /etc/printer-sync/printers.toml
@@ -48,6 +50,7 @@ In a cron job or a monitoring check, the exit code is the verdict.
 _STYLE = {
     State.OK: "bold green",
     State.RENEW_DUE: "bold yellow",
+    State.PIN_OUTDATED: "bold yellow",
     State.MISMATCH: "bold red",
     State.EXPIRED: "bold red",
     State.PIN_CHANGED: "bold red",

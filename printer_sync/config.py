@@ -93,7 +93,12 @@ class PrinterConfig:
         "fingerprint), 'system' (CA store and hostname), 'insecure' (no check)",
     )
     reboot_timeout: float = setting(180.0, help="seconds to wait for the reboot", check=_positive)
-    timeout: float = setting(20.0, help="seconds for one HTTP request", check=_positive)
+    timeout: float = setting(
+        20.0, help="seconds for one HTTP request, answer included", check=_positive
+    )
+    push_timeout: float = setting(
+        900.0, help="seconds one whole push may take, reboots included", check=_positive
+    )
     domains: list[str] = setting(default_factory=list, help="domains of this certificate (hooks)")
     snmp_community: str = setting("public", help="SNMP v2c community for driver = 'auto'")
     # Resolved from password_file/password_env by load_config (never a TOML key).

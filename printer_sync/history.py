@@ -178,6 +178,23 @@ class History:
         )
         return int(cur.lastrowid or 0)
 
+    def note(self, row_id: int, *, old_fingerprint: str | None, new_fingerprint: str) -> None:
+        """Record what a running push is about to send (before it sends it), so that a
+        push killed mid-way still names the certificate the printer may come back with."""
+        self._db.execute(
+            "UPDATE pushes SET old_fingerprint = ?, new_fingerprint = ? WHERE id = ?",
+            (old_fingerprint, new_fingerprint, row_id),
+        )
+
+    def pushed(self, printer: str, fingerprint: str) -> bool:
+        """Whether one of our pushes to ``printer`` carried ``fingerprint`` (whatever its
+        outcome): a certificate whose key we held is ours, never a printer's replacement."""
+        row = self._db.execute(
+            "SELECT 1 FROM pushes WHERE printer = ? AND new_fingerprint = ? LIMIT 1",
+            (printer, fingerprint),
+        ).fetchone()
+        return row is not None
+
     def finish(
         self,
         row_id: int,

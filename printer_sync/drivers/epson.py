@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from typing import ClassVar, Final
 
-import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from edgeward.logs import get_logger
-from printer_sync.drivers import html
+from printer_sync.drivers import html, transport
 from printer_sync.drivers.base import Driver, DriverStatus
 from printer_sync.errors import ErrorKind, PushError
 from printer_sync.validate import Bundle, Limits
@@ -55,47 +54,15 @@ class EpsonDriver(Driver):
     )
 
     async def _send(self, method: str, path: str, *, during: str, **kwargs: object) -> str:
-        """One request; transport failures become named errors."""
-        try:
-            response = await self.client.request(method, path, **kwargs)  # type: ignore[arg-type]
-        except httpx.ConnectError as exc:
-            if "CERTIFICATE_VERIFY_FAILED" in str(exc) and self.printer.tls == "system":
-                raise PushError(
-                    ErrorKind.TLS_UNTRUSTED,
-                    f"{during}: the printer's certificate does not verify against the system "
-                    "CA store for its name; nothing was sent (a self-signed printer needs "
-                    "tls = 'pin')",
-                ) from None
-            if "CERTIFICATE_VERIFY_FAILED" in str(exc):
-                raise PushError(
-                    ErrorKind.PIN_CHANGED,
-                    f"{during}: the printer's TLS certificate is not the pinned one; "
-                    "nothing was sent",
-                ) from None
-            raise PushError(
-                ErrorKind.UNREACHABLE, f"{during}: cannot connect to {self.printer.url} ({exc})"
-            ) from None
-        except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise PushError(
-                ErrorKind.UNREACHABLE, f"{during}: cannot connect to {self.printer.url} ({exc})"
-            ) from None
-        except httpx.TimeoutException:
-            raise PushError(
-                ErrorKind.UNREACHABLE,
-                f"{during}: no answer within {self.printer.timeout:g} s from {self.printer.url}",
-            ) from None
-        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
-            raise PushError(
-                ErrorKind.CONNECTION_RESET,
-                f"{during}: the printer closed the connection ({type(exc).__name__}); "
-                "nothing is assumed to have changed",
-            ) from None
-        if response.status_code != 200:
+        """One request, bounded in time and size; transport failures become named errors."""
+        status, text = await transport.request(
+            self.client, self.printer, method, path, during=during, **kwargs
+        )
+        if status != 200:
             raise PushError(
                 ErrorKind.UNEXPECTED_ANSWER,
-                f"{during}: HTTP {response.status_code} for {path} (firmware changed?)",
+                f"{during}: HTTP {status} for {path} (firmware changed?)",
             )
-        text = response.text
         if RATE_LIMITED in text:
             raise PushError(
                 ErrorKind.RATE_LIMITED,
