@@ -44,6 +44,44 @@ APPLIED: Final = "Setup complete"
 CHAIN_SLOTS: Final = ("cert0", "cert1", "cert2")
 
 
+def pick_form(text: str, path: str, need: tuple[str, ...] = ()) -> html.Form:
+    """The form of a Web Config page that holds a fresh token and the ``need`` fields.
+
+    Any text yields that form or a :class:`PushError` (the login page shown instead of
+    the setting: a lost session; no such form: the firmware changed).
+    """
+    found = html.forms(html.parse(text))
+    if any("INPUTT_PASSWORD" in f.fields for f in found) and not any(
+        TOKEN in f.hidden for f in found
+    ):
+        raise PushError(
+            ErrorKind.UNEXPECTED_ANSWER,
+            f"loading {path}: the printer shows its login page (session lost)",
+        )
+    for form in found:
+        if TOKEN in form.hidden and all(n in form.fields for n in need):
+            if not form.hidden[TOKEN]:
+                break
+            return form
+    raise PushError(
+        ErrorKind.MISSING_TOKEN,
+        f"loading {path}: no form with a {TOKEN} value (the firmware changed; "
+        "this driver needs an update)",
+    )
+
+
+def certificate_choice(form: html.Form) -> tuple[str | None, tuple[str, ...]]:
+    """(the certificate type in use, the types that can be chosen) from the SSL/TLS form,
+    whether the firmware shows a select or radio buttons."""
+    choice = form.selects.get(SELECT)
+    if choice is None:
+        raise PushError(
+            ErrorKind.UNEXPECTED_ANSWER,
+            f"the SSL/TLS page has {SELECT} but not as a choice (the firmware changed)",
+        )
+    return choice
+
+
 class EpsonDriver(Driver):
     name: ClassVar[str] = "epson"
     limits: ClassVar[Limits] = Limits(
@@ -99,26 +137,7 @@ class EpsonDriver(Driver):
 
     async def _form(self, path: str, *, need: tuple[str, ...] = ()) -> html.Form:
         """Load a page and return its form holding a fresh single-use token."""
-        text = await self._send("GET", path, during=f"loading {path}")
-        doc = html.parse(text)
-        found = html.forms(doc)
-        if any("INPUTT_PASSWORD" in f.fields for f in found) and not any(
-            TOKEN in f.hidden for f in found
-        ):
-            raise PushError(
-                ErrorKind.UNEXPECTED_ANSWER,
-                f"loading {path}: the printer shows its login page (session lost)",
-            )
-        for form in found:
-            if TOKEN in form.hidden and all(n in form.fields for n in need):
-                if not form.hidden[TOKEN]:
-                    break
-                return form
-        raise PushError(
-            ErrorKind.MISSING_TOKEN,
-            f"loading {path}: no form with a {TOKEN} value (the firmware changed; "
-            "this driver needs an update)",
-        )
+        return pick_form(await self._send("GET", path, during=f"loading {path}"), path, need)
 
     @staticmethod
     def _answer(text: str, during: str, refused: ErrorKind) -> bool:
@@ -131,7 +150,7 @@ class EpsonDriver(Driver):
 
     async def status(self) -> DriverStatus:
         form = await self._form(PATHS["status"], need=(SELECT,))
-        chosen, enabled = form.selects[SELECT]
+        chosen, enabled = certificate_choice(form)
         cas: frozenset[str] = frozenset()
         try:
             cas = html.fingerprints(
