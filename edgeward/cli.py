@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
 from collections.abc import Callable, Sequence
 from typing import Final
@@ -117,3 +118,40 @@ def command_group(
         sp.set_defaults(func=module.run)
     args = p.parse_args(argv)
     return run(args.func, args)
+
+
+def seconds(*, zero: bool = False, most: float = 86400.0) -> Callable[[str], float]:
+    """An argparse ``type``: a finite number of seconds above 0 (or 0 with ``zero``) and
+    at most ``most``; argparse names the option in its error (exit 2)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        low_ok = value >= 0 if zero else value > 0
+        if not (math.isfinite(value) and low_ok and value <= most):
+            low = "0 or more" if zero else "above 0"
+            raise argparse.ArgumentTypeError(
+                f"expected a number of seconds {low} and at most {most:.0f}, got {text!r}"
+            )
+        return value
+
+    return parse
+
+
+def whole(low: int, high: int) -> Callable[[str], int]:
+    """An argparse ``type``: a whole number from ``low`` to ``high``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number from {low} to {high}, got {text!r}"
+            )
+        return value
+
+    return parse

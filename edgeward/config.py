@@ -23,6 +23,7 @@ dataclasses (TOML tables; ``list[Dataclass]`` is an array of tables such as
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import types
 import typing
@@ -211,7 +212,12 @@ class _Loader:
             raise wrong()
         if tp is float:
             if isinstance(value, int | float) and not isinstance(value, bool):
-                return float(value)
+                try:
+                    return float(value)
+                except OverflowError:  # an integer of hundreds of digits
+                    raise self.fail(
+                        key, f"expected a number, got {_shown(value)[:20]}..."
+                    ) from None
             raise wrong()
         if tp is str:
             if isinstance(value, str):
@@ -244,3 +250,23 @@ class _Loader:
         if dataclasses.is_dataclass(tp) and isinstance(tp, type):
             return self.dataclass(tp, value, key)
         raise self.fail(key, f"unsupported setting type {tp!r} (a bug in the schema)")
+
+
+# Shared ``check=`` validators (one copy for every tool's schema).
+
+
+def positive(value: float) -> None:
+    """A finite number greater than 0 (NaN and the infinities are not numbers of seconds)."""
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"expected a finite number greater than 0, got {value!r}")
+
+
+def positive_at_most(limit: float) -> Callable[[float], None]:
+    """:func:`positive`, and at most ``limit`` (what timers and sockets can hold)."""
+
+    def check(value: float) -> None:
+        positive(value)
+        if value > limit:
+            raise ValueError(f"expected at most {limit:g}, got {value:g}")
+
+    return check

@@ -64,6 +64,8 @@ def read_secret_file(path: str | os.PathLike[str]) -> Secret:
         raise ValueError(f"{p}: secret file not readable (permission denied)") from None
     except UnicodeDecodeError:
         raise ValueError(f"{p}: secret file is not UTF-8 text") from None
+    except OSError as exc:  # a directory, a FIFO gone wrong, an I/O error
+        raise ValueError(f"{p}: cannot read the secret file ({exc.strerror or exc})") from None
     value = text.splitlines()[0] if text else ""
     if not value:
         raise ValueError(f"{p}: secret file is empty")

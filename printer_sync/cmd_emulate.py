@@ -44,7 +44,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--password-file", type=Path, help="file whose first line is the password")
     p.add_argument("--username", default="", help="administrator user name")
-    p.add_argument("--reboot-seconds", type=float, default=2.0, help="downtime after a change")
+    p.add_argument(
+        "--reboot-seconds",
+        type=cli.seconds(zero=True, most=3600),
+        default=2.0,
+        help="downtime after a change",
+    )
     p.add_argument(
         "--firmware",
         choices=["classic", "setup-complete"],
@@ -73,8 +78,10 @@ def run(args: argparse.Namespace) -> int:
         host, port = parse_hostport(args.listen)
     except ValueError as exc:
         raise cli.UsageError(f"--listen: {exc}") from None
-    if args.reboot_seconds < 0:
-        raise cli.UsageError("--reboot-seconds: expected 0 or more")
+    try:
+        args.state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise cli.UsageError(f"--state-dir {args.state_dir}: {exc.strerror or exc}") from None
     password = Secret(args.password or "")
     if args.password_file is not None:
         try:

@@ -31,7 +31,12 @@ EPILOG = """examples:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("names", nargs="*", metavar="NAME", help="printers to show (default: all)")
     p.add_argument("--config", required=True, help="the printers file (TOML)")
-    p.add_argument("--limit", type=int, default=20, help="rows per printer (all printers: total)")
+    p.add_argument(
+        "--limit",
+        type=cli.whole(1, 1_000_000),
+        default=20,
+        help="rows per printer (all printers: total)",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON array")
     p.add_argument("--pins", action="store_true", help="show the pinned fingerprints")
     p.add_argument("--forget-pin", metavar="NAME", help="drop this printer's pin")
@@ -58,8 +63,6 @@ def _line(r: HistoryRow) -> str:
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    if args.limit < 1:
-        raise cli.UsageError("--limit: expected 1 or more")
     with History(config.db_path) as history:
         if args.forget_pin:
             if history.forget_pin(args.forget_pin):

@@ -65,7 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON array, one object each")
     p.add_argument(
         "--timeout",
-        type=float,
+        type=cli.seconds(most=3600),
         default=None,
         help="seconds for each TLS handshake (default: the printer's timeout setting)",
     )

@@ -53,7 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--check-interval",
-        type=float,
+        type=cli.seconds(most=30 * 86400),
         default=None,
         help="seconds between scheduled checks (default: check_interval from the config)",
     )
@@ -69,8 +69,6 @@ def _settings(args: argparse.Namespace) -> Config:
             raise cli.UsageError(f"--metrics-listen: {exc}") from None
         changes["metrics_listen"] = args.metrics_listen
     if args.check_interval is not None:
-        if args.check_interval <= 0:
-            raise cli.UsageError("--check-interval: expected a number of seconds above 0")
         changes["check_interval"] = args.check_interval
     if not config.printers:
         raise cli.UsageError(f"{args.config}: no [[printer]] table: nothing to watch")

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from edgeward.config import ConfigError, load_mapping, setting
+from edgeward.config import ConfigError, load_mapping, positive_at_most, setting
 from edgeward.netaddr import parse_hostport
 from edgeward.secrets import Secret, read_secret_env, read_secret_file
 
@@ -46,16 +46,21 @@ def _check_name(value: str) -> None:
 
 
 def _check_url(value: str) -> None:
-    parts = urlsplit(value)
+    parts = urlsplit(value)  # ValueError for an unclosed [IPv6 address
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ValueError(f"expected the printer's base URL, e.g. https://192.0.2.10, got {value!r}")
+    try:
+        port = parts.port  # ValueError for :abc or :99999
+    except ValueError:
+        raise ValueError(f"expected a port from 1 to 65535 in {value!r}") from None
+    if port == 0:
+        raise ValueError(f"expected a port from 1 to 65535 in {value!r}")
     if parts.query or parts.fragment:
         raise ValueError("expected a base URL without query or fragment")
 
 
-def _positive(value: float) -> None:
-    if value <= 0:
-        raise ValueError("expected a number greater than 0")
+HOUR = 3600.0
+DAY = 86400.0
 
 
 def _days(value: int) -> None:
@@ -92,12 +97,16 @@ class PrinterConfig:
         help="how to trust the printer's TLS: 'pin' (trust on first use, then the pinned "
         "fingerprint), 'system' (CA store and hostname), 'insecure' (no check)",
     )
-    reboot_timeout: float = setting(180.0, help="seconds to wait for the reboot", check=_positive)
+    reboot_timeout: float = setting(
+        180.0, help="seconds to wait for the reboot", check=positive_at_most(DAY)
+    )
     timeout: float = setting(
-        20.0, help="seconds for one HTTP request, answer included", check=_positive
+        20.0, help="seconds for one HTTP request, answer included", check=positive_at_most(HOUR)
     )
     push_timeout: float = setting(
-        900.0, help="seconds one whole push may take, reboots included", check=_positive
+        900.0,
+        help="seconds one whole push may take, reboots included",
+        check=positive_at_most(DAY),
     )
     domains: list[str] = setting(default_factory=list, help="domains of this certificate (hooks)")
     snmp_community: str = setting("public", help="SNMP v2c community for driver = 'auto'")
@@ -133,14 +142,18 @@ class Config:
         "127.0.0.1:9466", help="where 'watch' serves /metrics (HOST:PORT)", check=_listen
     )
     check_interval: float = setting(
-        3600.0, help="seconds between two checks of every printer ('watch')", check=_positive
+        3600.0,
+        help="seconds between two checks of every printer ('watch')",
+        check=positive_at_most(30 * DAY),
     )
     retry_attempts: int = setting(3, help="tries for errors that waiting can fix", check=_attempts)
     retry_backoff: float = setting(
-        2.0, help="seconds before the first retry; doubles each time", check=_positive
+        2.0, help="seconds before the first retry; doubles each time", check=positive_at_most(HOUR)
     )
     file_settle: float = setting(
-        5.0, help="seconds to wait for half-written certificate files to settle", check=_positive
+        5.0,
+        help="seconds to wait for half-written certificate files to settle",
+        check=positive_at_most(HOUR),
     )
     source: Path | None = dataclasses.field(default=None, init=False, repr=False)
 
@@ -203,6 +216,10 @@ def load_config(path: str | Path) -> Config:
         seen.add(printer.name)
         printers.append(printer.with_password(_password(printer, source, where)))
     state_dir = config.state_dir or p.parent / "state"
+    if state_dir.exists() and not state_dir.is_dir():
+        raise ConfigError(source, "state_dir", f"{state_dir} exists and is not a folder")
+    if config.database is not None and config.database.is_dir():
+        raise ConfigError(source, "database", f"{config.database} is a folder, not a file")
     result = dataclasses.replace(config, printers=printers, state_dir=state_dir)
     object.__setattr__(result, "source", p)
     return result

@@ -211,6 +211,7 @@ def _two_printers(tmp: Path, a: tuple[Path, Path], b: tuple[Path, Path]) -> Path
             "--metrics-listen: '127.0.0.1': expected HOST:PORT",
         ),
         (None, ["--check-interval", "0"], "--check-interval: expected a number of seconds"),
+        (None, ["--check-interval", "nan"], "--check-interval: expected a number of seconds"),
     ],
 )
 def test_watch_usage_errors(
@@ -225,7 +226,11 @@ def test_watch_usage_errors(
     else:
         cfg = printer_env.tmp / "empty.toml"
         cfg.write_text(config)
-    assert main(["watch", "--config", str(cfg), *argv]) == 2
+    try:
+        code = main(["watch", "--config", str(cfg), *argv])
+    except SystemExit as exc:  # refused by argparse (the option's type)
+        code = int(exc.code or 0)
+    assert code == 2
     assert message in capsys.readouterr().err
     assert printer_env.emulator.logins == 0
 
