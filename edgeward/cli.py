@@ -31,7 +31,18 @@ class UsageError(Exception):
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Keep the examples in descriptions as written, and show defaults."""
+    """Keep the examples in descriptions as written, and show defaults.
+
+    Only defaults worth reading: not ``None``, ``False``, ``""`` or ``[]``, and not when
+    the help text already says what the default is.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if default in (None, False, "", [], argparse.SUPPRESS) or "default" in text:
+            return text
+        return super()._get_help_string(action)
 
 
 def parser(prog: str, description: str, epilog: str = "") -> argparse.ArgumentParser:
@@ -105,6 +116,7 @@ def command_group(
     """
     p = parser(prog, description)
     sub = subcommands(p)
+    chosen: dict[str, argparse.ArgumentParser] = {}
     for name in names:
         module = importlib.import_module(f"{package}.cmd_{name}")
         sp = add_subcommand(
@@ -116,7 +128,12 @@ def command_group(
         )
         module.add_arguments(sp)
         sp.set_defaults(func=module.run)
-    args = p.parse_args(argv)
+        chosen[name] = sp
+    args, extra = p.parse_known_args(argv)
+    if extra:  # named by the subcommand that did not know it, as unknown (exit 2)
+        unknown = next((a for a in extra if a.startswith("-")), extra[0])
+        what = "option" if unknown.startswith("-") else "argument"
+        chosen[args.command].error(f"unknown {what} {unknown!r} (see --help)")
     return run(args.func, args)
 
 

@@ -54,7 +54,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="ARG",
         help="acme.sh's deploy-hook arguments: DOMAIN [KEY CERT CA FULLCHAIN]",
     )
-    p.add_argument("--config", required=True, help="the printers file (TOML)")
+    p.add_argument("--config", required=True, metavar="FILE", help="the printers file (TOML)")
     p.add_argument(
         "--from",
         dest="source",

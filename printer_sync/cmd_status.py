@@ -61,11 +61,12 @@ _STYLE = {
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("names", nargs="*", metavar="NAME", help="printers to show (default: all)")
-    p.add_argument("--config", required=True, help="the printers file (TOML)")
+    p.add_argument("--config", required=True, metavar="FILE", help="the printers file (TOML)")
     p.add_argument("--json", action="store_true", help="print a JSON array, one object each")
     p.add_argument(
         "--timeout",
         type=cli.seconds(most=3600),
+        metavar="SECONDS",
         default=None,
         help="seconds for each TLS handshake (default: the printer's timeout setting)",
     )
@@ -143,6 +144,8 @@ def render(statuses: list[PrinterStatus], console: Console) -> None:
 
 async def _check(args: argparse.Namespace) -> list[PrinterStatus]:
     config = load_config(args.config)
+    if not config.printers:  # as push and watch say it
+        raise cli.UsageError(f"{args.config}: no [[printer]] tables")
     names: list[str] = list(args.names)
     for n in names:
         try:

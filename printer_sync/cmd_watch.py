@@ -45,15 +45,17 @@ alerts worth having (PromQL):
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", required=True, help="the printers file (TOML)")
+    p.add_argument("--config", required=True, metavar="FILE", help="the printers file (TOML)")
     p.add_argument(
         "--metrics-listen",
         default=None,
-        help="HOST:PORT for /metrics (default: metrics_listen from the config, 127.0.0.1:9466)",
+        metavar="HOST:PORT",
+        help="where to serve /metrics (default: metrics_listen from the config, 127.0.0.1:9466)",
     )
     p.add_argument(
         "--check-interval",
         type=cli.seconds(most=30 * 86400),
+        metavar="SECONDS",
         default=None,
         help="seconds between scheduled checks (default: check_interval from the config)",
     )

@@ -69,6 +69,18 @@ class PushResult:
         """The ``result`` label of the push counter: the outcome, or the error kind."""
         return str(self.error) if self.error is not None else self.outcome
 
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "printer": self.printer,
+            "outcome": self.outcome,
+            "result": self.result_label,
+            "error": None if self.error is None else str(self.error),
+            "message": self.message,
+            "old_fingerprint": self.old_fingerprint,
+            "new_fingerprint": self.new_fingerprint,
+            "duration": round(self.duration, 3),
+        }
+
 
 def normalise_fingerprint(text: str) -> str:
     hexdigits = "".join(c for c in text if c.isalnum()).upper()
@@ -482,7 +494,9 @@ async def push_all(
     retry = Retry(config.retry_attempts, config.retry_backoff)
     limit = asyncio.Semaphore(MAX_CONCURRENT)
     own = history is None
-    db = history or History(config.db_path)
+    # A dry run writes nothing: no state folder, no database if there is none yet.
+    fresh = dry_run and not config.db_path.exists()
+    db = history or History(":memory:" if fresh else config.db_path)
     source = str(config.source) if config.source else "FILE"
 
     async def one(p: PrinterConfig) -> PushResult:
