@@ -76,9 +76,7 @@ def _settings(args: argparse.Namespace) -> Config:
         raise cli.UsageError(f"{args.config}: no [[printer]] table: nothing to watch")
     if not changes:
         return config
-    updated = dataclasses.replace(config, **changes)  # type: ignore[arg-type]
-    object.__setattr__(updated, "source", config.source)
-    return updated
+    return dataclasses.replace(config, **changes)  # type: ignore[arg-type]
 
 
 async def _main(config: Config) -> int:
