@@ -314,7 +314,8 @@ def _number(
     except ValueError:
         return False
     above = value > low if open_low else value >= low
-    return math.isfinite(value) and above and value <= high
+    finite = whole or math.isfinite(value)  # (an int of 400 digits has no float)
+    return finite and above and value <= high
 
 
 VALID = {

@@ -249,7 +249,7 @@ def test_the_emulate_command(tmp_path: Path) -> None:
         "--listen", f"127.0.0.1:{port}", "--state-dir", str(tmp_path / "state"),
         "--password-file", str(tmp_path / "pw"), "--reboot-seconds", "0.5",
     ]  # fmt: skip
-    with process(argv, port=port, cwd=Path(__file__).parents[2], log=tmp_path / "log") as proc:
+    with process(argv, port=port, cwd=Path(__file__).parents[3], log=tmp_path / "log") as proc:
         cert, _ = served_certificate("127.0.0.1", port)
         assert cert.subject == cert.issuer
         with web(f"https://127.0.0.1:{port}/") as c:
