@@ -90,8 +90,11 @@ def test_force_uploads_even_when_unchanged(printer_env: PrinterEnv) -> None:
     cfg = printer_env.config()
     assert push(cfg, "office") == 0
     uploads = printer_env.emulator.uploads
+    reboots = printer_env.emulator.reboots
     assert push(cfg, "office", "--force") == 0
-    # Already on the CA-signed certificate: one upload, one reboot, no switch.
+    # Already on the CA-signed certificate: one upload, one reboot, no switch; verified
+    # only once the printer was back from that reboot (it was seen down, then up).
+    assert printer_env.emulator.reboots == reboots + 1 and printer_env.emulator.listening
     assert printer_env.emulator.uploads == uploads + 1
     assert printer_env.emulator.requests[-1][1] == "/PRESENTATIONEX/CERT/IMPORT_CHAIN"
 
