@@ -351,21 +351,15 @@ class Push:
             return
         self.say(f"importing CA certificate {ca.subject.rfc4514_string()}")
         self.sent = True
-        if await driver.import_ca(ca):
-            await wait_for_certificate(
-                self.printer,
-                expect=None,
-                within=self.printer.reboot_timeout,
-                said_reboot=True,
-                say=self.say,
-            )
-            await driver.login()
+        if await self._await_reboot(lambda: driver.import_ca(ca), None):
+            await driver.login()  # the session did not survive the reboot
         self.history.record_ca(name, fingerprint(ca))
 
     async def _await_reboot(
         self, change: Callable[[], Awaitable[bool]], expect: str | None
-    ) -> None:
-        """Send ``change`` with a witness connection open, then wait out what it caused."""
+    ) -> bool:
+        """Send ``change`` with a witness connection open, then wait out what it caused;
+        whether the printer rebooted."""
         witness = await start_witness(self.printer)  # opened before the request that reboots
         try:
             reboots = await change()
@@ -379,6 +373,7 @@ class Push:
                     say=self.say,
                     witness=witness,
                 )
+            return reboots
         finally:
             await stop_witness(witness)
 

@@ -18,9 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from printer_sync.cli import main
 from printer_sync.config import Config, PrinterConfig
-from tests.printer_sync.conftest import write_config
+from tests.printer_sync.conftest import exit_code, write_config
 from tests.support.net import free_port
 
 
@@ -49,10 +48,7 @@ def printer(ground: Path, **overrides: Any) -> dict[str, Any]:
 
 
 def run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, str]:
-    try:
-        code = main(argv)
-    except SystemExit as exc:  # argparse's own usage errors
-        code = int(exc.code or 0)
+    code = exit_code(argv)
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     return code, err

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from printer_sync.cli import main
-from tests.printer_sync.conftest import PrinterEnv
+from tests.printer_sync.conftest import PrinterEnv, exit_code
 
 pytestmark = pytest.mark.slow
 
@@ -60,10 +60,7 @@ def test_status_on_an_empty_printers_file_exits_like_push_and_watch(
     empty.write_text("")
     codes = {}
     for argv in (["status"], ["push", "--all"], ["watch"]):
-        try:
-            codes[argv[0]] = main([*argv, "--config", str(empty)])
-        except SystemExit as exc:
-            codes[argv[0]] = int(exc.code or 0)
+        codes[argv[0]] = exit_code([*argv, "--config", str(empty)])
         assert "no [[printer]] table" in capsys.readouterr().err
     assert codes == {"status": 2, "push": 2, "watch": 2}
 

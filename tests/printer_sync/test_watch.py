@@ -22,7 +22,7 @@ from printer_sync.emulator import Emulator
 from printer_sync.history import History
 from printer_sync.status import State
 from printer_sync.watch import Watcher, affected, files_of, folders_to_watch
-from tests.printer_sync.conftest import PASSWORD, PrinterEnv, write_leaf
+from tests.printer_sync.conftest import PASSWORD, PrinterEnv, exit_code, write_leaf
 from tests.support.net import free_port
 from tests.support.servers import process
 
@@ -226,11 +226,7 @@ def test_watch_usage_errors(
     else:
         cfg = printer_env.tmp / "empty.toml"
         cfg.write_text(config)
-    try:
-        code = main(["watch", "--config", str(cfg), *argv])
-    except SystemExit as exc:  # refused by argparse (the option's type)
-        code = int(exc.code or 0)
-    assert code == 2
+    assert exit_code(["watch", "--config", str(cfg), *argv]) == 2
     assert message in capsys.readouterr().err
     assert printer_env.emulator.logins == 0
 

@@ -18,7 +18,7 @@ from printer_sync.drivers import html
 from printer_sync.emulator import Emulator, EmulatorThread
 from printer_sync.emulator.device import _parse_multipart
 from printer_sync.emulator.http import Request
-from tests.printer_sync.conftest import PASSWORD, Chain, write_leaf
+from tests.printer_sync.conftest import PASSWORD, Chain, exit_code, write_leaf
 from tests.support.net import free_port
 from tests.support.servers import process
 
@@ -315,11 +315,6 @@ def test_request_parsers_never_crash(body: bytes, ctype: str) -> None:
 def test_emulate_usage_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], fragment: str
 ) -> None:
-    from printer_sync.cli import main
 
-    try:
-        code = main(["emulate", "--state-dir", str(tmp_path), *extra])
-    except SystemExit as exc:  # refused by argparse (the option's type)
-        code = int(exc.code or 0)
-    assert code == 2
+    assert exit_code(["emulate", "--state-dir", str(tmp_path), *extra]) == 2
     assert fragment in capsys.readouterr().err
