@@ -5,9 +5,13 @@
     → wait for the reboot → switch to the CA-signed certificate if the printer was on its
     self-signed one → wait → verify the served fingerprint is ours → record
 
-The only way to ``verified`` is a TLS handshake that shows the new fingerprint. Every
-push writes a ``running`` history row before it sends anything (crash-safe), and ends
-with the outcome, the error kind and a sentence for the operator.
+The steps are the methods of :class:`Push`; :func:`push_printer` runs them under the
+printer's ``push_timeout``. The only way to ``verified`` is a fresh TLS handshake that
+shows the new fingerprint after any announced reboot was seen. Every push writes a
+``running`` history row before it sends anything, with the fingerprints it is about to
+send (crash-safe: an interrupted push still names its certificate, which therefore never
+counts as a pin change), and ends with the outcome, the error kind and a sentence for the
+operator.
 """
 
 from __future__ import annotations

@@ -28,39 +28,37 @@ from printer_sync.history import History
 from printer_sync.push import PushResult, Retry, push_printer
 from tests.printer_sync.conftest import PrinterEnv
 
-Answer = Callable[[ssl.SSLSocket, threading.Event], int]  # returns bytes sent
+# (connection, stop, bytes sent so far: the answer adds to [0] as it goes)
+Answer = Callable[[ssl.SSLSocket, threading.Event, list[int]], None]
 
 
 def flood(declare: bool) -> Answer:
     """200 OK, then 64 KiB chunks up to 64 MiB (with or without announcing the size)."""
 
-    def answer(tls: ssl.SSLSocket, stop: threading.Event) -> int:
+    def answer(tls: ssl.SSLSocket, stop: threading.Event, sent: list[int]) -> None:
         total = 64 << 20
         size = f"Content-Length: {total}" if declare else "Connection: close"
         tls.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n{size}\r\n\r\n".encode())
-        sent, chunk = 0, b"<p>" + b"x" * (64 * 1024 - 3)
-        while sent < total and not stop.is_set():
-            tls.sendall(chunk)
-            sent += len(chunk)
-        return sent
+        chunk = b"<p>" + b"x" * (64 * 1024 - 3)
+        while sent[0] < total and not stop.is_set():
+            tls.sendall(chunk)  # raises once the client hung up
+            sent[0] += len(chunk)
 
     return answer
 
 
-def drip(tls: ssl.SSLSocket, stop: threading.Event) -> int:
+def drip(tls: ssl.SSLSocket, stop: threading.Event, sent: list[int]) -> None:
     """A valid head, then one byte of body every 0.2 s (each read succeeds in time)."""
     tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n")
-    sent = 0
     deadline = time.monotonic() + 60
     while not stop.is_set() and time.monotonic() < deadline:
         tls.sendall(b"x")
-        sent += 1
+        sent[0] += 1
         stop.wait(0.2)
-    return sent
 
 
 @contextlib.contextmanager
-def hostile_printer(tmp: Path, answer: Answer) -> Iterator[tuple[str, list[int]]]:
+def hostile_printer(tmp: Path, answer: Answer) -> Iterator[tuple[str, list[list[int]]]]:
     """A TLS server on 127.0.0.1 that handshakes like a printer and answers requests with
     ``answer``; yields its URL and the byte counts it managed to send per request."""
     tmp.mkdir(parents=True, exist_ok=True)
@@ -70,7 +68,7 @@ def hostile_printer(tmp: Path, answer: Answer) -> Iterator[tuple[str, list[int]]
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.1)
     stop = threading.Event()
-    sent: list[int] = []
+    sent: list[list[int]] = []  # per answered request
     workers: list[threading.Thread] = []
 
     def handle(conn: socket.socket) -> None:
@@ -82,12 +80,9 @@ def hostile_printer(tmp: Path, answer: Answer) -> Iterator[tuple[str, list[int]]
                 if not data:
                     return  # a bare handshake (the served-certificate check)
                 head += data
-            counted = [0]
-            sent.append(0)
-            try:
-                counted[0] = answer(tls, stop)
-            finally:
-                sent[-1] = counted[0]
+            progress = [0]
+            sent.append(progress)
+            answer(tls, stop, progress)
 
     def serve() -> None:
         while not stop.is_set():
@@ -136,7 +131,7 @@ def test_a_flood_is_cut_at_the_cap(tmp_path: Path, printer_env: PrinterEnv, decl
     assert result.error is ErrorKind.ANSWER_TOO_LARGE, result
     assert f"{MAX_ANSWER_BYTES // 1024} KiB" in result.message
     # Read no further than the cap (plus what the socket buffers hold): not 64 MiB.
-    assert sent and max(sent) < 16 * MAX_ANSWER_BYTES, sent
+    assert sent and max(n for (n,) in sent) < 16 * MAX_ANSWER_BYTES, sent
     assert took < 15
 
 
