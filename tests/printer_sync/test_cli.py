@@ -331,3 +331,24 @@ def test_the_fuzzed_keys_are_all_the_keys() -> None:
     )
     assert {"state_dir", "database", "check_interval"} <= set(TOP_KEYS)
     assert os.sep  # (keeps the import honest on every platform)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b'state_dir = "\xff\xfe"\n', "not UTF-8"),  # non-UTF-8 bytes
+        (b"[[printer]\n", "not valid TOML"),
+        (None, "cannot read"),  # --config names a folder
+    ],
+)
+def test_an_unreadable_printers_file_is_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, content: bytes | None, expected: str
+) -> None:
+    cfg = tmp_path / "printers.toml"
+    if content is None:
+        cfg.mkdir()
+    else:
+        cfg.write_bytes(content)
+    for command in ("status", "history", "watch"):
+        code, err = run(capsys, [command, "--config", str(cfg)])
+        assert code == 2 and expected in err and str(cfg) in err, err
