@@ -309,3 +309,22 @@ def test_unreachable_retry_backoff(
         return out
 
     assert asyncio.run(plan()) == delays
+
+
+def test_a_pin_left_behind_by_an_interrupted_push_follows_our_certificate(
+    printer_env: PrinterEnv,
+) -> None:
+    """Issue 13: served = local but pinned to an older fingerprint (a push interrupted
+    during the reboot) is pin_outdated; the daemon re-pins instead of pushing again."""
+    cfg = printer_env.config()
+    assert main(["push", "office", "--config", str(cfg)]) == 0
+    config = load_config(cfg)
+    uploads = printer_env.emulator.uploads
+    with History(config.db_path) as history:
+        history.set_pin("office", "AB:" * 31 + "AB", "first-use")  # the pin before that push
+        watcher = Watcher(config, history)
+        assert asyncio.run(watcher.check(config.printer("office"))) is None  # no push
+        assert watcher.states["office"] is State.PIN_OUTDATED
+        pin = history.pin("office")
+    assert pin is not None and pin.fingerprint == printer_env.files.fingerprint
+    assert printer_env.emulator.uploads == uploads

@@ -122,3 +122,40 @@ def test_certificate_choice_reads_selects_and_radios(
 ) -> None:
     page = f"<form id='input_form'><input type='hidden' name='{TOKEN}' value='t'>{control}</form>"
     assert certificate_choice(pick_form(page, "TOP", need=(SELECT,))) == (chosen, enabled)
+
+
+PAGE = """<html><body>
+<form action="/x" method="POST">
+  <input type="hidden" name="INPUTT_SETUPTOKEN" value="t0k">
+  <input type="hidden" name="EMPTY">
+  <input type="file" name="key">
+  <select name="SEL"><option value="A">a</option><option value="B" selected>b</option>
+    <option value="C" disabled>c</option></select>
+</form>
+<form><input name="q"></form>
+<script>var x = "Shutting down";</script><p>Hello   <b>there</b></p>
+</body></html>"""
+
+
+def test_forms_and_text() -> None:
+    doc = html.parse(PAGE)
+    first, second = html.forms(doc)
+    assert (first.action, first.method) == ("/x", "post")
+    assert first.hidden == {"INPUTT_SETUPTOKEN": "t0k", "EMPTY": ""}
+    assert first.fields == {"INPUTT_SETUPTOKEN", "EMPTY", "key", "SEL"}
+    assert first.selects["SEL"] == ("B", ("A", "B"))
+    assert second.method == "get" and second.hidden == {}
+    text = html.visible_text(doc)
+    assert "Hello there" in text and "Shutting down" not in text  # scripts are not text
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("AB:" * 31 + "CD", {"AB:" * 31 + "CD"}),
+        ("ab:" * 31 + "cd and more", {"AB:" * 31 + "CD"}),
+        ("AB:" * 30 + "CD", set()),  # 31 bytes: not SHA-256
+    ],
+)
+def test_fingerprints_in_text(text: str, found: set[str]) -> None:
+    assert html.fingerprints(text) == found
