@@ -173,6 +173,7 @@ def command_group(
     """
     p = parser(prog, description, epilog)
     sub = subcommands(p)
+    chosen: dict[str, argparse.ArgumentParser] = {}
     for name in names:
         module = importlib.import_module(f"{package}.cmd_{name}")
         sp = add_subcommand(
@@ -184,7 +185,12 @@ def command_group(
         )
         module.add_arguments(sp)
         sp.set_defaults(func=module.run)
-    args = p.parse_args(argv)
+        chosen[name] = sp
+    args, extra = p.parse_known_args(argv)
+    if extra:  # named by the subcommand that did not know it, as unknown (exit 2)
+        unknown = next((a for a in extra if a.startswith("-")), extra[0])
+        what = "option" if unknown.startswith("-") else "argument"
+        chosen[args.command].error(f"unknown {what} {unknown!r} (see --help)")
     return run(args.func, args)
 
 
