@@ -11,6 +11,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from edgeward.cli import (
     EXIT_FAILED,
@@ -295,10 +296,12 @@ def prepare(args: argparse.Namespace) -> Prepared:
 
 
 def _check_events_file(path: str | None) -> None:
-    """Fail at start, not at the first event, when the events file cannot be written."""
+    """Fail at start, not at the first event, when the events file cannot be written (its
+    folder is made, as the event log itself would)."""
     if path is None:
         return
     try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a", encoding="ascii"):
             pass
     except (OSError, ValueError) as exc:

@@ -279,3 +279,13 @@ def test_a_log_in_another_format_is_named(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, out.read_text()
             time.sleep(0.05)
     assert "malformed for --nginx-format combined" in out.read_text()
+
+
+def test_events_file_folder_is_made_at_start(tmp_path: Path) -> None:
+    """`make run` points --events into a folder nothing made yet: dpi-watch makes it, as its
+    event log would, instead of refusing to start."""
+    from middleware.cli.dpi_watch import _check_events_file
+
+    events = tmp_path / "not" / "yet" / "edge-events.jsonl"
+    _check_events_file(str(events))
+    assert events.parent.is_dir() and events.exists()
