@@ -92,7 +92,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--json",
         action="store_true",
-        default=argparse.SUPPRESS,  # a flag: no "(default: False)" in --help
         help="print one JSON document instead of text",
     )
 

@@ -21,14 +21,14 @@ def run_profile_doctor(args: argparse.Namespace) -> int:
     try:
         facts = read_profile(args.profile)
     except ValueError as exc:
-        raise cli.UsageError(str(exc)) from None
+        raise cli.UsageError(f"--profile {exc}") from None
     url = getattr(args, "url", None)
     user = getattr(args, "user", None) or facts.user
     password_file = getattr(args, "password_file", None)
     try:
         password = read_secret_file(password_file) if password_file is not None else None
     except ValueError as exc:
-        raise cli.UsageError(str(exc)) from None
+        raise cli.UsageError(f"--password-file {exc}") from None
     report = Report(f"{args.profile} → {facts.origin}{facts.principal_path}")
     if url is not None:
         try:

@@ -172,7 +172,7 @@ def test_no_password_anywhere_unless_asked(
     [
         (["--include-password"], "--password-file"),
         (["--include-password", "--password-file", "/nonexistent", "--link"], "--link"),
-        (["--nonsense"], "unrecognized arguments: --nonsense"),
+        (["--nonsense"], "unknown option '--nonsense'"),
         (["--port", "0"], "port from 1 to 65535"),
         (["--host", "bad host!"], "not a host name or IP address"),
     ],
