@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import ipaddress
 import math
-import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,8 +19,8 @@ from edgeward.cli import (
     run,
     subcommands,
 )
+from edgeward.lifecycle import daemon, metrics_enabled
 from edgeward.logs import get_logger
-from edgeward.metrics import serve_metrics
 from edgeward.netaddr import parse_hostport
 from middleware.attribution.attributor import Attributor
 from middleware.attribution.eventlog import DEFAULT_KEEP, DEFAULT_MAX_BYTES, DEFAULT_RATE, EventLog
@@ -267,7 +265,7 @@ def prepare(args: argparse.Namespace) -> Prepared:
         trusted = RealClient(args.trusted_proxy)
     except ValueError as exc:
         raise UsageError(f"--trusted-proxy: {exc}") from None
-    if args.metrics_listen and args.metrics_listen != "off":
+    if metrics_enabled(args.metrics_listen):
         _check_listen(args.metrics_listen, "--metrics-listen")
     allow = None
     if args.command == "syslog":
@@ -320,22 +318,17 @@ def _table(path: str | None) -> PrefixTable | None:
 async def _serve(args: argparse.Namespace) -> int:
     prepared = prepare(args)
     ingest, attributor = prepared.ingest, prepared.attributor
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    metrics = None
     try:
-        if args.metrics_listen and args.metrics_listen != "off":
-            metrics = await serve_metrics(args.metrics_listen)
-            log.info("metrics on http://%s/metrics", args.metrics_listen)
-        await attributor.start()
-        if args.command == "tail":
-            await run_tail(
-                args.files, ingest, stop, interval=args.interval, from_start=args.from_start
-            )
-        else:
-            await run_syslog(args.listen, ingest, stop, allow=prepared.allow)
+        async with daemon(args.metrics_listen) as life:
+            life.on_exit(attributor.stop)
+            await attributor.start()
+            if args.command == "tail":
+                await run_tail(
+                    args.files, ingest, life.stop, interval=args.interval,
+                    from_start=args.from_start,
+                )  # fmt: skip
+            else:
+                await run_syslog(args.listen, ingest, life.stop, allow=prepared.allow)
     except OSError as exc:
         log.error("%s", exc)
         return EXIT_FAILED
@@ -343,13 +336,7 @@ async def _serve(args: argparse.Namespace) -> int:
         log.exception("the edge sensor stopped")
         return EXIT_FAILED
     finally:
-        await attributor.stop()
         prepared.close()
-        if metrics is not None:
-            server, task = metrics
-            server.should_exit = True
-            with contextlib.suppress(Exception):
-                await task
     log.info("stopped: %r", ingest)
     return EXIT_OK
 
