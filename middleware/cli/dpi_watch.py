@@ -14,10 +14,8 @@ from edgeward.cli import (
     EXIT_FAILED,
     EXIT_OK,
     UsageError,
-    add_subcommand,
-    parser,
-    run,
-    subcommands,
+    command_group,
+    group_parser,
 )
 from edgeward.lifecycle import daemon, metrics_enabled
 from edgeward.logs import get_logger
@@ -65,7 +63,8 @@ exit codes: 0 stopped by SIGINT/SIGTERM, 1 cannot listen or read, 2 usage/config
 """
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def add_common_arguments(p: argparse.ArgumentParser) -> None:
+    """The options ``tail`` and ``syslog`` share."""
     g = p.add_argument_group("attribution")
     g.add_argument(
         "--asn-table",
@@ -144,44 +143,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = parser("dpi-watch", DESCRIPTION, EPILOG)
-    sub = subcommands(p)
-    t = add_subcommand(
-        sub,
-        "tail",
-        "follow access-log files like tail -F",
-        epilog="example:\n  dpi-watch tail /var/log/nginx/access.log --asn-table ip2asn-v4.tsv",
+    return group_parser(
+        "dpi-watch", DESCRIPTION, "middleware.cli.watch", ["tail", "syslog"], epilog=EPILOG
     )
-    t.add_argument("files", nargs="+", metavar="FILE", help="log files to follow")
-    t.add_argument(
-        "--from-start",
-        action="store_true",
-        help="read files present at start from their first line (default: only new lines)",
-    )
-    t.add_argument(
-        "--interval", type=float, default=0.25, metavar="SECONDS", help="time between polls"
-    )
-    _common(t)
-    s = add_subcommand(
-        sub,
-        "syslog",
-        "receive nginx's access_log syslog: datagrams (UDP)",
-        epilog="nginx side:\n"
-        "  access_log syslog:server=127.0.0.1:5140,tag=nginx edgeward_json;\n"
-        "example:\n  dpi-watch syslog --listen 127.0.0.1:5140 --nginx-format json",
-    )
-    s.add_argument("--listen", default="127.0.0.1:5140", metavar="HOST:PORT", help="UDP address")
-    s.add_argument(
-        "--allow-from",
-        action="append",
-        default=None,
-        metavar="CIDR",
-        help="accept datagrams only from this address or network (repeat; default: "
-        "loopback, 127.0.0.0/8 and ::1). UDP senders are not authenticated: anyone allowed "
-        "here can inject log lines, and so events blamed on any address",
-    )
-    _common(s)
-    return p
 
 
 def _resolver(args: argparse.Namespace) -> WhoisResolver | None:
@@ -341,12 +305,14 @@ async def _serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _main(args: argparse.Namespace) -> int:
+def run_daemon(args: argparse.Namespace) -> int:
     return asyncio.run(_serve(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run(_main, build_parser().parse_args(argv))
+    return command_group(
+        "dpi-watch", DESCRIPTION, "middleware.cli.watch", ["tail", "syslog"], argv, epilog=EPILOG
+    )
 
 
 if __name__ == "__main__":
