@@ -26,7 +26,7 @@ from typing import Final, Literal
 from middleware.corruption.classify import classify
 from middleware.edge.fastscan import CombinedScan, needs_classify
 from middleware.edge.nginx_log import LogRecord, MalformedLine, parse_combined, parse_json
-from middleware.edge.realip import TrustedProxies
+from middleware.edge.realip import RealClient
 
 InputKind = Literal["nginx-combined", "nginx-json", "events"]
 _BLOCK: Final = 4 << 20
@@ -234,7 +234,7 @@ def read_file(
     path: Path,
     into: Collected,
     *,
-    trusted: TrustedProxies | None = None,
+    trusted: RealClient | None = None,
     advance: Callable[[int], None] | None = None,
 ) -> InputStats:
     """Add one input's requests and corrupted requests to ``into``."""
@@ -293,7 +293,7 @@ def _read_json_lines(
     kind: InputKind,
     into: Collected,
     stats: InputStats,
-    trusted: TrustedProxies | None,
+    trusted: RealClient | None,
 ) -> None:
     for line in block.split(b"\n"):
         if not line.strip():
