@@ -67,16 +67,22 @@ def covers(cert: x509.Certificate, host: str) -> bool:
     return False
 
 
+def _handshake_without_sni(target: Target, ctx: ssl.SSLContext) -> None:
+    """One TLS handshake with ``target``, sending no server name; raises what it meets."""
+    with (
+        socket.create_connection((target.host, target.port), timeout=target.timeout) as raw,
+        ctx.wrap_socket(raw, server_hostname=None),
+    ):
+        pass
+
+
 def _verify_chain(target: Target) -> str | None:
     """``None`` if the chain served without SNI verifies against the trust store, else why."""
     ctx = target.verifying_context()
     ctx.check_hostname = False  # the name is matched by covers(), which also handles no-SNI
     try:
-        with (
-            socket.create_connection((target.host, target.port), timeout=target.timeout) as raw,
-            ctx.wrap_socket(raw, server_hostname=None),
-        ):
-            return None
+        _handshake_without_sni(target, ctx)
+        return None
     except ssl.SSLCertVerificationError as exc:
         return str(exc.verify_message or exc.reason or exc)
     except (OSError, ssl.SSLError) as exc:
@@ -98,11 +104,8 @@ def _old_protocol_accepted(target: Target) -> bool | None:
     except (ValueError, ssl.SSLError):
         return None
     try:
-        with (
-            socket.create_connection((target.host, target.port), timeout=target.timeout) as raw,
-            ctx.wrap_socket(raw, server_hostname=None),
-        ):
-            return True
+        _handshake_without_sni(target, ctx)
+        return True
     except ssl.SSLError as exc:
         # The local OpenSSL may refuse to even offer TLS 1.1: that proves nothing.
         return None if "NO_PROTOCOLS_AVAILABLE" in str(exc).upper() else False
