@@ -57,17 +57,26 @@ def setting(
     default_factory: Callable[[], Any] | None = None,
     check: Callable[[Any], None] | None = None,
     key: str | None = None,
+    item_label: str | None = None,
 ) -> Any:
     """Declare one setting: default (omit it to make the key required), help, check.
 
     ``check`` receives the converted value and raises ``ValueError`` with a message
     that says what was expected. ``key`` overrides the TOML key (e.g. ``"printer"`` for a
-    field named ``printers``).
+    field named ``printers``). ``item_label`` names the items of an array of tables in
+    errors by one of their keys: ``printer "office".url`` rather than ``printer[0].url``.
     """
-    metadata = {"help": help, "check": check, "key": key}
+    metadata = {"help": help, "check": check, "key": key, "item_label": item_label}
     if default_factory is not None:
         return dataclasses.field(default_factory=default_factory, metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
+
+
+def derived(default: Any = None) -> Any:
+    """A field the program fills in after loading (never a key of the file), e.g. the
+    file's own path or a secret read from a file the config names; set it with
+    ``dataclasses.replace``."""
+    return dataclasses.field(default=default, repr=False, metadata={"derived": True})
 
 
 def load_file(cls: type[T], path: str | Path, *, section: str | None = None) -> T:
@@ -169,7 +178,11 @@ class _Loader:
         if not isinstance(data, Mapping):
             raise self.fail(prefix, f"expected a table, got {_shown(data)}")
         hints = typing.get_type_hints(cls)
-        fields = {_key_of(f): f for f in dataclasses.fields(cls) if f.init}
+        fields = {
+            _key_of(f): f
+            for f in dataclasses.fields(cls)
+            if f.init and not f.metadata.get("derived")
+        }
         unknown = sorted(set(data) - set(fields))
         if unknown:
             known = ", ".join(sorted(fields))
@@ -181,7 +194,11 @@ class _Loader:
                 if f.default is _MISSING and f.default_factory is _MISSING:
                     raise self.fail(full, f"required key missing ({f.metadata.get('help', '')})")
                 continue
-            value = self.convert(hints[f.name], data[key], full)
+            label = f.metadata.get("item_label")
+            if label and isinstance(data[key], list):
+                value = self.labelled_items(hints[f.name], data[key], key, label, prefix)
+            else:
+                value = self.convert(hints[f.name], data[key], full)
             check = f.metadata.get("check")
             if check is not None:
                 try:
@@ -193,6 +210,18 @@ class _Loader:
             return cls(**values)
         except ValueError as exc:  # __post_init__ cross-field checks
             raise self.fail(prefix, str(exc)) from None
+
+    def labelled_items(
+        self, tp: Any, items: list[Any], key: str, label: str, prefix: str
+    ) -> list[Any]:
+        """An array of tables whose errors name each item by its ``label`` key."""
+        (item_tp,) = get_args(tp)[:1]
+        out = []
+        for i, item in enumerate(items):
+            name = item.get(label) if isinstance(item, Mapping) else None
+            where = f'{key} "{name}"' if isinstance(name, str) and name else f"{key}[{i}]"
+            out.append(self.convert(item_tp, item, _join(prefix, where) if prefix else where))
+        return out
 
     def convert(self, tp: Any, value: Any, key: str) -> Any:
         origin = get_origin(tp)

@@ -35,16 +35,29 @@ faults: """ + "; ".join(f"{k}: {v}" for k, v in FAULTS.items())
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--listen", default="127.0.0.1:9443", help="HOST:PORT for HTTPS")
-    p.add_argument("--state-dir", required=True, type=Path, help="certificates and settings")
+    p.add_argument(
+        "--listen", default="127.0.0.1:9443", metavar="HOST:PORT", help="where to serve HTTPS"
+    )
+    p.add_argument(
+        "--state-dir", required=True, type=Path, metavar="DIR", help="certificates and settings"
+    )
     g = p.add_mutually_exclusive_group()
     g.add_argument(
         "--password",
+        metavar="PASSWORD",
         help="administrator password (visible in the process list: prefer --password-file)",
     )
-    g.add_argument("--password-file", type=Path, help="file whose first line is the password")
-    p.add_argument("--username", default="", help="administrator user name")
-    p.add_argument("--reboot-seconds", type=float, default=2.0, help="downtime after a change")
+    g.add_argument(
+        "--password-file", type=Path, metavar="FILE", help="file whose first line is the password"
+    )
+    p.add_argument("--username", default="", metavar="NAME", help="administrator user name")
+    p.add_argument(
+        "--reboot-seconds",
+        type=cli.seconds(zero=True, most=3600),
+        default=2.0,
+        metavar="SECONDS",
+        help="downtime after a change",
+    )
     p.add_argument(
         "--firmware",
         choices=["classic", "setup-complete"],
@@ -52,7 +65,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="'classic' answers 'Shutting down' and reboots; 'setup-complete' applies at once",
     )
     p.add_argument(
-        "--fault", action="append", default=[], choices=sorted(FAULTS), help="misbehave on purpose"
+        "--fault",
+        action="append",
+        default=[],
+        choices=sorted(FAULTS),
+        metavar="FAULT",
+        help="misbehave on purpose (repeatable; the faults are listed below)",
     )
 
 
@@ -62,8 +80,7 @@ async def _serve(emulator: Emulator) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await emulator.start()
-    print(f"emulated Epson printer on {emulator.url}", flush=True)
+    await emulator.start()  # logs "emulated Epson printer on URL" (once)
     await stop.wait()
     await emulator.stop()
 
@@ -73,8 +90,10 @@ def run(args: argparse.Namespace) -> int:
         host, port = parse_hostport(args.listen)
     except ValueError as exc:
         raise cli.UsageError(f"--listen: {exc}") from None
-    if args.reboot_seconds < 0:
-        raise cli.UsageError("--reboot-seconds: expected 0 or more")
+    try:
+        args.state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise cli.UsageError(f"--state-dir {args.state_dir}: {exc.strerror or exc}") from None
     password = Secret(args.password or "")
     if args.password_file is not None:
         try:

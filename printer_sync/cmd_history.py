@@ -30,8 +30,14 @@ EPILOG = """examples:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("names", nargs="*", metavar="NAME", help="printers to show (default: all)")
-    p.add_argument("--config", required=True, help="the printers file (TOML)")
-    p.add_argument("--limit", type=int, default=20, help="rows per printer (all printers: total)")
+    p.add_argument("--config", required=True, metavar="FILE", help="the printers file (TOML)")
+    p.add_argument(
+        "--limit",
+        type=cli.whole(1, 1_000_000),
+        metavar="N",
+        default=20,
+        help="rows per printer (all printers: total)",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON array")
     p.add_argument("--pins", action="store_true", help="show the pinned fingerprints")
     p.add_argument("--forget-pin", metavar="NAME", help="drop this printer's pin")
@@ -47,19 +53,27 @@ def _short(fp: str | None) -> str:
     return f"{fp[:11]}…{fp[-5:]}" if fp else "-"
 
 
+def _change(r: HistoryRow) -> str:
+    """What the row says about the served certificate; an arrow only for a verified change."""
+    old, new = _short(r.old_fingerprint), _short(r.new_fingerprint)
+    if r.result == "verified":
+        return f"{old} → {new}"
+    if r.result == "skipped_unchanged" or r.new_fingerprint is None:
+        return f"{new if r.new_fingerprint else old} (unchanged)"
+    return f"{old}, tried {new}"
+
+
 def _line(r: HistoryRow) -> str:
     duration = f"{r.duration:.1f}s" if r.duration is not None else "-"
     error = f" [{r.error}]" if r.error else ""
     return (
         f"{_when(r.started)}  {r.printer:<16} {r.result:<17} {duration:>7}  "
-        f"{_short(r.old_fingerprint)} → {_short(r.new_fingerprint)}{error}  {r.message or ''}"
+        f"{_change(r)}{error}  {r.message or ''}"
     )
 
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
-    if args.limit < 1:
-        raise cli.UsageError("--limit: expected 1 or more")
     with History(config.db_path) as history:
         if args.forget_pin:
             if history.forget_pin(args.forget_pin):

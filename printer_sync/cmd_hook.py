@@ -50,7 +50,7 @@ EPILOG = """examples:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_hook_arguments(p)
-    p.add_argument("--config", required=True, help="the printers file (TOML)")
+    p.add_argument("--config", required=True, metavar="FILE", help="the printers file (TOML)")
     p.add_argument("--dry-run", action="store_true", help="say what would be pushed; send nothing")
 
 

@@ -31,17 +31,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--community",
         default="public",
+        metavar="COMMUNITY",
         help="SNMP v2c community (read-only); never logged",
     )
-    p.add_argument("--port", type=int, default=161, help="SNMP UDP port")
-    p.add_argument("--timeout", type=float, default=2.0, help="seconds per try")
-    p.add_argument("--retries", type=int, default=1, help="tries after the first")
+    p.add_argument(
+        "--port", type=cli.whole(1, 65535), default=161, metavar="PORT", help="SNMP UDP port"
+    )
+    p.add_argument(
+        "--timeout", type=cli.seconds(most=600), default=2.0, metavar="SECONDS", help="per try"
+    )
+    p.add_argument(
+        "--retries", type=cli.whole(0, 10), default=1, metavar="N", help="tries after the first"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def run(args: argparse.Namespace) -> int:
-    if not 0 < args.port < 65536:
-        raise cli.UsageError(f"--port {args.port}: expected 1 to 65535")
     try:
         who = asyncio.run(
             identify(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 import time
@@ -32,6 +33,8 @@ EPILOG = """examples:
       # the printer was replaced or reset: accept the fingerprint you read on its own
       # panel or web page as the new pin, then push
 
+  printer-sync push --all --json --config printers.toml | jq '.[] | {printer, result}'
+
 Progress goes to standard error, one line per step; the summary goes to standard output.
 """
 
@@ -39,8 +42,11 @@ Progress goes to standard error, one line per step; the summary goes to standard
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("names", nargs="*", metavar="NAME", help="printers to push")
     p.add_argument("--all", action="store_true", help="push every configured printer")
-    p.add_argument("--config", required=True, help="the printers file (TOML)")
+    p.add_argument("--config", required=True, metavar="FILE", help="the printers file (TOML)")
     p.add_argument("--dry-run", action="store_true", help="validate and compare; send nothing")
+    p.add_argument(
+        "--json", action="store_true", help="print a JSON array of results, one object each"
+    )
     p.add_argument("--force", action="store_true", help="upload even if the printer is up to date")
     p.add_argument(
         "--repin",
@@ -95,8 +101,11 @@ def run(args: argparse.Namespace) -> int:
             repin=args.repin,
         )
     )
-    for r in results:
-        print(_line(r))
+    if args.json:
+        print(json.dumps([r.as_dict() for r in results], indent=2))
+    else:
+        for r in results:
+            print(_line(r))
     failed = [r for r in results if not r.ok]
     if failed:
         print(

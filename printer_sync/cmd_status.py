@@ -32,10 +32,12 @@ DESCRIPTION = (
     "by IP without SNI as its own clients do; the local certificate; whether they match;\n"
     "days left; the last push from the history. Nothing is sent but a TLS handshake.\n\n"
     "States: ok, renew_due (in sync, fewer than renew_before_days left: the ACME client's\n"
-    "turn), mismatch (serves another certificate: run push), expired, pin_changed (serves\n"
-    "neither the pinned nor our certificate), unreachable, local_error (cert file unreadable).\n\n"
-    "Exit codes: 0 every printer ok or renew_due; 1 any printer unreachable, mismatched,\n"
-    "expired, pin_changed or with an unreadable local file; 2 configuration error."
+    "turn), pin_outdated (serves our certificate, the pin names an older one, e.g. after an\n"
+    "interrupted push: the next push re-pins), mismatch (serves another certificate: run\n"
+    "push), expired, pin_changed (serves neither the pinned certificate nor one of ours),\n"
+    "unreachable, local_error (cert file unreadable).\n\n"
+    "Exit codes: 0 every printer ok, renew_due or pin_outdated; 1 any printer unreachable,\n"
+    "mismatched, expired, pin_changed or with an unreadable local file; 2 configuration error."
 )
 EPILOG = """examples:
   printer-sync status --config /etc/printer-sync/printers.toml
@@ -48,6 +50,7 @@ In a cron job or a monitoring check, the exit code is the verdict.
 _STYLE = {
     State.OK: "bold green",
     State.RENEW_DUE: "bold yellow",
+    State.PIN_OUTDATED: "bold yellow",
     State.MISMATCH: "bold red",
     State.EXPIRED: "bold red",
     State.PIN_CHANGED: "bold red",
@@ -58,11 +61,12 @@ _STYLE = {
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("names", nargs="*", metavar="NAME", help="printers to show (default: all)")
-    p.add_argument("--config", required=True, help="the printers file (TOML)")
+    p.add_argument("--config", required=True, metavar="FILE", help="the printers file (TOML)")
     p.add_argument("--json", action="store_true", help="print a JSON array, one object each")
     p.add_argument(
         "--timeout",
-        type=float,
+        type=cli.seconds(most=3600),
+        metavar="SECONDS",
         default=None,
         help="seconds for each TLS handshake (default: the printer's timeout setting)",
     )
@@ -140,6 +144,8 @@ def render(statuses: list[PrinterStatus], console: Console) -> None:
 
 async def _check(args: argparse.Namespace) -> list[PrinterStatus]:
     config = load_config(args.config)
+    if not config.printers:  # as push and watch say it
+        raise cli.UsageError(f"{args.config}: no [[printer]] tables")
     names: list[str] = list(args.names)
     for n in names:
         try:

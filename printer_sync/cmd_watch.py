@@ -45,15 +45,17 @@ alerts worth having (PromQL):
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", required=True, help="the printers file (TOML)")
+    p.add_argument("--config", required=True, metavar="FILE", help="the printers file (TOML)")
     p.add_argument(
         "--metrics-listen",
         default=None,
-        help="HOST:PORT for /metrics (default: metrics_listen from the config, 127.0.0.1:9466)",
+        metavar="HOST:PORT",
+        help="where to serve /metrics (default: metrics_listen from the config, 127.0.0.1:9466)",
     )
     p.add_argument(
         "--check-interval",
-        type=float,
+        type=cli.seconds(most=30 * 86400),
+        metavar="SECONDS",
         default=None,
         help="seconds between scheduled checks (default: check_interval from the config)",
     )
@@ -69,16 +71,12 @@ def _settings(args: argparse.Namespace) -> Config:
             raise cli.UsageError(f"--metrics-listen: {exc}") from None
         changes["metrics_listen"] = args.metrics_listen
     if args.check_interval is not None:
-        if args.check_interval <= 0:
-            raise cli.UsageError("--check-interval: expected a number of seconds above 0")
         changes["check_interval"] = args.check_interval
     if not config.printers:
         raise cli.UsageError(f"{args.config}: no [[printer]] table: nothing to watch")
     if not changes:
         return config
-    updated = dataclasses.replace(config, **changes)  # type: ignore[arg-type]
-    object.__setattr__(updated, "source", config.source)
-    return updated
+    return dataclasses.replace(config, **changes)  # type: ignore[arg-type]
 
 
 async def _main(config: Config) -> int:

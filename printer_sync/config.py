@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
-from edgeward.config import ConfigError, load_mapping, setting
+from edgeward.config import ConfigError, derived, load_file, positive_at_most, setting
 from edgeward.netaddr import parse_hostport
 from edgeward.secrets import Secret, read_secret_env, read_secret_file
 
@@ -46,16 +45,21 @@ def _check_name(value: str) -> None:
 
 
 def _check_url(value: str) -> None:
-    parts = urlsplit(value)
+    parts = urlsplit(value)  # ValueError for an unclosed [IPv6 address
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ValueError(f"expected the printer's base URL, e.g. https://192.0.2.10, got {value!r}")
+    try:
+        port = parts.port  # ValueError for :abc or :99999
+    except ValueError:
+        raise ValueError(f"expected a port from 1 to 65535 in {value!r}") from None
+    if port == 0:
+        raise ValueError(f"expected a port from 1 to 65535 in {value!r}")
     if parts.query or parts.fragment:
         raise ValueError("expected a base URL without query or fragment")
 
 
-def _positive(value: float) -> None:
-    if value <= 0:
-        raise ValueError("expected a number greater than 0")
+HOUR = 3600.0
+DAY = 86400.0
 
 
 def _days(value: int) -> None:
@@ -92,18 +96,25 @@ class PrinterConfig:
         help="how to trust the printer's TLS: 'pin' (trust on first use, then the pinned "
         "fingerprint), 'system' (CA store and hostname), 'insecure' (no check)",
     )
-    reboot_timeout: float = setting(180.0, help="seconds to wait for the reboot", check=_positive)
-    timeout: float = setting(20.0, help="seconds for one HTTP request", check=_positive)
+    reboot_timeout: float = setting(
+        180.0, help="seconds to wait for the reboot", check=positive_at_most(DAY)
+    )
+    timeout: float = setting(
+        20.0, help="seconds for one HTTP request, answer included", check=positive_at_most(HOUR)
+    )
+    push_timeout: float = setting(
+        900.0,
+        help="seconds one whole push may take, reboots included",
+        check=positive_at_most(DAY),
+    )
     domains: list[str] = setting(default_factory=list, help="domains of this certificate (hooks)")
     snmp_community: str = setting("public", help="SNMP v2c community for driver = 'auto'")
     # Resolved from password_file/password_env by load_config (never a TOML key).
-    password: Secret | None = dataclasses.field(default=None, init=False, repr=False)
+    password: Secret | None = derived()
 
     def with_password(self, password: Secret | None) -> PrinterConfig:
         """A copy holding ``password`` (what :func:`load_config` does after reading it)."""
-        copy = dataclasses.replace(self)
-        object.__setattr__(copy, "password", password)
-        return copy
+        return dataclasses.replace(self, password=password)
 
     @property
     def host(self) -> str:
@@ -118,7 +129,10 @@ class PrinterConfig:
 @dataclass(frozen=True)
 class Config:
     printers: list[PrinterConfig] = setting(
-        default_factory=list, key="printer", help="one [[printer]] table per device"
+        default_factory=list,
+        key="printer",
+        item_label="name",
+        help="one [[printer]] table per device",
     )
     state_dir: Path | None = setting(
         None, help="folder for pins and push history (default: 'state' beside this file)"
@@ -128,16 +142,20 @@ class Config:
         "127.0.0.1:9466", help="where 'watch' serves /metrics (HOST:PORT)", check=_listen
     )
     check_interval: float = setting(
-        3600.0, help="seconds between two checks of every printer ('watch')", check=_positive
+        3600.0,
+        help="seconds between two checks of every printer ('watch')",
+        check=positive_at_most(30 * DAY),
     )
     retry_attempts: int = setting(3, help="tries for errors that waiting can fix", check=_attempts)
     retry_backoff: float = setting(
-        2.0, help="seconds before the first retry; doubles each time", check=_positive
+        2.0, help="seconds before the first retry; doubles each time", check=positive_at_most(HOUR)
     )
     file_settle: float = setting(
-        5.0, help="seconds to wait for half-written certificate files to settle", check=_positive
+        5.0,
+        help="seconds to wait for half-written certificate files to settle",
+        check=positive_at_most(HOUR),
     )
-    source: Path | None = dataclasses.field(default=None, init=False, repr=False)
+    source: Path | None = derived()  # the printers file itself
 
     @property
     def db_path(self) -> Path:
@@ -153,9 +171,8 @@ class Config:
         raise KeyError(f"no printer named {name!r} (configured: {known})")
 
 
-def _where(index: int, table: Any) -> str:
-    name = table.get("name") if isinstance(table, dict) else None
-    return f'printer "{name}"' if isinstance(name, str) and name else f"printer[{index}]"
+def _where(printer: PrinterConfig) -> str:
+    return f'printer "{printer.name}"'
 
 
 def _password(p: PrinterConfig, source: str, where: str) -> Secret | None:
@@ -176,28 +193,18 @@ def load_config(path: str | Path) -> Config:
     """Read and check the printers file; errors name the file, the printer and the key."""
     p = Path(path)
     source = str(p)
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(source, "", "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(source, "", f"cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, "", f"not valid TOML: {exc}") from None
-    tables = data.pop("printer", [])
-    if not isinstance(tables, list):
-        raise ConfigError(source, "printer", "expected [[printer]] tables")
-    config = load_mapping(Config, data, source=source, base_dir=p.parent)
+    config = load_file(Config, p)
     printers: list[PrinterConfig] = []
     seen: set[str] = set()
-    for i, table in enumerate(tables):
-        where = _where(i, table)
-        printer = load_mapping(PrinterConfig, table, source=source, base_dir=p.parent, prefix=where)
+    for printer in config.printers:
+        where = _where(printer)
         if printer.name in seen:
             raise ConfigError(source, f"{where}.name", "another printer already has this name")
         seen.add(printer.name)
         printers.append(printer.with_password(_password(printer, source, where)))
     state_dir = config.state_dir or p.parent / "state"
-    result = dataclasses.replace(config, printers=printers, state_dir=state_dir)
-    object.__setattr__(result, "source", p)
-    return result
+    if state_dir.exists() and not state_dir.is_dir():
+        raise ConfigError(source, "state_dir", f"{state_dir} exists and is not a folder")
+    if config.database is not None and config.database.is_dir():
+        raise ConfigError(source, "database", f"{config.database} is a folder, not a file")
+    return dataclasses.replace(config, printers=printers, state_dir=state_dir, source=p)

@@ -32,9 +32,11 @@ class ErrorKind(enum.StrEnum):
     CA_IMPORT_REFUSED = "ca_import_refused"
     CONNECTION_RESET = "connection_reset"
     UNEXPECTED_ANSWER = "unexpected_answer"
+    ANSWER_TOO_LARGE = "answer_too_large"  # more than a Web Config page can weigh
     REBOOT_TIMEOUT = "reboot_timeout"
     OLD_CERTIFICATE = "old_certificate"
     UNKNOWN_DRIVER = "unknown_driver"
+    PUSH_TIMEOUT = "push_timeout"  # the whole push outlived its deadline (push_timeout)
     INTERNAL = "internal"
 
 

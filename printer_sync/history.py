@@ -19,6 +19,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Final
 
+from edgeward.config import ConfigError
+
 RUNNING: Final = "running"
 INTERRUPTED: Final = "interrupted"
 
@@ -91,17 +93,30 @@ class History:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # check_same_thread off: the daemon may read from a worker thread; each call is one
-        # statement in autocommit mode, which sqlite serialises.
-        self._db = sqlite3.connect(
-            self.path, timeout=10.0, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
-        with contextlib.suppress(OSError):
-            os.chmod(self.path, 0o600)
-        self.recovered = self._recover()
+        db: sqlite3.Connection | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # check_same_thread off: the daemon may read from a worker thread; each call is
+            # one statement in autocommit mode, which sqlite serialises.
+            db = sqlite3.connect(
+                self.path, timeout=10.0, isolation_level=None, check_same_thread=False
+            )
+            self._db = db
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+            with contextlib.suppress(OSError):
+                os.chmod(self.path, 0o600)
+            self.recovered = self._recover()
+        except (OSError, sqlite3.Error) as exc:
+            # A folder where the file should be, a file that is not SQLite, a read-only or
+            # missing state_dir: the operator's to fix (exit 2), not a crash.
+            if db is not None:
+                db.close()
+            raise ConfigError(
+                str(self.path),
+                "",
+                f"cannot use this as the state database (state_dir / database): {exc}",
+            ) from None
 
     def _recover(self) -> int:
         """Mark rows left ``running`` by a process that no longer exists."""
@@ -177,6 +192,23 @@ class History:
             (printer, time.time(), RUNNING, old_fingerprint, new_fingerprint, os.getpid()),
         )
         return int(cur.lastrowid or 0)
+
+    def note(self, row_id: int, *, old_fingerprint: str | None, new_fingerprint: str) -> None:
+        """Record what a running push is about to send (before it sends it), so that a
+        push killed mid-way still names the certificate the printer may come back with."""
+        self._db.execute(
+            "UPDATE pushes SET old_fingerprint = ?, new_fingerprint = ? WHERE id = ?",
+            (old_fingerprint, new_fingerprint, row_id),
+        )
+
+    def pushed(self, printer: str, fingerprint: str) -> bool:
+        """Whether one of our pushes to ``printer`` carried ``fingerprint`` (whatever its
+        outcome): a certificate whose key we held is ours, never a printer's replacement."""
+        row = self._db.execute(
+            "SELECT 1 FROM pushes WHERE printer = ? AND new_fingerprint = ? LIMIT 1",
+            (printer, fingerprint),
+        ).fetchone()
+        return row is not None
 
     def finish(
         self,

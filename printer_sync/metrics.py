@@ -26,6 +26,12 @@ PUSH_LAST_SUCCESS: Final = Gauge(
     "Unix time of the last push that ended verified or found the printer up to date.",
     ["printer"],
 )
+PUSH_DEADLINE: Final = Gauge(
+    "edgeward_printer_push_deadline_timestamp_seconds",
+    "Unix time by which the push in progress must end (push_timeout); 0 when none runs. "
+    "A value in the past means a push outlived its deadline: printer-sync is stuck.",
+    ["printer"],
+)
 
 # --- daemon ---
 # Set by `printer-sync watch` (printer_sync/watch.py) after every check of a printer.

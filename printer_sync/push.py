@@ -5,9 +5,13 @@
     → wait for the reboot → switch to the CA-signed certificate if the printer was on its
     self-signed one → wait → verify the served fingerprint is ours → record
 
-The only way to ``verified`` is a TLS handshake that shows the new fingerprint. Every
-push writes a ``running`` history row before it sends anything (crash-safe), and ends
-with the outcome, the error kind and a sentence for the operator.
+The steps are the methods of :class:`Push`; :func:`push_printer` runs them under the
+printer's ``push_timeout``. The only way to ``verified`` is a fresh TLS handshake that
+shows the new fingerprint after any announced reboot was seen. Every push writes a
+``running`` history row before it sends anything, with the fingerprints it is about to
+send (crash-safe: an interrupted push still names its certificate, which therefore never
+counts as a pin change), and ends with the outcome, the error kind and a sentence for the
+operator.
 """
 
 from __future__ import annotations
@@ -27,13 +31,13 @@ from edgeward.logs import get_logger
 from edgeward.pki import fingerprint, fingerprint_der
 from printer_sync import metrics
 from printer_sync.config import Config, PrinterConfig
-from printer_sync.drivers.base import Driver
+from printer_sync.drivers.base import Driver, DriverStatus
 from printer_sync.drivers.registry import resolve_driver
 from printer_sync.errors import ErrorKind, PushError
 from printer_sync.history import INTERRUPTED, History
 from printer_sync.reboot import start_witness, stop_witness, wait_for_certificate
-from printer_sync.trust import check_pin, fetch_served
-from printer_sync.validate import load_bundle
+from printer_sync.trust import Served, check_pin, fetch_served
+from printer_sync.validate import Bundle, load_bundle
 
 log = get_logger("printer_sync.push")
 
@@ -68,6 +72,18 @@ class PushResult:
     def result_label(self) -> str:
         """The ``result`` label of the push counter: the outcome, or the error kind."""
         return str(self.error) if self.error is not None else self.outcome
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "printer": self.printer,
+            "outcome": self.outcome,
+            "result": self.result_label,
+            "error": None if self.error is None else str(self.error),
+            "message": self.message,
+            "old_fingerprint": self.old_fingerprint,
+            "new_fingerprint": self.new_fingerprint,
+            "duration": round(self.duration, 3),
+        }
 
 
 def normalise_fingerprint(text: str) -> str:
@@ -136,7 +152,8 @@ def _client(printer: PrinterConfig, pinned: Sequence[x509.Certificate]) -> httpx
         timeout=printer.timeout,
         follow_redirects=False,
         event_hooks=hooks,
-        headers={"User-Agent": "printer-sync (edgeward)"},
+        # identity: a compressed answer could inflate past the size cap within one chunk.
+        headers={"User-Agent": "printer-sync (edgeward)", "Accept-Encoding": "identity"},
     )
 
 
@@ -169,47 +186,241 @@ async def _session(
         return await step(driver)
 
 
-async def push_printer(
-    printer: PrinterConfig,
-    *,
-    history: History,
-    dry_run: bool = False,
-    force: bool = False,
-    progress: Progress | None = None,
-    retry: Retry = Retry(),
-    settle: float = 5.0,
-    repin: str | None = None,
-    config_path: str = "FILE",
-) -> PushResult:
-    started = time.monotonic()
-    name = printer.name
+@dataclass(frozen=True)
+class PushOptions:
+    dry_run: bool = False
+    force: bool = False
+    retry: Retry = Retry()
+    settle: float = 5.0
+    repin: str | None = None
+    config_path: str = "FILE"
 
-    def say(message: str) -> None:
+
+class Finished(Exception):
+    """A step decided the outcome early (skipped_unchanged, dry_run)."""
+
+    def __init__(self, outcome: Outcome, message: str) -> None:
+        super().__init__(message)
+        self.outcome = outcome
+        self.message = message
+
+
+class Push:
+    """One push to one printer, as named steps that share what earlier steps found.
+
+    ``run`` chains them: :meth:`validate` → :meth:`fetch` → :meth:`trust` → :meth:`plan`
+    → :meth:`upload` (log in, CA imports, key + chain, await the reboot) → :meth:`switch`
+    (log in, self-signed → CA-signed, await the reboot) → :meth:`verify`. :meth:`record`
+    is the one place an outcome becomes a history row, a metric and a log line.
+    """
+
+    def __init__(
+        self,
+        printer: PrinterConfig,
+        history: History,
+        options: PushOptions,
+        progress: Progress | None = None,
+    ) -> None:
+        self.printer = printer
+        self.history = history
+        self.options = options
+        self.progress = progress
+        self.started = time.monotonic()
+        self.row = None if options.dry_run else history.start(printer.name)
+        self.old_fp: str | None = None
+        self.new_fp: str | None = None
+        self.sent = False  # something reached the printer (the duration metric counts)
+        self.driver_cls: type[Driver] | None = None
+        self.bundle: Bundle | None = None
+        self.served: Served | None = None
+        self.missing_cas: list[x509.Certificate] = []
+
+    def say(self, message: str) -> None:
         # A CLI shows progress itself; a daemon has only its log.
-        level = log.debug if progress is not None else log.info
+        name = self.printer.name
+        level = log.debug if self.progress is not None else log.info
         level("%s: %s", name, message, extra={"printer": name})
-        if progress is not None:
-            progress(name, message)
+        if self.progress is not None:
+            self.progress(name, message)
 
-    row = None if dry_run else history.start(name)
-    old_fp: str | None = None
-    new_fp: str | None = None
-    sent = False
+    async def run(self) -> tuple[Outcome, str]:
+        try:
+            await self.validate()
+            await self.fetch()
+            self.trust()
+            self.plan()
+        except Finished as early:
+            return early.outcome, early.message
+        was_ca_signed = await self.upload()
+        if not was_ca_signed:
+            await self.switch()
+        return "verified", await self.verify()
 
-    def done(outcome: Outcome, message: str, error: ErrorKind | None = None) -> PushResult:
-        duration = time.monotonic() - started
-        result = PushResult(name, outcome, error, message, old_fp, new_fp, duration)
-        if row is not None:
-            history.finish(
-                row,
+    async def validate(self) -> None:
+        """The driver, then the local key, certificate and chain (nothing is sent)."""
+        self.driver_cls = await resolve_driver(self.printer)
+        self.say("validating local files")
+        self.bundle = await load_bundle(
+            self.printer, self.driver_cls.limits, settle=self.options.settle
+        )
+        self.new_fp = self.bundle.fingerprint
+
+    async def fetch(self) -> None:
+        """What the printer serves now (a TLS handshake, no SNI)."""
+        self.say("fetching the served certificate")
+        printer = self.printer
+        self.served = await _retrying(lambda: fetch_served(printer), self.options.retry, self.say)
+        self.old_fp = self.served.fingerprint
+        if printer.tls == "insecure":
+            log.warning("%s: tls = insecure: the printer's identity is not checked", printer.name)
+
+    def trust(self) -> None:
+        """``--repin``, then the pin (a certificate of ours is never a pin change)."""
+        assert self.old_fp is not None
+        name, old_fp, record = self.printer.name, self.old_fp, not self.options.dry_run
+        if self.options.repin is not None:
+            try:
+                wanted = normalise_fingerprint(self.options.repin)
+            except ValueError as exc:
+                raise PushError(ErrorKind.PIN_CHANGED, f"--repin: {exc}") from None
+            if wanted != old_fp:
+                raise PushError(
+                    ErrorKind.PIN_CHANGED,
+                    f"--repin {wanted} does not match what {name} serves ({old_fp}); nothing sent",
+                )
+            if record:
+                self.history.set_pin(name, old_fp, "operator")
+        check_pin(
+            self.printer,
+            self.history,
+            old_fp,
+            ours=self.new_fp,
+            config_path=self.options.config_path,
+            record=record,
+        )
+
+    def plan(self) -> None:
+        """What must be sent: nothing (skip), a dry run's report, or CAs and/or the chain."""
+        assert self.bundle is not None
+        done = self.history.imported_cas(self.printer.name)
+        self.missing_cas = [c for c in self.bundle.ca_certs if fingerprint(c) not in done]
+        if self.old_fp == self.new_fp and not self.missing_cas and not self.options.force:
+            raise Finished("skipped_unchanged", f"already serves {self.new_fp}")
+        if self.options.dry_run:
+            n = len(self.missing_cas)
+            extra = f"; would import {n} CA certificate(s)" if n else ""
+            raise Finished(
+                "dry_run", f"would upload {self.new_fp} in place of {self.old_fp}{extra}"
+            )
+        if self.row is not None and self.new_fp is not None:  # before anything is sent
+            self.history.note(self.row, old_fingerprint=self.old_fp, new_fingerprint=self.new_fp)
+
+    @property
+    def uploads_chain(self) -> bool:
+        # Only CA certificates missing: import them, leave the served certificate be.
+        return self.old_fp != self.new_fp or self.options.force
+
+    async def _in_session(self, step: Callable[[Driver], Awaitable[T]]) -> T:
+        assert self.driver_cls is not None and self.served is not None and self.bundle
+        pinned = [self.served.cert, self.bundle.leaf]
+        return await _retrying(
+            lambda: _session(self.printer, self.driver_cls, pinned, step),  # type: ignore[arg-type]
+            self.options.retry,
+            self.say,
+        )
+
+    async def upload(self) -> bool:
+        """Log in, import missing CAs, upload key + chain, await the reboot.
+
+        Returns whether the printer was already on its CA-signed certificate."""
+        return await self._in_session(self._upload_step)
+
+    async def _upload_step(self, driver: Driver) -> bool:
+        st = await driver.status()
+        for ca in self.missing_cas:
+            await self._import_ca(driver, ca, st)
+        if not self.uploads_chain:
+            return True
+        assert self.bundle is not None
+        self.say(f"uploading key and {1 + len(self.bundle.chain)} certificate(s)")
+        self.sent = True
+        expect = self.new_fp if st.uses_ca_signed else None
+        await self._await_reboot(lambda: driver.upload_chain(self.bundle), expect)  # type: ignore[arg-type]
+        return st.uses_ca_signed
+
+    async def _import_ca(self, driver: Driver, ca: x509.Certificate, st: DriverStatus) -> None:
+        name = self.printer.name
+        if fingerprint(ca) in st.ca_fingerprints:
+            self.history.record_ca(name, fingerprint(ca))
+            return
+        self.say(f"importing CA certificate {ca.subject.rfc4514_string()}")
+        self.sent = True
+        if await self._await_reboot(lambda: driver.import_ca(ca), None):
+            await driver.login()  # the session did not survive the reboot
+        self.history.record_ca(name, fingerprint(ca))
+
+    async def _await_reboot(
+        self, change: Callable[[], Awaitable[bool]], expect: str | None
+    ) -> bool:
+        """Send ``change`` with a witness connection open, then wait out what it caused;
+        whether the printer rebooted."""
+        witness = await start_witness(self.printer)  # opened before the request that reboots
+        try:
+            reboots = await change()
+            self.say("the printer restarts" if reboots else "the printer applied the change")
+            if expect is not None or reboots:
+                await wait_for_certificate(
+                    self.printer,
+                    expect=expect,
+                    within=self.printer.reboot_timeout,
+                    said_reboot=reboots,
+                    say=self.say,
+                    witness=witness,
+                )
+            return reboots
+        finally:
+            await stop_witness(witness)
+
+    async def switch(self) -> None:
+        """Log in again and move from the self-signed to the CA-signed certificate."""
+        self.say("switching from the self-signed to the CA-signed certificate")
+
+        async def step(driver: Driver) -> None:
+            await self._await_reboot(driver.use_ca_signed, self.new_fp)
+
+        await self._in_session(step)
+
+    async def verify(self) -> str:
+        """The verification, never skipped: a fresh handshake must show our fingerprint."""
+        assert self.bundle is not None
+        final = await fetch_served(self.printer)
+        if final.fingerprint != self.new_fp:
+            raise PushError(
+                ErrorKind.OLD_CERTIFICATE,
+                f"the printer serves {final.fingerprint}, not the pushed {self.new_fp}",
+            )
+        if self.printer.tls == "pin":
+            self.history.set_pin(self.printer.name, final.fingerprint, "pushed")
+        n = len(self.missing_cas)
+        what = "" if self.uploads_chain else f"imported {n} CA certificate(s); "
+        return f"{what}serves {self.new_fp} (valid until {self.bundle.not_after:%Y-%m-%d})"
+
+    def record(self, outcome: Outcome, message: str, error: ErrorKind | None = None) -> PushResult:
+        """The one place an outcome is written: history row, metrics, log line."""
+        name = self.printer.name
+        duration = time.monotonic() - self.started
+        result = PushResult(name, outcome, error, message, self.old_fp, self.new_fp, duration)
+        if self.row is not None:
+            self.history.finish(
+                self.row,
                 outcome,
-                old_fingerprint=old_fp,
-                new_fingerprint=new_fp,
+                old_fingerprint=self.old_fp,
+                new_fingerprint=self.new_fp,
                 error=str(error) if error else None,
                 message=message,
             )
         metrics.PUSH_TOTAL.labels(name, result.result_label).inc()
-        if sent:
+        if self.sent:
             metrics.PUSH_DURATION.labels(name).observe(duration)
         if outcome in ("verified", "skipped_unchanged"):
             metrics.PUSH_LAST_SUCCESS.labels(name).set_to_current_time()
@@ -223,123 +434,48 @@ async def push_printer(
         )
         return result
 
-    try:
-        driver_cls = await resolve_driver(printer)
-        say("validating local files")
-        bundle = await load_bundle(printer, driver_cls.limits, settle=settle)
-        new_fp = bundle.fingerprint
-        say("fetching the served certificate")
-        served = await _retrying(lambda: fetch_served(printer), retry, say)
-        old_fp = served.fingerprint
-        if printer.tls == "insecure":
-            log.warning("%s: tls = insecure: the printer's identity is not checked", name)
-        if repin is not None:
-            try:
-                wanted = normalise_fingerprint(repin)
-            except ValueError as exc:
-                raise PushError(ErrorKind.PIN_CHANGED, f"--repin: {exc}") from None
-            if wanted != old_fp:
-                raise PushError(
-                    ErrorKind.PIN_CHANGED,
-                    f"--repin {wanted} does not match what {name} serves ({old_fp}); nothing sent",
-                )
-            if not dry_run:
-                history.set_pin(name, old_fp, "operator")
-        check_pin(
-            printer, history, old_fp, ours=new_fp, config_path=config_path, record=not dry_run
-        )
-        missing_cas = [
-            c for c in bundle.ca_certs if fingerprint(c) not in history.imported_cas(name)
-        ]
-        if old_fp == new_fp and not missing_cas and not force:
-            return done("skipped_unchanged", f"already serves {new_fp}")
-        if dry_run:
-            extra = f"; would import {len(missing_cas)} CA certificate(s)" if missing_cas else ""
-            return done("dry_run", f"would upload {new_fp} in place of {old_fp}{extra}")
-
-        pinned = [served.cert, bundle.leaf]
-        reboot_timeout = printer.reboot_timeout
-        # Only CA certificates are missing: import them, leave the served certificate be.
-        upload = old_fp != new_fp or force
-
-        async def prepare(driver: Driver) -> bool:
-            nonlocal sent
-            st = await driver.status()
-            for ca in missing_cas:
-                if fingerprint(ca) in st.ca_fingerprints:
-                    history.record_ca(name, fingerprint(ca))
-                    continue
-                say(f"importing CA certificate {ca.subject.rfc4514_string()}")
-                sent = True
-                if await driver.import_ca(ca):
-                    await wait_for_certificate(
-                        printer, expect=None, within=reboot_timeout, said_reboot=True, say=say
-                    )
-                    await driver.login()
-                history.record_ca(name, fingerprint(ca))
-            if not upload:
-                return True
-            say(f"uploading key and {1 + len(bundle.chain)} certificate(s)")
-            sent = True
-            witness = await start_witness(printer)  # opened before the request that reboots
-            try:
-                reboots = await driver.upload_chain(bundle)
-                say("the printer restarts" if reboots else "the printer applied the certificate")
-                if st.uses_ca_signed or reboots:
-                    await wait_for_certificate(
-                        printer,
-                        expect=new_fp if st.uses_ca_signed else None,
-                        within=reboot_timeout,
-                        said_reboot=reboots,
-                        say=say,
-                        witness=witness,
-                    )
-            finally:
-                await stop_witness(witness)
-            return st.uses_ca_signed
-
-        was_ca_signed = await _retrying(
-            lambda: _session(printer, driver_cls, pinned, prepare), retry, say
-        )
-        if not was_ca_signed:
-            say("switching from the self-signed to the CA-signed certificate")
-
-            async def switch(driver: Driver) -> None:
-                witness = await start_witness(printer)
-                try:
-                    reboots = await driver.use_ca_signed()
-                    await wait_for_certificate(
-                        printer,
-                        expect=new_fp,
-                        within=reboot_timeout,
-                        said_reboot=reboots,
-                        say=say,
-                        witness=witness,
-                    )
-                finally:
-                    await stop_witness(witness)
-
-            await _retrying(lambda: _session(printer, driver_cls, pinned, switch), retry, say)
-        # The verification, never skipped: one more handshake must show our fingerprint.
-        final = await fetch_served(printer)
-        if final.fingerprint != new_fp:
-            raise PushError(
-                ErrorKind.OLD_CERTIFICATE,
-                f"the printer serves {final.fingerprint}, not the pushed {new_fp}",
+    def interrupted(self) -> None:
+        if self.row is not None:
+            self.history.finish(
+                self.row, INTERRUPTED, message="the push was cancelled before it finished"
             )
-        if printer.tls == "pin":
-            history.set_pin(name, new_fp, "pushed")
-        what = "" if upload else f"imported {len(missing_cas)} CA certificate(s); "
-        return done("verified", f"{what}serves {new_fp} (valid until {bundle.not_after:%Y-%m-%d})")
+
+
+async def push_printer(
+    printer: PrinterConfig,
+    *,
+    history: History,
+    dry_run: bool = False,
+    force: bool = False,
+    progress: Progress | None = None,
+    retry: Retry = Retry(),
+    settle: float = 5.0,
+    repin: str | None = None,
+    config_path: str = "FILE",
+) -> PushResult:
+    """Run one :class:`Push` within ``printer.push_timeout``; never raises but on cancel."""
+    options = PushOptions(dry_run, force, retry, settle, repin, config_path)
+    push = Push(printer, history, options, progress)
+    deadline = metrics.PUSH_DEADLINE.labels(printer.name)
+    deadline.set(time.time() + printer.push_timeout)
+    within = asyncio.timeout(printer.push_timeout)
+    try:
+        async with within:
+            outcome, message = await push.run()
+        return push.record(outcome, message)
     except PushError as exc:
-        return done("failed", exc.message, exc.kind)
+        return push.record("failed", exc.message, exc.kind)
     except asyncio.CancelledError:
-        if row is not None:
-            history.finish(row, INTERRUPTED, message="the push was cancelled before it finished")
+        push.interrupted()
         raise
     except Exception as exc:
-        log.exception("%s: unexpected error", name)
-        return done("failed", f"unexpected error: {type(exc).__name__}", ErrorKind.INTERNAL)
+        if isinstance(exc, TimeoutError) and within.expired():
+            message = f"not finished within push_timeout = {printer.push_timeout:g} s; stopped"
+            return push.record("failed", message, ErrorKind.PUSH_TIMEOUT)
+        log.exception("%s: unexpected error", printer.name)
+        return push.record("failed", f"unexpected error: {type(exc).__name__}", ErrorKind.INTERNAL)
+    finally:
+        deadline.set(0)
 
 
 async def push_all(
@@ -357,7 +493,9 @@ async def push_all(
     retry = Retry(config.retry_attempts, config.retry_backoff)
     limit = asyncio.Semaphore(MAX_CONCURRENT)
     own = history is None
-    db = history or History(config.db_path)
+    # A dry run writes nothing: no state folder, no database if there is none yet.
+    fresh = dry_run and not config.db_path.exists()
+    db = history or History(":memory:" if fresh else config.db_path)
     source = str(config.source) if config.source else "FILE"
 
     async def one(p: PrinterConfig) -> PushResult:

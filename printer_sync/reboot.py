@@ -37,7 +37,8 @@ async def wait_for_certificate(
 ) -> Served:
     """Poll the served certificate until ``expect`` shows (or, if None, until back up).
 
-    A printer that announced a reboot is first seen going down; one that comes back
+    A printer that announced a reboot must first be seen going down (a failed handshake,
+    or the ``witness`` connection dropped), whatever it serves meanwhile; one that comes back
     with another certificate gets :data:`BACK_UP_GRACE` seconds, then ``old_certificate``.
     Never seen back within ``within``: ``reboot_timeout``.
     """
@@ -128,10 +129,10 @@ async def _poll(
             if saw_down and last is None and say is not None:
                 say(f"the printer is back after {time.monotonic() - started:.1f} s")
             last = served
-            if expect is not None and served.fingerprint == expect:
-                return served
+            # An announced reboot proves nothing until the printer was seen down: before
+            # it, the old certificate answers (the same one, under --force).
             if saw_down or not said_reboot:
-                if expect is None:
+                if expect is None or served.fingerprint == expect:
                     return served
                 back_since = back_since or time.monotonic()
                 if time.monotonic() - back_since >= BACK_UP_GRACE:
@@ -143,7 +144,7 @@ async def _poll(
             ErrorKind.REBOOT_TIMEOUT,
             f"the printer did not come back within {within:g} s (reboot_timeout)",
         )
-    if expect is None:
+    if said_reboot and not saw_down:
         raise PushError(
             ErrorKind.REBOOT_TIMEOUT,
             f"the printer announced a restart but did not restart within {within:g} s",

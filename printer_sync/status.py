@@ -37,6 +37,9 @@ class State(enum.StrEnum):
     PIN_CHANGED = "pin_changed"  # serves neither the pinned nor our certificate
     MISMATCH = "mismatch"  # serves another certificate than the local one
     EXPIRED = "expired"  # serves our certificate, and it has expired
+    # Serves our certificate, but the pin names another one (a push interrupted during
+    # the reboot): the next push re-pins it; not "ok" while served and pinned differ.
+    PIN_OUTDATED = "pin_outdated"
     RENEW_DUE = "renew_due"  # in sync, fewer than renew_before_days left: the ACME client's turn
     OK = "ok"
 
@@ -88,6 +91,12 @@ class PrinterStatus:
     local_error: str | None
     pin: str | None
     last_push: HistoryRow | None
+    served_pushed: bool = False  # one of our pushes carried the served certificate
+
+    @property
+    def served_ours(self) -> bool:
+        """The served certificate is the local one or one we pushed: never a pin change."""
+        return bool(self.match) or self.served_pushed
 
     @property
     def reachable(self) -> bool:
@@ -113,7 +122,8 @@ class PrinterStatus:
         if self.local is None:
             return State.LOCAL_ERROR
         ours = self.served.fingerprint == self.local.fingerprint
-        if not ours and self.pin is not None and self.served.fingerprint != self.pin:
+        pinned = self.pin is None or self.served.fingerprint == self.pin
+        if not pinned and not self.served_ours:
             return State.PIN_CHANGED
         if not ours:
             return State.MISMATCH
@@ -122,6 +132,8 @@ class PrinterStatus:
             return State.EXPIRED
         if days < self.renew_before_days:
             return State.RENEW_DUE
+        if not pinned:
+            return State.PIN_OUTDATED
         return State.OK
 
     def as_dict(self) -> dict[str, Any]:
@@ -191,6 +203,11 @@ async def check_printer(
     local, local_error = _local(printer)
     pin = history.pin(printer.name) if history is not None and printer.tls == "pin" else None
     last = history.last(printer.name) if history is not None else None
+    pushed = (
+        served is not None
+        and history is not None
+        and history.pushed(printer.name, served.fingerprint)
+    )
     return PrinterStatus(
         name=printer.name,
         url=printer.url,
@@ -203,6 +220,7 @@ async def check_printer(
         local_error=local_error,
         pin=pin.fingerprint if pin else None,
         last_push=last,
+        served_pushed=pushed,
     )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
-from edgeward.pki import fingerprint, served_certificate
+from edgeward.pki import fingerprint
 from printer_sync.config import PrinterConfig
 from printer_sync.errors import ErrorKind, PushError
 from printer_sync.history import History
@@ -49,20 +49,41 @@ class Served:
 async def fetch_served(
     printer: PrinterConfig,
     *,
-    timeout: float | None = None,  # noqa: ASYNC109 (a socket timeout: the handshake runs in a thread)
+    timeout: float | None = None,  # noqa: ASYNC109 (one deadline for connect and handshake)
 ) -> Served:
     """The printer's certificate, fetched by IP without SNI (as the printer's clients do).
 
-    Raises :class:`PushError` ``unreachable`` when nothing answers TLS there.
+    The connection and handshake run on the event loop under one deadline (a printer that
+    drips its handshake a byte at a time cannot hold a thread or the caller past it).
+    Raises :class:`PushError` ``unreachable`` when nothing answers TLS there in time.
     """
+    limit = timeout or printer.timeout
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # this reports what is served; the pin is checked after
+    writer: asyncio.StreamWriter | None = None
     try:
-        cert, version = await asyncio.to_thread(
-            served_certificate, printer.host, printer.port, timeout=timeout or printer.timeout
-        )
-    except (OSError, ssl.SSLError) as exc:
+        async with asyncio.timeout(limit):
+            _, writer = await asyncio.open_connection(
+                printer.host,
+                printer.port,
+                ssl=ctx,
+                server_hostname="",  # "": no SNI
+            )
+        tls = writer.get_extra_info("ssl_object")
+        der = tls.getpeercert(binary_form=True) if tls is not None else None
+        if der is None:
+            raise ssl.SSLError("no certificate in the handshake")
+        cert = x509.load_der_x509_certificate(der)
+        version = tls.version() or "unknown"
+    except (OSError, ssl.SSLError, ValueError) as exc:  # TimeoutError is an OSError
+        reason = f"no answer within {limit:g} s" if isinstance(exc, TimeoutError) else str(exc)
         raise PushError(
-            ErrorKind.UNREACHABLE, f"no TLS answer from {printer.host}:{printer.port} ({exc})"
+            ErrorKind.UNREACHABLE, f"no TLS answer from {printer.host}:{printer.port} ({reason})"
         ) from None
+    finally:
+        if writer is not None:
+            writer.transport.abort()  # no close_notify exchange with a printer that may stall
     return Served(cert, fingerprint(cert), version)
 
 
@@ -86,12 +107,16 @@ def check_pin(
     """Apply ``tls = "pin"``; return the pin in force (None in other modes).
 
     ``ours`` is the fingerprint of the local certificate: a printer serving the
-    certificate whose key we hold is trustworthy whatever the pin says.
+    certificate whose key we hold is trustworthy whatever the pin says, and so is one
+    serving a certificate one of our own pushes carried (a push interrupted during the
+    reboot leaves the pin on the old fingerprint while the printer comes back with ours).
     """
     if printer.tls != "pin":
         return None
     pin = history.pin(printer.name)
-    if served_fp == ours:
+    if served_fp == ours or (
+        pin is not None and pin.fingerprint != served_fp and history.pushed(printer.name, served_fp)
+    ):
         if record and (pin is None or pin.fingerprint != served_fp):
             history.set_pin(printer.name, served_fp, "ours")
         return served_fp

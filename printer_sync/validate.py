@@ -10,7 +10,8 @@ after the other, and a writer may be caught mid-file. :func:`load_bundle` theref
 re-reads after a short pause until the files are parseable *and* unchanged between two
 reads, and gives up after ``settle`` seconds with ``file_incomplete`` (or ``key_mismatch``
 when the key and the certificate still disagree): a half-written file is waited out,
-never pushed.
+never pushed. A key and certificate that disagree while neither changed for ``settle``
+seconds are no renewal in progress: ``key_mismatch`` at once.
 """
 
 from __future__ import annotations
@@ -231,6 +232,15 @@ def check_bundle(
     )
 
 
+def _quiet_for(printer: PrinterConfig) -> float:
+    """Seconds since the key or the certificate file last changed."""
+    try:
+        newest = max(p.stat().st_mtime for p in (printer.key, printer.cert))
+    except OSError:
+        return 0.0
+    return time.time() - newest
+
+
 async def load_bundle(
     printer: PrinterConfig,
     limits: Limits,
@@ -250,9 +260,12 @@ async def load_bundle(
             if time.monotonic() >= deadline:
                 raise PushError(ErrorKind.FILE_INCOMPLETE, str(exc)) from None
         except PushError as exc:
-            # A mismatch may be a renewal caught between the key and the certificate:
-            # give the writer until the deadline (a real mismatch only fails later).
+            # A mismatch may be a renewal caught between the key and the certificate: give
+            # the writer until the deadline, but only while a writer may be at work (files
+            # changed within ``settle`` seconds); an old mismatch is reported at once.
             if exc.kind is not ErrorKind.KEY_MISMATCH or time.monotonic() >= deadline:
+                raise
+            if _quiet_for(printer) >= settle:
                 raise
         else:
             if previous == contents:

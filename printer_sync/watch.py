@@ -243,7 +243,11 @@ class Watcher:
             )
             self._record(await check_printer(printer, self.history))
             return result
-        if state is State.UNREACHABLE:
+        if state is State.PIN_OUTDATED and status.served is not None:
+            # Our own certificate (an interrupted push's): the pin follows it.
+            self.history.set_pin(name, status.served.fingerprint, "ours")
+            log.info("%s: %s: serves our certificate; pin updated", name, why, extra=extra)
+        elif state is State.UNREACHABLE:
             log.warning("%s: %s: unreachable: %s", name, why, status.served_error, extra=extra)
         elif state is State.LOCAL_ERROR:
             log.error("%s: %s: %s", name, why, status.local_error, extra=extra)

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from typing import ClassVar, Final
 
-import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from edgeward.logs import get_logger
-from printer_sync.drivers import html
+from printer_sync.drivers import html, transport
 from printer_sync.drivers.base import Driver, DriverStatus
 from printer_sync.errors import ErrorKind, PushError
 from printer_sync.validate import Bundle, Limits
@@ -45,6 +44,44 @@ APPLIED: Final = "Setup complete"
 CHAIN_SLOTS: Final = ("cert0", "cert1", "cert2")
 
 
+def pick_form(text: str, path: str, need: tuple[str, ...] = ()) -> html.Form:
+    """The form of a Web Config page that holds a fresh token and the ``need`` fields.
+
+    Any text yields that form or a :class:`PushError` (the login page shown instead of
+    the setting: a lost session; no such form: the firmware changed).
+    """
+    found = html.forms(html.parse(text))
+    if any("INPUTT_PASSWORD" in f.fields for f in found) and not any(
+        TOKEN in f.hidden for f in found
+    ):
+        raise PushError(
+            ErrorKind.UNEXPECTED_ANSWER,
+            f"loading {path}: the printer shows its login page (session lost)",
+        )
+    for form in found:
+        if TOKEN in form.hidden and all(n in form.fields for n in need):
+            if not form.hidden[TOKEN]:
+                break
+            return form
+    raise PushError(
+        ErrorKind.MISSING_TOKEN,
+        f"loading {path}: no form with a {TOKEN} value (the firmware changed; "
+        "this driver needs an update)",
+    )
+
+
+def certificate_choice(form: html.Form) -> tuple[str | None, tuple[str, ...]]:
+    """(the certificate type in use, the types that can be chosen) from the SSL/TLS form,
+    whether the firmware shows a select or radio buttons."""
+    choice = form.selects.get(SELECT)
+    if choice is None:
+        raise PushError(
+            ErrorKind.UNEXPECTED_ANSWER,
+            f"the SSL/TLS page has {SELECT} but not as a choice (the firmware changed)",
+        )
+    return choice
+
+
 class EpsonDriver(Driver):
     name: ClassVar[str] = "epson"
     limits: ClassVar[Limits] = Limits(
@@ -55,47 +92,15 @@ class EpsonDriver(Driver):
     )
 
     async def _send(self, method: str, path: str, *, during: str, **kwargs: object) -> str:
-        """One request; transport failures become named errors."""
-        try:
-            response = await self.client.request(method, path, **kwargs)  # type: ignore[arg-type]
-        except httpx.ConnectError as exc:
-            if "CERTIFICATE_VERIFY_FAILED" in str(exc) and self.printer.tls == "system":
-                raise PushError(
-                    ErrorKind.TLS_UNTRUSTED,
-                    f"{during}: the printer's certificate does not verify against the system "
-                    "CA store for its name; nothing was sent (a self-signed printer needs "
-                    "tls = 'pin')",
-                ) from None
-            if "CERTIFICATE_VERIFY_FAILED" in str(exc):
-                raise PushError(
-                    ErrorKind.PIN_CHANGED,
-                    f"{during}: the printer's TLS certificate is not the pinned one; "
-                    "nothing was sent",
-                ) from None
-            raise PushError(
-                ErrorKind.UNREACHABLE, f"{during}: cannot connect to {self.printer.url} ({exc})"
-            ) from None
-        except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise PushError(
-                ErrorKind.UNREACHABLE, f"{during}: cannot connect to {self.printer.url} ({exc})"
-            ) from None
-        except httpx.TimeoutException:
-            raise PushError(
-                ErrorKind.UNREACHABLE,
-                f"{during}: no answer within {self.printer.timeout:g} s from {self.printer.url}",
-            ) from None
-        except (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError) as exc:
-            raise PushError(
-                ErrorKind.CONNECTION_RESET,
-                f"{during}: the printer closed the connection ({type(exc).__name__}); "
-                "nothing is assumed to have changed",
-            ) from None
-        if response.status_code != 200:
+        """One request, bounded in time and size; transport failures become named errors."""
+        status, text = await transport.request(
+            self.client, self.printer, method, path, during=during, **kwargs
+        )
+        if status != 200:
             raise PushError(
                 ErrorKind.UNEXPECTED_ANSWER,
-                f"{during}: HTTP {response.status_code} for {path} (firmware changed?)",
+                f"{during}: HTTP {status} for {path} (firmware changed?)",
             )
-        text = response.text
         if RATE_LIMITED in text:
             raise PushError(
                 ErrorKind.RATE_LIMITED,
@@ -132,26 +137,7 @@ class EpsonDriver(Driver):
 
     async def _form(self, path: str, *, need: tuple[str, ...] = ()) -> html.Form:
         """Load a page and return its form holding a fresh single-use token."""
-        text = await self._send("GET", path, during=f"loading {path}")
-        doc = html.parse(text)
-        found = html.forms(doc)
-        if any("INPUTT_PASSWORD" in f.fields for f in found) and not any(
-            TOKEN in f.hidden for f in found
-        ):
-            raise PushError(
-                ErrorKind.UNEXPECTED_ANSWER,
-                f"loading {path}: the printer shows its login page (session lost)",
-            )
-        for form in found:
-            if TOKEN in form.hidden and all(n in form.fields for n in need):
-                if not form.hidden[TOKEN]:
-                    break
-                return form
-        raise PushError(
-            ErrorKind.MISSING_TOKEN,
-            f"loading {path}: no form with a {TOKEN} value (the firmware changed; "
-            "this driver needs an update)",
-        )
+        return pick_form(await self._send("GET", path, during=f"loading {path}"), path, need)
 
     @staticmethod
     def _answer(text: str, during: str, refused: ErrorKind) -> bool:
@@ -164,7 +150,7 @@ class EpsonDriver(Driver):
 
     async def status(self) -> DriverStatus:
         form = await self._form(PATHS["status"], need=(SELECT,))
-        chosen, enabled = form.selects[SELECT]
+        chosen, enabled = certificate_choice(form)
         cas: frozenset[str] = frozenset()
         try:
             cas = html.fingerprints(

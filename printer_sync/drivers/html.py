@@ -18,7 +18,8 @@ class Form:
     hidden: dict[str, str] = field(default_factory=dict)
     fields: frozenset[str] = frozenset()  # every named input/select
     selects: dict[str, tuple[str | None, tuple[str, ...]]] = field(default_factory=dict)
-    # select name -> (selected value, enabled option values)
+    # select (or radio group) name -> (selected value, enabled option values)
+    id: str = ""
 
 
 def parse(text: str) -> Element:
@@ -38,8 +39,18 @@ def forms(doc: Element) -> list[Form]:
                 continue
             if el.tag == "input":
                 names.add(name)
-                if (el.get("type") or "").lower() == "hidden":
+                kind = (el.get("type") or "").lower()
+                if kind == "hidden":
                     hidden[name] = el.get("value") or ""
+                elif kind == "radio":
+                    # A radio group is a choice like a select: (checked, enabled values).
+                    chosen, enabled = selects.get(name, (None, ()))
+                    value = el.get("value") or ""
+                    if el.get("checked") is not None:
+                        chosen = value
+                    if el.get("disabled") is None:
+                        enabled = (*enabled, value)
+                    selects[name] = (chosen, enabled)
             elif el.tag == "select":
                 names.add(name)
                 options = [o for o in el.iter("option")]
@@ -53,6 +64,7 @@ def forms(doc: Element) -> list[Form]:
         out.append(
             Form(
                 action=f.get("action") or "",
+                id=f.get("id") or "",
                 method=(f.get("method") or "get").lower(),
                 hidden=hidden,
                 fields=frozenset(names),

@@ -220,6 +220,7 @@ class Emulator:
             assert self._ctx is not None  # it answers only once started
             self._ctx.load_cert_chain(*self.served_files())
             return Response(pages.message("Setup complete", "Setup complete."))
+        self._http.stop_accepting()  # a device shutting down takes no new requests
         return Response(
             pages.message("Shutting down", "Shutting down. Wait a while and access again."),
             after=lambda: self._reboot(self.reboot_seconds),

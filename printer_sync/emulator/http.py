@@ -72,20 +72,33 @@ class HTTPServer:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self.tasks: set[asyncio.Task[None]] = set()  # work after an answer (reboots)
+        self.draining = False  # between "Shutting down" and the reboot
+        self._closing: asyncio.Server | None = None
 
     @property
     def listening(self) -> bool:
         return self._server is not None
 
     async def listen(self, host: str, port: int, ctx: ssl.SSLContext) -> int:
+        self.draining = False
         self._server = await asyncio.start_server(
             self._connection, host, port, ssl=ctx, reuse_address=True, ssl_handshake_timeout=10
         )
         return int(self._server.sockets[0].getsockname()[1])
 
+    def stop_accepting(self) -> None:
+        """From now on: no new connections, and none kept alive past its current answer
+        (a device that said "Shutting down" serves nothing more; :meth:`close` follows)."""
+        self.draining = True
+        if self._server is not None:
+            self._server.close()
+            self._closing = self._server
+            self._server = None
+
     async def close(self) -> None:
         """Stop listening and drop every connection (what a reboot does)."""
-        server, self._server = self._server, None
+        server, self._server = self._server or self._closing, None
+        self._closing = None
         if server is not None:
             server.close()
         for w in list(self._writers):
@@ -142,6 +155,8 @@ class HTTPServer:
                     task = asyncio.get_running_loop().create_task(response.after())
                     self.tasks.add(task)
                     task.add_done_callback(self.tasks.discard)
+                if self.draining:
+                    return  # the answer is out; the connection closes with the device
                 if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
                     return
                 conn.start_next_cycle()

@@ -1,4 +1,11 @@
-"""The emulator's pages: the structure the Epson driver reads, not Epson's styling."""
+"""The emulator's pages: the structure Epson's Web Config has, not its styling.
+
+Scripts written for real printers (see ``DESIGN.md``) rely on that structure, so it is
+modelled as they saw it on the ET-16600 / DS-730N: every ``<input>`` carries a ``value``
+attribute (file inputs and the submit button a ``name`` and a ``value`` too), the chain
+import form has the ``key`` and ``cert0``..``cert2`` inputs, and the SSL/TLS page's form is
+``id="input_form"`` with the certificate-type choice selected in it.
+"""
 
 from __future__ import annotations
 
@@ -26,10 +33,18 @@ def login(note: str = "") -> str:
         "<input type='hidden' name='access' value='https'>"
         "<input type='hidden' name='INPUTT_ACCSESSMETHOD' value='0'>"
         "<input type='hidden' name='INPUTT_DUMMY' value=''>"
-        "<label>User Name <input type='text' name='INPUTT_USERNAME'></label>"
-        "<label>Current password <input type='password' name='INPUTT_PASSWORD'></label>"
-        "<input type='submit' value='OK'></form>",
+        "<label>User Name <input type='text' name='INPUTT_USERNAME' value=''></label>"
+        "<label>Current password <input type='password' name='INPUTT_PASSWORD' value=''>"
+        "</label>" + _submit() + "</form>",
     )
+
+
+def _submit() -> str:
+    return "<input type='submit' name='btn_ok' value='OK'>"
+
+
+def _file(name: str, label: str) -> str:
+    return f"<label>{escape(label)} <input type='file' name='{name}' value=''></label>"
 
 
 def _token(token: str | None) -> str:
@@ -46,11 +61,12 @@ def chain_form(token: str | None) -> str:
         + _token(token)
         + "<select name='format'><option value='pem_der' selected>Certificate (PEM/DER)</option>"
         "<option value='pkcs12'>Certificate with Private Key (PKCS#12)</option></select>"
-        "<label>Private Key <input type='file' name='key'></label>"
-        "<label>Certificate <input type='file' name='cert0'></label>"
-        "<label>CA Certificate 1 <input type='file' name='cert1'></label>"
-        "<label>CA Certificate 2 <input type='file' name='cert2'></label>"
-        "<input type='submit' value='OK'></form>",
+        + _file("key", "Private Key")
+        + _file("cert0", "Certificate")
+        + _file("cert1", "CA Certificate 1")
+        + _file("cert2", "CA Certificate 2")
+        + _submit()
+        + "</form>",
     )
 
 
@@ -62,12 +78,14 @@ def status(token: str | None, *, uses_ca_signed: bool, has_ca_signed: bool, serv
     return page(
         "SSL/TLS - Basic Settings",
         f"<p>Server Certificate: <span class='served'>{escape(served)}</span></p>"
-        "<form method='post' action='/PRESENTATION/ADVANCED/NWS_CERT_SSLTLS/SET'>"
+        "<form id='input_form' method='post' action='/PRESENTATION/ADVANCED/NWS_CERT_SSLTLS/SET'>"
         + _token(token)
         + "<select name='SEL_SSLTLSUSECERT'>"
         + option("SELF-SIGNED_CERT", "Self-signed Certificate", not uses_ca_signed, True)
         + option("CA-SIGNED_CERT", "CA-signed Certificate", uses_ca_signed, has_ca_signed)
-        + "</select><input type='submit' value='OK'></form>",
+        + "</select>"
+        + _submit()
+        + "</form>",
     )
 
 
@@ -90,6 +108,7 @@ def ca_form(token: str | None) -> str:
         "action='/PRESENTATIONEX/CERT/IMPORT_CACERT'>"
         + _token(token)
         + "<select name='format'><option value='pem_der' selected>PEM/DER</option></select>"
-        "<label>CA Certificate <input type='file' name='cert'></label>"
-        "<input type='submit' value='OK'></form>",
+        + _file("cert", "CA Certificate")
+        + _submit()
+        + "</form>",
     )

@@ -1,12 +1,21 @@
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import pytest
 
-from edgeward.config import ConfigError, load_file, load_mapping, setting
+from edgeward.config import (
+    ConfigError,
+    derived,
+    load_file,
+    load_mapping,
+    positive,
+    positive_at_most,
+    setting,
+)
 from edgeward.secrets import Secret
 
 
@@ -94,3 +103,43 @@ def test_section(tmp_path: Path) -> None:
     f = tmp_path / "c.toml"
     f.write_text("[gateway]\nratio = 2.5\n")
     assert load_file(Root, f, section="gateway").ratio == 2.5
+
+
+@dataclass(frozen=True)
+class Labelled:
+    printers: list[Printer] = setting(
+        default_factory=list, help="printers", key="printer", item_label="name"
+    )
+    source: Path | None = derived()
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        ('[[printer]]\nname = "office"\nurl = 5', 'printer "office".url: expected a string'),
+        ("[[printer]]\nurl = 5", "printer[0].name: required key missing"),
+        ("source = 'x'", "source: unknown key"),  # a derived field is never a key
+    ],
+)
+def test_item_labels_and_derived_fields(tmp_path: Path, toml: str, expected: str) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text(toml)
+    with pytest.raises(ConfigError, match=expected.replace("[", r"\[").replace(".", r"\.")):
+        load_file(Labelled, f)
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -1.0, 0.0])
+def test_positive_refuses_non_finite_and_non_positive(value: float) -> None:
+    with pytest.raises(ValueError, match="finite number greater than 0"):
+        positive(value)
+    with pytest.raises(ValueError, match="greater than 0"):
+        positive_at_most(10.0)(value)
+    with pytest.raises(ValueError, match="at most 10"):
+        positive_at_most(10.0)(11.0)
+
+
+def test_a_huge_integer_for_a_float_is_a_config_error(tmp_path: Path) -> None:
+    f = tmp_path / "c.toml"
+    f.write_text(f"ratio = {10**400}\n")
+    with pytest.raises(ConfigError, match="ratio: expected a number"):
+        load_file(Root, f)

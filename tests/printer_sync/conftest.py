@@ -75,6 +75,16 @@ def write_leaf(
     return LeafFiles(leaf, folder / "key.pem", folder / "cert.pem", folder / "chain.pem")
 
 
+def exit_code(argv: list[str]) -> int:
+    """``printer-sync ARGV``'s exit code, returned by the command or raised by argparse."""
+    from printer_sync.cli import main
+
+    try:
+        return main(argv)
+    except SystemExit as exc:  # refused by argparse (an option's type, an unknown flag)
+        return int(exc.code or 0)
+
+
 def _toml(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"

@@ -109,7 +109,7 @@ def test_duplicate_names_are_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("printer = 3", "expected [[printer]] tables"), ("[[printer]\n", "not valid TOML")],
+    [("printer = 3", "printer: expected a list of table"), ("[[printer]\n", "not valid TOML")],
 )
 def test_broken_files(tmp_path: Path, text: str, expected: str) -> None:
     with pytest.raises(ConfigError, match=expected.replace("[", r"\[")):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import signal
@@ -20,6 +21,7 @@ from printer_sync.cli import main
 from printer_sync.config import load_config
 from printer_sync.emulator import Emulator
 from printer_sync.history import History
+from printer_sync.push import Finished, Push, PushOptions
 from tests.printer_sync.conftest import PASSWORD, PrinterEnv, write_leaf
 
 pytestmark = pytest.mark.slow
@@ -90,8 +92,11 @@ def test_force_uploads_even_when_unchanged(printer_env: PrinterEnv) -> None:
     cfg = printer_env.config()
     assert push(cfg, "office") == 0
     uploads = printer_env.emulator.uploads
+    reboots = printer_env.emulator.reboots
     assert push(cfg, "office", "--force") == 0
-    # Already on the CA-signed certificate: one upload, one reboot, no switch.
+    # Already on the CA-signed certificate: one upload, one reboot, no switch; verified
+    # only once the printer was back from that reboot (it was seen down, then up).
+    assert printer_env.emulator.reboots == reboots + 1 and printer_env.emulator.listening
     assert printer_env.emulator.uploads == uploads + 1
     assert printer_env.emulator.requests[-1][1] == "/PRESENTATIONEX/CERT/IMPORT_CHAIN"
 
@@ -319,3 +324,27 @@ def test_a_ca_added_later_is_imported_without_reupload(
     assert "imported 1 CA certificate(s)" in capsys.readouterr().out
     assert (emu.uploads, emu.reboots, emu.ca_imports) == (uploads, reboots, 1)
     assert served_fp(emu) == printer_env.files.fingerprint
+
+
+def test_the_steps_work_alone(printer_env: PrinterEnv, tmp_path: Path) -> None:
+    """validate, plan and record without a printer: the state machine's steps are units."""
+    printer = load_config(printer_env.config()).printer("office")
+    with History(tmp_path / "steps.db") as h:
+        step = Push(printer, h, PushOptions(settle=0.5))
+        asyncio.run(step.validate())
+        assert step.new_fp == printer_env.files.fingerprint
+        step.old_fp = step.new_fp  # as if fetch() had found our certificate served
+        with pytest.raises(Finished) as early:
+            step.plan()
+        assert early.value.outcome == "skipped_unchanged"
+        result = step.record(early.value.outcome, early.value.message)
+        assert result.ok and h.rows("office")[0].result == "skipped_unchanged"
+
+        dry = Push(printer, h, PushOptions(dry_run=True))
+        dry.bundle, dry.old_fp, dry.new_fp = step.bundle, "AB:" * 31 + "AB", step.new_fp
+        with pytest.raises(Finished) as early:
+            dry.plan()
+        assert early.value.outcome == "dry_run" and "would upload" in early.value.message
+        dry.record(early.value.outcome, early.value.message)
+        assert len(h.rows("office")) == 1  # a dry run writes no row
+    assert printer_env.emulator.requests == []

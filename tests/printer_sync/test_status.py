@@ -114,6 +114,10 @@ def local_files(tmp: Path, name: str, issued: Issued) -> dict[str, str]:
         ("unreachable", "unreachable", 1),
         ("local_missing", "local_error", 1),
         ("pin_changed", "pin_changed", 1),
+        # Issue 13: served = local but pinned to an older one (an interrupted push): not ok.
+        ("pin_outdated", "pin_outdated", 0),
+        # Serves a certificate one of our pushes carried: out of date, not a pin change.
+        ("ours_pushed", "mismatch", 1),
     ],
 )
 def test_status_state_and_exit_code(
@@ -126,7 +130,7 @@ def test_status_state_and_exit_code(
 ) -> None:
     ours = _cert(ca, {"renew_due": 10, "expired": -1}.get(case, 60))
     other = _cert(ca, 60, "someone-else.test")
-    served = other if case in ("mismatch", "pin_changed") else ours
+    served = other if case in ("mismatch", "pin_changed", "ours_pushed") else ours
     with contextlib.ExitStack() as stack:
         if case == "unreachable":
             port = free_port()  # nothing listens there
@@ -139,11 +143,15 @@ def test_status_state_and_exit_code(
             tmp_path,
             [{"name": "office", "url": f"https://127.0.0.1:{port}", **files, "timeout": 3.0}],
         )
-        if case in ("pin_changed", "mismatch"):
+        if case in ("pin_changed", "mismatch", "pin_outdated", "ours_pushed"):
             with History(tmp_path / "state" / "printer-sync.db") as h:
-                # mismatch: pinned to what it serves; pin_changed: pinned to a third one
+                # mismatch: pinned to what it serves; the others: pinned to a third one
                 pinned = other if case == "mismatch" else _cert(ca, 60, "old.test")
                 h.set_pin("office", pinned.fingerprint, "first-use")
+                if case == "ours_pushed":
+                    row = h.start("office")
+                    h.note(row, old_fingerprint=None, new_fingerprint=other.fingerprint)
+                    h.finish(row, "interrupted")
         code = main(["status", "--config", str(cfg), "--json"])
     out = json.loads(capsys.readouterr().out)
     assert code == exit_code
@@ -158,9 +166,12 @@ def test_status_state_and_exit_code(
         assert o["local"]["fingerprint"] == ours.fingerprint
     else:
         assert "no such file" in o["local_error"]
-    assert o["match"] == {"in_sync": True, "renew_due": True, "expired": True}.get(
-        case, None if case in ("unreachable", "local_missing") else False
-    )
+    assert o["match"] == {
+        "in_sync": True,
+        "renew_due": True,
+        "expired": True,
+        "pin_outdated": True,
+    }.get(case, None if case in ("unreachable", "local_missing") else False)
 
 
 def test_status_text_shows_both_certificates_and_the_last_push(

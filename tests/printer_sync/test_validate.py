@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from pathlib import Path
@@ -138,6 +139,21 @@ def test_a_renewal_between_key_and_cert_is_waited_out(tmp_path: Path, chain: Cha
     finally:
         t.join()
     assert bundle.fingerprint == renewed.fingerprint
+
+
+def test_an_old_mismatch_is_reported_at_once(tmp_path: Path, chain: Chain) -> None:
+    """Issue 13: files nobody is writing that disagree are no renewal in progress."""
+    files = write_leaf(tmp_path, chain)
+    other = write_leaf(tmp_path / "other", chain)
+    atomic_write(files.key, other.key.read_bytes())
+    hour_ago = time.time() - 3600
+    for p in (files.key, files.cert):
+        os.utime(p, (hour_ago, hour_ago))
+    started = time.monotonic()
+    with pytest.raises(PushError) as exc:
+        asyncio.run(load_bundle(_printer(files), EPSON, settle=30.0, pause=0.1))
+    assert exc.value.kind is ErrorKind.KEY_MISMATCH
+    assert time.monotonic() - started < 5  # not the 30 s of file_settle
 
 
 @settings(max_examples=25, deadline=None)

@@ -22,7 +22,7 @@ from printer_sync.emulator import Emulator
 from printer_sync.history import History
 from printer_sync.status import State
 from printer_sync.watch import Watcher, affected, files_of, folders_to_watch
-from tests.printer_sync.conftest import PASSWORD, PrinterEnv, write_leaf
+from tests.printer_sync.conftest import PASSWORD, PrinterEnv, exit_code, write_leaf
 from tests.support.net import free_port
 from tests.support.servers import process
 
@@ -211,6 +211,7 @@ def _two_printers(tmp: Path, a: tuple[Path, Path], b: tuple[Path, Path]) -> Path
             "--metrics-listen: '127.0.0.1': expected HOST:PORT",
         ),
         (None, ["--check-interval", "0"], "--check-interval: expected a number of seconds"),
+        (None, ["--check-interval", "nan"], "--check-interval: expected a number of seconds"),
     ],
 )
 def test_watch_usage_errors(
@@ -225,7 +226,7 @@ def test_watch_usage_errors(
     else:
         cfg = printer_env.tmp / "empty.toml"
         cfg.write_text(config)
-    assert main(["watch", "--config", str(cfg), *argv]) == 2
+    assert exit_code(["watch", "--config", str(cfg), *argv]) == 2
     assert message in capsys.readouterr().err
     assert printer_env.emulator.logins == 0
 
@@ -308,3 +309,22 @@ def test_unreachable_retry_backoff(
         return out
 
     assert asyncio.run(plan()) == delays
+
+
+def test_a_pin_left_behind_by_an_interrupted_push_follows_our_certificate(
+    printer_env: PrinterEnv,
+) -> None:
+    """Issue 13: served = local but pinned to an older fingerprint (a push interrupted
+    during the reboot) is pin_outdated; the daemon re-pins instead of pushing again."""
+    cfg = printer_env.config()
+    assert main(["push", "office", "--config", str(cfg)]) == 0
+    config = load_config(cfg)
+    uploads = printer_env.emulator.uploads
+    with History(config.db_path) as history:
+        history.set_pin("office", "AB:" * 31 + "AB", "first-use")  # the pin before that push
+        watcher = Watcher(config, history)
+        assert asyncio.run(watcher.check(config.printer("office"))) is None  # no push
+        assert watcher.states["office"] is State.PIN_OUTDATED
+        pin = history.pin("office")
+    assert pin is not None and pin.fingerprint == printer_env.files.fingerprint
+    assert printer_env.emulator.uploads == uploads

@@ -18,7 +18,7 @@ from printer_sync.drivers import html
 from printer_sync.emulator import Emulator, EmulatorThread
 from printer_sync.emulator.device import _parse_multipart
 from printer_sync.emulator.http import Request
-from tests.printer_sync.conftest import PASSWORD, Chain, write_leaf
+from tests.printer_sync.conftest import PASSWORD, Chain, exit_code, write_leaf
 from tests.support.net import free_port
 from tests.support.servers import process
 
@@ -249,7 +249,7 @@ def test_the_emulate_command(tmp_path: Path) -> None:
         "--listen", f"127.0.0.1:{port}", "--state-dir", str(tmp_path / "state"),
         "--password-file", str(tmp_path / "pw"), "--reboot-seconds", "0.5",
     ]  # fmt: skip
-    with process(argv, port=port, cwd=Path(__file__).parents[2], log=tmp_path / "log") as proc:
+    with process(argv, port=port, cwd=Path(__file__).parents[3], log=tmp_path / "log") as proc:
         cert, _ = served_certificate("127.0.0.1", port)
         assert cert.subject == cert.issuer
         with web(f"https://127.0.0.1:{port}/") as c:
@@ -315,7 +315,6 @@ def test_request_parsers_never_crash(body: bytes, ctype: str) -> None:
 def test_emulate_usage_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], fragment: str
 ) -> None:
-    from printer_sync.cli import main
 
-    assert main(["emulate", "--state-dir", str(tmp_path), *extra]) == 2
+    assert exit_code(["emulate", "--state-dir", str(tmp_path), *extra]) == 2
     assert fragment in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""The Epson driver's reading of pages, its named errors, and the per-response TLS pin."""
+"""The Epson driver: the registry, its named errors, and the per-response TLS pin."""
 
 from __future__ import annotations
 
@@ -11,49 +11,12 @@ from cryptography import x509
 from edgeward.pki import make_ca
 from edgeward.secrets import Secret
 from printer_sync.config import PrinterConfig
-from printer_sync.drivers import html
 from printer_sync.drivers.epson import PATHS, EpsonDriver
 from printer_sync.drivers.registry import get_driver
 from printer_sync.emulator import Emulator
 from printer_sync.errors import ErrorKind, PushError
 from printer_sync.push import _client
 from tests.printer_sync.conftest import PASSWORD
-
-PAGE = """<html><body>
-<form action="/x" method="POST">
-  <input type="hidden" name="INPUTT_SETUPTOKEN" value="t0k">
-  <input type="hidden" name="EMPTY">
-  <input type="file" name="key">
-  <select name="SEL"><option value="A">a</option><option value="B" selected>b</option>
-    <option value="C" disabled>c</option></select>
-</form>
-<form><input name="q"></form>
-<script>var x = "Shutting down";</script><p>Hello   <b>there</b></p>
-</body></html>"""
-
-
-def test_forms_and_text() -> None:
-    doc = html.parse(PAGE)
-    first, second = html.forms(doc)
-    assert (first.action, first.method) == ("/x", "post")
-    assert first.hidden == {"INPUTT_SETUPTOKEN": "t0k", "EMPTY": ""}
-    assert first.fields == {"INPUTT_SETUPTOKEN", "EMPTY", "key", "SEL"}
-    assert first.selects["SEL"] == ("B", ("A", "B"))
-    assert second.method == "get" and second.hidden == {}
-    text = html.visible_text(doc)
-    assert "Hello there" in text and "Shutting down" not in text  # scripts are not text
-
-
-@pytest.mark.parametrize(
-    ("text", "found"),
-    [
-        ("AB:" * 31 + "CD", {"AB:" * 31 + "CD"}),
-        ("ab:" * 31 + "cd and more", {"AB:" * 31 + "CD"}),
-        ("AB:" * 30 + "CD", set()),  # 31 bytes: not SHA-256
-    ],
-)
-def test_fingerprints_in_text(text: str, found: set[str]) -> None:
-    assert html.fingerprints(text) == found
 
 
 def test_registry() -> None:
