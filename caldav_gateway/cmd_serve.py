@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from caldav_gateway.settings import GatewaySettings
 from caldav_gateway.tls import CertificateError
 from edgeward import cli
-from edgeward.config import ConfigError, load_mapping
+from edgeward.config import ConfigError, load_mapping, read_toml
 
 HELP = "serve CalDAV (embedded Radicale) over TLS on a dedicated port"
 DESCRIPTION = """\
@@ -121,14 +120,7 @@ def settings_from(args: argparse.Namespace) -> GatewaySettings:
     if config is not None:
         source = f"{config} (and command-line flags)"
         base = config.resolve().parent
-        try:
-            data = tomllib.loads(config.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(str(config), "", "file not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(str(config), "", f"cannot read: {exc}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(str(config), "", f"not valid TOML: {exc}") from None
+        data = read_toml(config)
     for name in _FLAGS:
         value = getattr(args, name, None)
         if value is None:

@@ -1,9 +1,10 @@
 """The gateway's Prometheus metrics, declared once.
 
 Labels stay bounded: methods outside the WebDAV/CalDAV set count as ``other``, probe paths
-are reduced to their family (see :mod:`caldav_gateway.families`) and clients to ``ios``,
-``macos`` or ``other``. With ``--workers N`` the process runs in prometheus_client's
-multiprocess mode; the gauge then reports the most recent value any worker wrote.
+are reduced to their family (:func:`caldav_gateway.paths.family_of`) and clients to ``ios``,
+``macos`` or ``other`` (:func:`caldav_gateway.clients.client_family`). With
+``--workers N`` the process runs in prometheus_client's multiprocess mode; the gauge then
+reports the most recent value any worker wrote.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Final, Protocol
 
 from edgeward.logs import get_logger
+from edgeward.secrets import read_private_text
 
 log = get_logger("caldav_gateway.principals")
 
@@ -64,16 +65,7 @@ def parse_htpasswd(text: str) -> Htpasswd:
 
 def read_htpasswd(path: Path) -> Htpasswd:
     """Read and parse; ``ValueError`` names the file (never its content)."""
-    try:
-        return parse_htpasswd(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ValueError(f"{path}: htpasswd file not found") from None
-    except PermissionError:
-        raise ValueError(f"{path}: htpasswd file not readable (permission denied)") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: htpasswd file is not UTF-8 text") from None
-    except OSError as exc:  # a directory, an I/O error
-        raise ValueError(f"{path}: cannot read the htpasswd file ({exc.strerror or exc})") from None
+    return parse_htpasswd(read_private_text(path, "htpasswd file"))
 
 
 class StaticPrincipals:

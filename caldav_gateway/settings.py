@@ -22,18 +22,13 @@ from pathlib import Path
 from typing import Literal
 
 from caldav_gateway.throttle import ThrottleSettings
-from edgeward.config import positive_at_most, setting, whole_between
-from edgeward.netaddr import parse_hostport
-
-
-def _hostport(value: str) -> None:
-    parse_hostport(value)
-
-
-def _metrics_listen(value: str) -> None:
-    if value not in ("", "off"):
-        parse_hostport(value)
-
+from edgeward.config import (
+    listen_address,
+    metrics_address,
+    positive_at_most,
+    setting,
+    whole_between,
+)
 
 DAY = 86400.0
 
@@ -47,7 +42,7 @@ def _usernames(value: list[str]) -> None:
 @dataclass(frozen=True)
 class GatewaySettings:
     listen: str = setting(
-        "0.0.0.0:8443", help="HOST:PORT of the dedicated CalDAV port", check=_hostport
+        "0.0.0.0:8443", help="HOST:PORT of the dedicated CalDAV port", check=listen_address
     )
     cert: Path | None = setting(None, help="PEM certificate (with its chain) for every client")
     key: Path | None = setting(None, help="PEM private key of the certificate")
@@ -58,7 +53,7 @@ class GatewaySettings:
     metrics_listen: str = setting(
         "127.0.0.1:9465",
         help="HOST:PORT of /metrics (never on the CalDAV port); 'off' to disable",
-        check=_metrics_listen,
+        check=metrics_address,
     )
     insecure_http: bool = setting(
         False, help="serve plain HTTP (local experiments only: Apple clients refuse Basic auth)"

@@ -33,8 +33,8 @@ from prometheus_client import multiprocess
 
 from caldav_gateway.settings import GatewaySettings
 from caldav_gateway.worker import worker_main
+from edgeward.lifecycle import daemon
 from edgeward.logs import get_logger
-from edgeward.metrics import serve_metrics
 
 log = get_logger("caldav_gateway.supervisor")
 
@@ -77,6 +77,85 @@ def multiprocess_dir() -> Iterator[Path]:
         shutil.rmtree(created, ignore_errors=True)
 
 
+class _Pool:
+    """The spawned workers, each restarted with a growing delay when it dies."""
+
+    def __init__(self, settings: GatewaySettings, sock: socket.socket, mpdir: Path,
+                 log_level: str, log_format: str) -> None:  # fmt: skip
+        self._spawn = multiprocessing.get_context("spawn")
+        self._args = (settings, sock, log_level, log_format)
+        self._mpdir = mpdir
+        count = settings.workers
+        self.readiness = [self._spawn.Event() for _ in range(count)]
+        self.workers: list[BaseProcess | None] = [None] * count
+        self.started = [0.0] * count
+        self.quick_deaths = [0] * count
+        self.restart_at = [0.0] * count
+        self.announced = [False] * count
+        self.ever_served = False
+
+    def start(self, index: int) -> None:
+        self.readiness[index].clear()
+        proc = self._spawn.Process(
+            target=worker_main,
+            args=(*self._args, self.readiness[index]),
+            name=f"caldav-gateway-worker-{index}",
+            daemon=False,
+        )
+        proc.start()
+        log.info("worker %d started (pid %s)", index, proc.pid)
+        self.workers[index], self.started[index] = proc, time.monotonic()
+        self.announced[index] = False
+
+    def check(self, now: float) -> bool:
+        """Restart, announce and reap workers; ``False`` when no worker ever came up."""
+        for i, proc in enumerate(self.workers):
+            if proc is None:
+                if now >= self.restart_at[i]:
+                    self.start(i)
+                continue
+            if not self.announced[i] and self.readiness[i].is_set():
+                log.info("worker %d (pid %s) serving", i, proc.pid)
+                self.announced[i] = self.ever_served = True
+            if proc.exitcode is None:
+                continue
+            if proc.pid is not None:
+                multiprocess.mark_process_dead(proc.pid, str(self._mpdir))  # type: ignore[no-untyped-call]
+            if not self.ever_served:
+                # No worker ever came up: a set-up problem a restart will not fix.
+                log.error(
+                    "worker %d (pid %s) exited with %s before any worker served; stopping",
+                    *(i, proc.pid, describe_exit(proc.exitcode)),
+                )
+                return False
+            self._schedule_restart(i, proc, now)
+        return True
+
+    def _schedule_restart(self, i: int, proc: BaseProcess, now: float) -> None:
+        quick = 1 if now - self.started[i] >= STABLE_SECONDS else self.quick_deaths[i] + 1
+        self.quick_deaths[i] = quick
+        delay = backoff(quick)
+        log.error(
+            "worker %d (pid %s) exited with %s; restarting it in %.0fs",
+            *(i, proc.pid, describe_exit(proc.exitcode), delay),
+        )
+        self.workers[i], self.restart_at[i] = None, now + delay
+
+    async def stop(self) -> bool:
+        """SIGTERM every worker, wait, kill the stragglers; ``False`` if one had to be killed."""
+        running = [p for p in self.workers if p is not None]
+        for proc in running:
+            if proc.exitcode is None and proc.pid is not None:
+                os.kill(proc.pid, signal.SIGTERM)
+        clean = True
+        for proc in running:
+            await asyncio.to_thread(proc.join, 15)
+            if proc.exitcode is None:
+                proc.kill()
+                clean = False
+        return clean
+
+
 async def supervise(
     settings: GatewaySettings,
     sock: socket.socket,
@@ -85,84 +164,19 @@ async def supervise(
     log_format: str,
     metrics_sock: socket.socket | None = None,
 ) -> int:
-    spawn = multiprocessing.get_context("spawn")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-
-    readiness = [spawn.Event() for _ in range(settings.workers)]
-
-    def start_worker(index: int) -> BaseProcess:
-        proc = spawn.Process(
-            target=worker_main,
-            args=(settings, sock, log_level, log_format, readiness[index]),
-            name=f"caldav-gateway-worker-{index}",
-            daemon=False,
-        )
-        proc.start()
-        log.info("worker %d started (pid %s)", index, proc.pid)
-        return proc
-
-    workers: list[BaseProcess | None] = [start_worker(i) for i in range(settings.workers)]
-    started = [time.monotonic()] * len(workers)
-    quick_deaths = [0] * len(workers)
-    restart_at = [0.0] * len(workers)
-    ever_served = False
-    announced = [False] * len(workers)
-    metrics_server = metrics_task = None
+    pool = _Pool(settings, sock, mpdir, log_level, log_format)
     code = 0
-    try:
-        if settings.metrics_listen not in ("", "off"):
-            metrics_server, metrics_task = await serve_metrics(
-                settings.metrics_listen, sock=metrics_sock
-            )
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 0.2)
-            if stop.is_set():
-                break
-            now = time.monotonic()
-            for i, proc in enumerate(workers):
-                if proc is None:
-                    if now >= restart_at[i]:
-                        readiness[i].clear()
-                        workers[i], started[i], announced[i] = start_worker(i), now, False
-                    continue
-                if not announced[i] and readiness[i].is_set():
-                    log.info("worker %d (pid %s) serving", i, proc.pid)
-                    announced[i] = ever_served = True
-                if proc.exitcode is None:
-                    continue
-                if proc.pid is not None:
-                    multiprocess.mark_process_dead(proc.pid, str(mpdir))  # type: ignore[no-untyped-call]
-                if not ever_served:
-                    # No worker ever came up: a set-up problem a restart will not fix.
-                    log.error(
-                        "worker %d (pid %s) exited with %s before any worker served; stopping",
-                        *(i, proc.pid, describe_exit(proc.exitcode)),
-                    )
+    async with daemon(settings.metrics_listen, metrics_sock=metrics_sock) as life:
+        try:
+            for i in range(settings.workers):
+                pool.start(i)
+            while not life.stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(life.stop.wait(), 0.2)
+                if not life.stop.is_set() and not pool.check(time.monotonic()):
                     code = 1
-                    stop.set()
                     break
-                quick_deaths[i] = 1 if now - started[i] >= STABLE_SECONDS else quick_deaths[i] + 1
-                delay = backoff(quick_deaths[i])
-                log.error(
-                    "worker %d (pid %s) exited with %s; restarting it in %.0fs",
-                    *(i, proc.pid, describe_exit(proc.exitcode), delay),
-                )
-                workers[i], restart_at[i] = None, now + delay
-    finally:
-        running = [p for p in workers if p is not None]
-        for proc in running:
-            if proc.exitcode is None and proc.pid is not None:
-                os.kill(proc.pid, signal.SIGTERM)
-        for proc in running:
-            await asyncio.to_thread(proc.join, 15)
-            if proc.exitcode is None:
-                proc.kill()
+        finally:
+            if not await pool.stop():
                 code = 1
-        if metrics_server is not None and metrics_task is not None:
-            metrics_server.should_exit = True
-            await metrics_task
     return code

@@ -26,9 +26,9 @@ from caldav_gateway.connections import (
 from caldav_gateway.radicale_app import radicale_level_for
 from caldav_gateway.settings import GatewaySettings
 from caldav_gateway.tls import CertificateReloader
+from edgeward.lifecycle import OFF, daemon
 from edgeward.logs import setup_logging
-from edgeward.metrics import serve_metrics
-from edgeward.serving import start
+from edgeward.serving import EmbeddedServer
 
 
 def uvicorn_config(
@@ -57,7 +57,7 @@ async def serve_worker(
     metrics_sock: socket.socket | None = None,
     ready: Callable[[], None] | None = None,
 ) -> None:
-    """Serve on ``sock`` until SIGINT/SIGTERM (uvicorn's handlers, main thread).
+    """Serve on ``sock`` until SIGINT/SIGTERM (:func:`edgeward.lifecycle.daemon`).
 
     ``ready`` is called once uvicorn accepts connections (the supervisor's sign that the
     set-up works).
@@ -69,34 +69,23 @@ async def serve_worker(
             settings.cert, settings.key, min_version=settings.tls_min_version
         )
     app = build_app(settings, radicale_log_level=radicale_log_level)
-    server = uvicorn.Server(uvicorn_config(settings, app, reloader))
+    server = EmbeddedServer(uvicorn_config(settings, app, reloader))
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(RateLimitedLoopErrors())
     limit_handshakes(loop, settings.handshake_timeout)
     sock = CappedListener.wrap(sock, ClientConnections(settings.max_connections_per_client))
-    watcher = None
-    metrics_server = metrics_task = None
-    if reloader is not None:
-        watcher = asyncio.create_task(reloader.watch(settings.reload_interval))
-    if with_metrics and settings.metrics_listen not in ("", "off"):
-        metrics_server, metrics_task = await serve_metrics(
-            settings.metrics_listen, sock=metrics_sock
-        )
-    try:
-        if ready is None:
-            await server.serve(sockets=[sock])
-        else:
-            serving = await start(server, "CalDAV", sock)
-            ready()
-            await serving
-    finally:
-        if watcher is not None:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
-        if metrics_server is not None and metrics_task is not None:
-            metrics_server.should_exit = True
-            await metrics_task
+    metrics_listen = settings.metrics_listen if with_metrics else OFF
+    async with daemon(metrics_listen, metrics_sock=metrics_sock) as life:
+        if reloader is not None:
+            watcher = asyncio.create_task(reloader.watch(settings.reload_interval))
+
+            async def stop_watching() -> None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+
+            life.on_exit(stop_watching)
+        await life.serve(server, "CalDAV", sock, ready=ready)
 
 
 def worker_main(

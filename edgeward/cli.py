@@ -14,7 +14,7 @@ import difflib
 import importlib
 import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 from edgeward.config import ConfigError
@@ -171,9 +171,16 @@ def command_group(
     Each such module exposes ``HELP``, ``add_arguments(parser)``, ``run(args) -> int`` and
     optionally ``DESCRIPTION`` and ``EPILOG``, so a subcommand is found in one file.
     """
+    args = group_parser(prog, description, package, names, epilog=epilog).parse_args(argv)
+    return run(args.func, args)
+
+
+def group_parser(
+    prog: str, description: str, package: str, names: Sequence[str], *, epilog: str = ""
+) -> argparse.ArgumentParser:
+    """The parser :func:`command_group` runs (``args.func`` is the subcommand's ``run``)."""
     p = parser(prog, description, epilog)
     sub = subcommands(p)
-    chosen: dict[str, argparse.ArgumentParser] = {}
     for name in names:
         module = importlib.import_module(f"{package}.cmd_{name}")
         sp = add_subcommand(
@@ -185,13 +192,31 @@ def command_group(
         )
         module.add_arguments(sp)
         sp.set_defaults(func=module.run)
-        chosen[name] = sp
-    args, extra = p.parse_known_args(argv)
-    if extra:  # named by the subcommand that did not know it, as unknown (exit 2)
-        unknown = next((a for a in extra if a.startswith("-")), extra[0])
-        what = "option" if unknown.startswith("-") else "argument"
-        chosen[args.command].error(f"unknown {what} {unknown!r} (see --help)")
-    return run(args.func, args)
+    return p
+
+
+def tool_group(
+    prog: str,
+    description: str,
+    tools: Mapping[str, tuple[str, str]],
+    argv: Sequence[str],
+    *,
+    epilog: str = "",
+) -> int:
+    """``prog TOOL [ARGS...]``: run the module ``tools[TOOL][0]``'s ``main(ARGS)``.
+
+    For ``python -m PACKAGE`` over several console scripts: the tool parses its own
+    arguments; the group's help, unknown-tool error and exit codes are this frame's.
+    """
+    if argv and argv[0] in tools:
+        module = importlib.import_module(tools[argv[0]][0])
+        return int(module.main(list(argv[1:])))
+    p = Parser(prog=prog, description=description, epilog=epilog, formatter_class=HelpFormatter)
+    sub = subcommands(p)
+    for name, (_module, help) in tools.items():
+        sub.add_parser(name, help=help, add_help=False)
+    p.parse_args(argv[:1])  # --help (exit 0) or names what is wrong (exit 2)
+    return EXIT_USAGE  # not reached: an empty or unknown TOOL is refused above
 
 
 def seconds(*, zero: bool = False, most: float = 86400.0) -> Callable[[str], float]:

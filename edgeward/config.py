@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar, cast, get_args, get_origin
 
+from edgeward.netaddr import parse_hostport
 from edgeward.secrets import Secret
 
 T = TypeVar("T")
@@ -82,24 +83,33 @@ def load_file(cls: type[T], path: str | Path, *, section: str | None = None) -> 
     """Read a TOML file (or one table of it) into ``cls``."""
     p = Path(path)
     source = str(p)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(source, "", "file not found") from None
-    except OSError as exc:
-        raise ConfigError(source, "", f"cannot read: {exc.strerror}") from None
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise ConfigError(source, "", "not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, "", f"not valid TOML: {exc}") from None
+    data = read_toml(p)
     if section is not None:
         table = data.get(section, {})
         if not isinstance(table, dict):
             raise ConfigError(source, section, "expected a table")
         data = table
     return load_mapping(cls, data, source=source, base_dir=p.parent, prefix=section or "")
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The TOML file's tables; ``ConfigError`` naming the file when it cannot be read.
+
+    For a tool that merges the file with command-line flags before :func:`load_mapping`.
+    """
+    source = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(source, "", "file not found") from None
+    except OSError as exc:
+        raise ConfigError(source, "", f"cannot read: {exc.strerror}") from None
+    try:
+        return tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(source, "", "not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, "", f"not valid TOML: {exc}") from None
 
 
 def load_mapping(
@@ -321,3 +331,14 @@ def whole_between(low: int, high: int) -> Callable[[int], None]:
             raise ValueError(f"expected a whole number from {low} to {high}, got {text}")
 
     return check
+
+
+def listen_address(value: str) -> None:
+    """``HOST:PORT`` with a numeric or bracketed IPv6 host and a port from 0 to 65535."""
+    parse_hostport(value)
+
+
+def metrics_address(value: str) -> None:
+    """A ``/metrics`` address (``HOST:PORT``), or ``off`` (see :mod:`edgeward.lifecycle`)."""
+    if value not in ("", "off"):  # the empty string: what older configs wrote for off
+        parse_hostport(value)

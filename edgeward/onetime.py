@@ -253,6 +253,92 @@ def _row(
     )
 
 
+def _not_found() -> Response:
+    return PlainTextResponse("Not found: this link was used already or never existed.\n", 404)
+
+
+async def _nothing(request: Request) -> Response:
+    return PlainTextResponse("Not found.\n", 404)
+
+
+class _Pages:
+    """The two endpoints behind a one-time link: its page, then each file it offers once."""
+
+    def __init__(
+        self,
+        store: NonceStore,
+        keyring: KeyRing,
+        resolve: Callable[[str], Bundle | None],
+        counter: Counter,
+        prefix: str,
+        clock: Callable[[], float],
+    ) -> None:
+        self.store, self.keyring, self.resolve = store, keyring, resolve
+        self.counter, self.prefix, self.clock = counter, prefix, clock
+
+    def finish(
+        self,
+        request: Request,
+        nonce: str,
+        subject: str | None,
+        item: str,
+        result: Result,
+        response: Response,
+    ) -> Response:
+        """Count and audit one answer (the one place that does), then send it uncached."""
+        seen = request.scope.get(_AUDIT_KEY)
+        if isinstance(seen, dict):
+            seen["done"] = True
+        self.counter.labels(result).inc()
+        self.store.audit(_row(request.scope, nonce, subject, item, result, response.status_code))
+        response.headers["cache-control"] = "no-store"
+        response.headers["referrer-policy"] = "no-referrer"
+        return response
+
+    async def page(self, request: Request) -> Response:
+        nonce = request.path_params["nonce"]
+        known = self.store.subject(nonce)
+        if known is None:
+            return self.finish(request, nonce, None, "page", "unknown", _not_found())
+        subject, _ = known
+        bundle = self.resolve(subject)
+        if bundle is None:
+            return self.finish(request, nonce, subject, "page", "gone", _not_found())
+        if not self.store.claim(nonce):
+            return self.finish(request, nonce, subject, "page", "used", _not_found())
+        links = {
+            d.name: sign_url(
+                f"{self.prefix}{nonce}/{d.name}",
+                self.keyring,
+                expires_at=int(self.clock() + FILE_LINK_SECONDS),
+            )
+            for d in bundle.downloads
+        }
+        page = HTMLResponse(_page(bundle, links))
+        return self.finish(request, nonce, subject, "page", "ok", page)
+
+    async def file(self, request: Request) -> Response:
+        nonce, name = request.path_params["nonce"], request.path_params["name"]
+        known = self.store.subject(nonce)
+        if known is None:
+            return self.finish(request, nonce, None, name, "unknown", _not_found())
+        subject, _ = known
+        bundle = self.resolve(subject)
+        download = (
+            None if bundle is None else next((d for d in bundle.downloads if d.name == name), None)
+        )
+        if download is None:
+            return self.finish(request, nonce, subject, name, "gone", _not_found())
+        if not self.store.claim_file(nonce, name):
+            return self.finish(request, nonce, subject, name, "used", _not_found())
+        response = Response(
+            download.data,
+            media_type=download.content_type,
+            headers={"content-disposition": f'attachment; filename="{download.name}"'},
+        )
+        return self.finish(request, nonce, subject, name, "ok", response)
+
+
 def onetime_app(
     store: NonceStore,
     keyring: KeyRing,
@@ -264,77 +350,12 @@ def onetime_app(
     clock: Callable[[], float] = time.time,
 ) -> ASGIApp:
     """The ASGI app serving ``prefix``; see the module docstring."""
-
-    def finish(
-        request: Request,
-        nonce: str,
-        subject: str | None,
-        item: str,
-        result: Result,
-        response: Response,
-    ) -> Response:
-        seen = request.scope.get(_AUDIT_KEY)
-        if isinstance(seen, dict):
-            seen["done"] = True
-        counter.labels(result).inc()
-        store.audit(_row(request.scope, nonce, subject, item, result, response.status_code))
-        response.headers["cache-control"] = "no-store"
-        response.headers["referrer-policy"] = "no-referrer"
-        return response
-
-    def not_found() -> Response:
-        return PlainTextResponse("Not found: this link was used already or never existed.\n", 404)
-
-    async def page(request: Request) -> Response:
-        nonce = request.path_params["nonce"]
-        known = store.subject(nonce)
-        if known is None:
-            return finish(request, nonce, None, "page", "unknown", not_found())
-        subject, _ = known
-        bundle = resolve(subject)
-        if bundle is None:
-            return finish(request, nonce, subject, "page", "gone", not_found())
-        if not store.claim(nonce):
-            return finish(request, nonce, subject, "page", "used", not_found())
-        links = {
-            d.name: sign_url(
-                f"{prefix}{nonce}/{d.name}",
-                keyring,
-                expires_at=int(clock() + FILE_LINK_SECONDS),
-            )
-            for d in bundle.downloads
-        }
-        return finish(request, nonce, subject, "page", "ok", HTMLResponse(_page(bundle, links)))
-
-    async def file(request: Request) -> Response:
-        nonce, name = request.path_params["nonce"], request.path_params["name"]
-        known = store.subject(nonce)
-        if known is None:
-            return finish(request, nonce, None, name, "unknown", not_found())
-        subject, _ = known
-        bundle = resolve(subject)
-        download = (
-            None if bundle is None else next((d for d in bundle.downloads if d.name == name), None)
-        )
-        if download is None:
-            return finish(request, nonce, subject, name, "gone", not_found())
-        if not store.claim_file(nonce, name):
-            return finish(request, nonce, subject, name, "used", not_found())
-        response = Response(
-            download.data,
-            media_type=download.content_type,
-            headers={"content-disposition": f'attachment; filename="{download.name}"'},
-        )
-        return finish(request, nonce, subject, name, "ok", response)
-
-    async def nothing(request: Request) -> Response:
-        return PlainTextResponse("Not found.\n", 404)
-
+    pages = _Pages(store, keyring, resolve, counter, prefix, clock)
     inner = Starlette(
         routes=[
-            Route(prefix + "{nonce:str}", page),
-            Route(prefix + "{nonce:str}/{name:str}", file),
-            Route("/{rest:path}", nothing),
+            Route(prefix + "{nonce:str}", pages.page),
+            Route(prefix + "{nonce:str}/{name:str}", pages.file),
+            Route("/{rest:path}", _nothing),
         ]
     )
     signed = SignedURLMiddleware(

@@ -50,22 +50,28 @@ class Secret:
         raise TypeError("Secret values are not picklable")
 
 
+def read_private_text(path: Path, what: str) -> str:
+    """A UTF-8 file's text; ``ValueError`` names the file and ``what`` it is (a "secret
+    file", an "htpasswd file"), never its content."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"{path}: {what} not found") from None
+    except PermissionError:
+        raise ValueError(f"{path}: {what} not readable (permission denied)") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: {what} is not UTF-8 text") from None
+    except OSError as exc:  # a directory, a FIFO gone wrong, an I/O error
+        raise ValueError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+
+
 def read_secret_file(path: str | os.PathLike[str]) -> Secret:
     """Read a secret from a file: the first line, without its line ending.
 
     The error names the file but never its content.
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ValueError(f"{p}: secret file not found") from None
-    except PermissionError:
-        raise ValueError(f"{p}: secret file not readable (permission denied)") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"{p}: secret file is not UTF-8 text") from None
-    except OSError as exc:  # a directory, a FIFO gone wrong, an I/O error
-        raise ValueError(f"{p}: cannot read the secret file ({exc.strerror or exc})") from None
+    text = read_private_text(p, "secret file")
     value = text.splitlines()[0] if text else ""
     if not value:
         raise ValueError(f"{p}: secret file is empty")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import dataclasses
-import signal
 
 from edgeward import cli
+from edgeward.config import metrics_address
+from edgeward.lifecycle import daemon, metrics_enabled
 from edgeward.logs import get_logger
-from edgeward.metrics import serve_metrics
-from edgeward.netaddr import parse_hostport
 from printer_sync.config import Config, load_config
 from printer_sync.history import History
 from printer_sync.status import quiet_libraries, widen_executor
@@ -25,7 +25,7 @@ DESCRIPTION = (
     "and push when a printer serves another certificate than the local one (or a\n"
     "configured CA certificate was never imported). Each push is verified by a TLS\n"
     "handshake and recorded in the history.\n\n"
-    "/metrics (Prometheus) on `metrics_listen` (default 127.0.0.1:9466):\n"
+    "/metrics (Prometheus) on `metrics_listen` (default 127.0.0.1:9466; 'off' for none):\n"
     "  edgeward_printer_served_not_after_timestamp_seconds, edgeward_printer_reachable,\n"
     "  edgeward_printer_in_sync, edgeward_printer_last_check_timestamp_seconds,\n"
     "  edgeward_printer_push_total{result},\n"
@@ -50,7 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--metrics-listen",
         default=None,
         metavar="HOST:PORT",
-        help="where to serve /metrics (default: metrics_listen from the config, 127.0.0.1:9466)",
+        help="where to serve /metrics, 'off' for nowhere "
+        "(default: metrics_listen from the config, 127.0.0.1:9466)",
     )
     p.add_argument(
         "--check-interval",
@@ -66,7 +67,7 @@ def _settings(args: argparse.Namespace) -> Config:
     changes: dict[str, object] = {}
     if args.metrics_listen is not None:
         try:
-            parse_hostport(args.metrics_listen)
+            metrics_address(args.metrics_listen)
         except ValueError as exc:
             raise cli.UsageError(f"--metrics-listen: {exc}") from None
         changes["metrics_listen"] = args.metrics_listen
@@ -82,28 +83,23 @@ def _settings(args: argparse.Namespace) -> Config:
 async def _main(config: Config) -> int:
     loop = asyncio.get_running_loop()
     executor = widen_executor(loop, len(config.printers))
-    stop = asyncio.Event()
-    # The handlers stay until the loop closes: a second signal during shutdown (a process
-    # manager that signals the group, then the process) must not kill a clean exit.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        server, serving = await serve_metrics(config.metrics_listen)
-    except OSError as exc:
-        raise cli.UsageError(f"metrics_listen {config.metrics_listen}: {exc}") from None
-    log.info(
-        "watching %d printer(s); metrics on http://%s/metrics; checks every %g s",
-        len(config.printers),
-        config.metrics_listen,
-        config.check_interval,
-    )
-    with History(config.db_path) as history:
+    async with contextlib.AsyncExitStack() as stack:
         try:
-            await Watcher(config, history).run(stop)
-        finally:
-            server.should_exit = True
-            await serving
-            executor.shutdown(wait=False, cancel_futures=True)
+            life = await stack.enter_async_context(daemon(config.metrics_listen))
+        except OSError as exc:
+            raise cli.UsageError(f"metrics_listen {config.metrics_listen}: {exc}") from None
+        metrics = config.metrics_listen if metrics_enabled(config.metrics_listen) else None
+        log.info(
+            "watching %d printer(s); metrics %s; checks every %g s",
+            len(config.printers),
+            f"on http://{metrics}/metrics" if metrics else "off",
+            config.check_interval,
+        )
+        with History(config.db_path) as history:
+            try:
+                await Watcher(config, history).run(life.stop)
+            finally:
+                executor.shutdown(wait=False, cancel_futures=True)
     log.info("stopped")
     return cli.EXIT_OK
 

@@ -27,8 +27,14 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from edgeward.config import ConfigError, derived, load_file, positive_at_most, setting
-from edgeward.netaddr import parse_hostport
+from edgeward.config import (
+    ConfigError,
+    derived,
+    load_file,
+    metrics_address,
+    positive_at_most,
+    setting,
+)
 from edgeward.secrets import Secret, read_secret_env, read_secret_file
 
 TlsMode = Literal["pin", "system", "insecure"]
@@ -65,10 +71,6 @@ DAY = 86400.0
 def _days(value: int) -> None:
     if not 0 <= value <= 365:
         raise ValueError("expected a number of days from 0 to 365")
-
-
-def _listen(value: str) -> None:
-    parse_hostport(value)
 
 
 def _attempts(value: int) -> None:
@@ -139,7 +141,9 @@ class Config:
     )
     database: Path | None = setting(None, help="SQLite file (default: STATE_DIR/printer-sync.db)")
     metrics_listen: str = setting(
-        "127.0.0.1:9466", help="where 'watch' serves /metrics (HOST:PORT)", check=_listen
+        "127.0.0.1:9466",
+        help="where 'watch' serves /metrics (HOST:PORT, or 'off')",
+        check=metrics_address,
     )
     check_interval: float = setting(
         3600.0,

@@ -7,6 +7,7 @@ import asyncio
 import sys
 
 from edgeward import cli
+from edgeward.config import metrics_address
 from edgeward.logs import get_logger
 from edgeward.netaddr import parse_hostport
 from vpn_provision.common import add_state_argument, open_state, tidy_help
@@ -38,12 +39,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     tidy_help(p)
 
 
-async def _serve(app: object, listen: str, metrics_listen: str | None) -> None:
+async def _serve(app: object, listen: str, metrics_listen: str) -> None:
     # The web stack is imported here, not at start-up: every other command is faster.
     import uvicorn
 
-    from edgeward.metrics import serve_metrics
-    from edgeward.serving import bind_tcp
+    from edgeward.lifecycle import daemon
+    from edgeward.serving import EmbeddedServer, bind_tcp
     from vpn_provision.web import PREFIX
 
     sock = bind_tcp(listen)
@@ -54,34 +55,28 @@ async def _serve(app: object, listen: str, metrics_listen: str | None) -> None:
         lifespan="off",
         proxy_headers=True,  # nginx in front: the audit keeps the phone's address
     )
-    server = uvicorn.Server(config)
-    metrics = await serve_metrics(metrics_listen) if metrics_listen else None
-    log.info("serving one-time links on http://%s%s", listen, PREFIX)
-    print(f"listening on http://{listen}{PREFIX}", flush=True)
-    try:
-        await server.serve(sockets=[sock])
-    finally:
-        if metrics is not None:
-            metrics[0].should_exit = True
-            await metrics[1]
+    async with daemon(metrics_listen) as life:
+        server = EmbeddedServer(config)
+        task = await life.start_server(server, f"one-time links on {listen}", sock)
+        log.info("serving one-time links on http://%s%s", listen, PREFIX)
+        print(f"listening on http://{listen}{PREFIX}", flush=True)
+        await life.wait(task)
 
 
 def run(args: argparse.Namespace) -> int:
     with open_state(args) as state:
         listen = args.listen or state.settings.listen
         root = state.root
-    for value in (listen, args.metrics_listen):
-        if value != "off":
-            try:
-                parse_hostport(value)
-            except ValueError as exc:
-                raise cli.UsageError(str(exc)) from None
+    try:
+        parse_hostport(listen)
+        metrics_address(args.metrics_listen)
+    except ValueError as exc:
+        raise cli.UsageError(str(exc)) from None
     from vpn_provision.web import create_app
 
     app = create_app(root)
-    metrics_listen = None if args.metrics_listen == "off" else args.metrics_listen
     try:
-        asyncio.run(_serve(app, listen, metrics_listen))
+        asyncio.run(_serve(app, listen, args.metrics_listen))
     except OSError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return cli.EXIT_FAILED

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-from edgeward.config import load_file, setting
+from edgeward.config import listen_address, load_file, setting
 
 ServerOS = Literal["linux", "openbsd"]
 SERVER_OSES: Final[tuple[ServerOS, ...]] = ("linux", "openbsd")
@@ -93,7 +93,9 @@ class Settings:
         help="where `serve` is reached (links start with it)",
         check=check_url,
     )
-    listen: str = setting("127.0.0.1:8600", help="where `serve` listens (HOST:PORT)")
+    listen: str = setting(
+        "127.0.0.1:8600", help="where `serve` listens (HOST:PORT)", check=listen_address
+    )
 
     def __post_init__(self) -> None:
         if (self.le_cert is None) != (self.le_key is None):

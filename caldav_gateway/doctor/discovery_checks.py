@@ -92,42 +92,39 @@ def check_discovery(target: Target, authed: httpx.Client | None) -> list[Check]:
     found, err = _step(authed, home, [(DAV, "resourcetype"), (DAV, "displayname")], depth="1")
     if found is None:
         return stop(2, err, "pass the calendar home to Radicale")
+    out.append(_calendars_check(steps[2], home, found))
+    out.append(_options_check(steps[3], authed, principal))
+    return out
+
+
+def _calendars_check(step: tuple[str, str], home: str, found: list[Resource]) -> Check:
     calendars = [
         r.text_of(DAV, "displayname") or _path(r.href)
         for r in found
         if f"{{{CALDAV}}}calendar" in r.resource_types()
     ]
     if calendars:
-        out.append(passed(*steps[2], f"{len(calendars)}: " + ", ".join(sorted(calendars))))
-    else:
-        out.append(
-            Check(
-                *steps[2],
-                "warn",
-                f"{home} holds no calendar yet",
-                "create one from a client (or MKCALENDAR); discovery itself works",
-            )
-        )
+        return passed(*step, f"{len(calendars)}: " + ", ".join(sorted(calendars)))
+    return Check(
+        *step,
+        "warn",
+        f"{home} holds no calendar yet",
+        "create one from a client (or MKCALENDAR); discovery itself works",
+    )
 
+
+def _options_check(step: tuple[str, str], authed: httpx.Client, principal: str) -> Check:
     try:
         r = authed.request("OPTIONS", principal)
     except httpx.HTTPError as exc:
-        out.append(
-            failed(*steps[3], f"no answer ({exc})", "pass OPTIONS on principals to Radicale")
-        )
-        return out
+        return failed(*step, f"no answer ({exc})", "pass OPTIONS on principals to Radicale")
     dav = r.headers.get("dav", "")
     tokens = {t.strip().lower() for t in dav.split(",")}
     if r.status_code < 300 and "calendar-access" in tokens and r.headers.get("allow"):
-        out.append(passed(*steps[3], f"{r.status_code}, DAV: {dav}"))
-    else:
-        out.append(
-            failed(
-                *steps[3],
-                f"{r.status_code}, DAV: {dav or 'absent'}, "
-                f"Allow: {r.headers.get('allow', 'absent')}",
-                "OPTIONS on the principal must reach Radicale, which sends "
-                "DAV: ... calendar-access and Allow:",
-            )
-        )
-    return out
+        return passed(*step, f"{r.status_code}, DAV: {dav}")
+    return failed(
+        *step,
+        f"{r.status_code}, DAV: {dav or 'absent'}, Allow: {r.headers.get('allow', 'absent')}",
+        "OPTIONS on the principal must reach Radicale, which sends "
+        "DAV: ... calendar-access and Allow:",
+    )

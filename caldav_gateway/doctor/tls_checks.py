@@ -67,16 +67,22 @@ def covers(cert: x509.Certificate, host: str) -> bool:
     return False
 
 
+def _handshake_without_sni(target: Target, ctx: ssl.SSLContext) -> None:
+    """One TLS handshake with ``target``, sending no server name; raises what it meets."""
+    with (
+        socket.create_connection((target.host, target.port), timeout=target.timeout) as raw,
+        ctx.wrap_socket(raw, server_hostname=None),
+    ):
+        pass
+
+
 def _verify_chain(target: Target) -> str | None:
     """``None`` if the chain served without SNI verifies against the trust store, else why."""
     ctx = target.verifying_context()
     ctx.check_hostname = False  # the name is matched by covers(), which also handles no-SNI
     try:
-        with (
-            socket.create_connection((target.host, target.port), timeout=target.timeout) as raw,
-            ctx.wrap_socket(raw, server_hostname=None),
-        ):
-            return None
+        _handshake_without_sni(target, ctx)
+        return None
     except ssl.SSLCertVerificationError as exc:
         return str(exc.verify_message or exc.reason or exc)
     except (OSError, ssl.SSLError) as exc:
@@ -98,11 +104,8 @@ def _old_protocol_accepted(target: Target) -> bool | None:
     except (ValueError, ssl.SSLError):
         return None
     try:
-        with (
-            socket.create_connection((target.host, target.port), timeout=target.timeout) as raw,
-            ctx.wrap_socket(raw, server_hostname=None),
-        ):
-            return True
+        _handshake_without_sni(target, ctx)
+        return True
     except ssl.SSLError as exc:
         # The local OpenSSL may refuse to even offer TLS 1.1: that proves nothing.
         return None if "NO_PROTOCOLS_AVAILABLE" in str(exc).upper() else False
@@ -144,93 +147,98 @@ def check_tls(target: Target) -> TLSFacts:
             ],
             trusted=False,
         )
-    checks: list[Check] = []
     problem = _verify_chain(target)
     name_ok = covers(cert, host)
+    checks = [
+        _no_sni_check(target, cert, problem, name_ok),
+        _sni_check(target, cert),
+        _expiry_check(cert),
+        _version_check(target, version),
+    ]
+    return TLSFacts(checks, trusted=problem is None and name_ok)
+
+
+def _no_sni_check(
+    target: Target, cert: x509.Certificate, problem: str | None, name_ok: bool
+) -> Check:
+    """The certificate a client without SNI gets: valid for the host, trusted."""
+    host = target.host
     title = "certificate without SNI"
     if problem is None and name_ok:
-        checks.append(passed("tls.no-sni", title, f"valid for {host}: {_describe(cert)}"))
-    elif not name_ok:
-        checks.append(
-            failed(
-                "tls.no-sni",
-                title,
-                f"served {_describe(cert)}, not valid for {host!r}",
-                f"give this IP:port one certificate whose subjectAltName includes {host} "
-                "(caldav-gateway serve --cert): clients without SNI get the default certificate",
-            )
+        return passed("tls.no-sni", title, f"valid for {host}: {_describe(cert)}")
+    if not name_ok:
+        return failed(
+            "tls.no-sni",
+            title,
+            f"served {_describe(cert)}, not valid for {host!r}",
+            f"give this IP:port one certificate whose subjectAltName includes {host} "
+            "(caldav-gateway serve --cert): clients without SNI get the default certificate",
         )
+    if "expired" in (problem or ""):
+        fix = "renew the certificate; the gateway reloads --cert/--key when the files change"
+    elif target.ca:
+        fix = f"check that {target.ca} is the CA that signed the certificate, and that --cert "
+        fix += "holds the full chain (leaf then intermediates)"
     else:
-        if "expired" in (problem or ""):
-            fix = "renew the certificate; the gateway reloads --cert/--key when the files change"
-        elif target.ca:
-            fix = f"check that {target.ca} is the CA that signed the certificate, and that --cert "
-            fix += "holds the full chain (leaf then intermediates)"
-        else:
-            fix = "serve the full chain (leaf then intermediates) in --cert; with a private CA "
-            fix += "(e.g. make run's var/), pass --ca FILE"
-        checks.append(failed("tls.no-sni", title, f"not trusted: {problem}", fix))
+        fix = "serve the full chain (leaf then intermediates) in --cert; with a private CA "
+        fix += "(e.g. make run's var/), pass --ca FILE"
+    return failed("tls.no-sni", title, f"not trusted: {problem}", fix)
 
+
+def _sni_check(target: Target, cert: x509.Certificate) -> Check:
+    """With SNI the same certificate as without (clients differ in sending it)."""
+    host = target.host
+    title = "same certificate with SNI"
     try:
         ipaddress.ip_address(host)
-        checks.append(
-            passed("tls.sni", "same certificate with SNI", f"{host} is an address: no SNI exists")
-        )
+        return passed("tls.sni", title, f"{host} is an address: no SNI exists")
     except ValueError:
-        try:
-            with_sni, _ = pki.served_certificate(
-                host, target.port, server_name=host, timeout=target.timeout
-            )
-        except (OSError, ssl.SSLError) as exc:
-            with_sni = None
-            checks.append(
-                failed(
-                    "tls.sni",
-                    "same certificate with SNI",
-                    f"handshake with SNI {host!r} failed ({exc})",
-                    "serve the same certificate whatever the SNI",
-                )
-            )
-        if with_sni is not None and with_sni == cert:
-            checks.append(passed("tls.sni", "same certificate with SNI", "identical"))
-        elif with_sni is not None:
-            checks.append(
-                failed(
-                    "tls.sni",
-                    "same certificate with SNI",
-                    f"with SNI {_describe(with_sni)}; without {_describe(cert)}",
-                    "this IP:port picks certificates by SNI: dedicate it to CalDAV with one "
-                    "certificate so clients with and without SNI agree",
-                )
-            )
+        pass
+    try:
+        with_sni, _ = pki.served_certificate(
+            host, target.port, server_name=host, timeout=target.timeout
+        )
+    except (OSError, ssl.SSLError) as exc:
+        return failed(
+            "tls.sni",
+            title,
+            f"handshake with SNI {host!r} failed ({exc})",
+            "serve the same certificate whatever the SNI",
+        )
+    if with_sni == cert:
+        return passed("tls.sni", title, "identical")
+    return failed(
+        "tls.sni",
+        title,
+        f"with SNI {_describe(with_sni)}; without {_describe(cert)}",
+        "this IP:port picks certificates by SNI: dedicate it to CalDAV with one "
+        "certificate so clients with and without SNI agree",
+    )
 
+
+def _expiry_check(cert: x509.Certificate) -> Check:
     left = cert.not_valid_after_utc - dt.datetime.now(dt.UTC)
     until = cert.not_valid_after_utc.strftime("%Y-%m-%d")
     if left > dt.timedelta(days=MIN_DAYS_LEFT):
-        checks.append(passed("tls.expiry", "expiry", f"{left.days} days left (until {until})"))
-    else:
-        state = "expired" if left.total_seconds() <= 0 else f"{left.days} days left"
-        checks.append(
-            failed(
-                "tls.expiry",
-                "expiry",
-                f"{state} (not after {until})",
-                f"renew the certificate (more than {MIN_DAYS_LEFT} days must remain); the "
-                "gateway reloads --cert/--key when the files change",
-            )
-        )
+        return passed("tls.expiry", "expiry", f"{left.days} days left (until {until})")
+    state = "expired" if left.total_seconds() <= 0 else f"{left.days} days left"
+    return failed(
+        "tls.expiry",
+        "expiry",
+        f"{state} (not after {until})",
+        f"renew the certificate (more than {MIN_DAYS_LEFT} days must remain); the "
+        "gateway reloads --cert/--key when the files change",
+    )
 
+
+def _version_check(target: Target, version: str) -> Check:
     old = _old_protocol_accepted(target)
     if version in _OLD_VERSIONS or old:
-        checks.append(
-            failed(
-                "tls.version",
-                "TLS 1.2 or later",
-                f"negotiated {version}" + ("; TLS 1.0/1.1 still accepted" if old else ""),
-                "allow TLS 1.2 and 1.3 only (the gateway's default)",
-            )
+        return failed(
+            "tls.version",
+            "TLS 1.2 or later",
+            f"negotiated {version}" + ("; TLS 1.0/1.1 still accepted" if old else ""),
+            "allow TLS 1.2 and 1.3 only (the gateway's default)",
         )
-    else:
-        note = "" if old is False else " (older versions not testable from this client)"
-        checks.append(passed("tls.version", "TLS 1.2 or later", f"negotiated {version}{note}"))
-    return TLSFacts(checks, trusted=problem is None and name_ok)
+    note = "" if old is False else " (older versions not testable from this client)"
+    return passed("tls.version", "TLS 1.2 or later", f"negotiated {version}{note}")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
 from collections.abc import Sequence
+
+from edgeward.cli import tool_group
 
 COMMANDS = {
     "signed-url": ("middleware.cli.signed_url", "sign and verify URLs, make keys"),
@@ -12,12 +12,20 @@ COMMANDS = {
     "dpi-report": ("middleware.cli.dpi_report", "which networks corrupt traffic"),
 }
 
+EPILOG = """\
+examples:
+  python -m middleware dpi-watch tail /var/log/nginx/access.log
+  python -m middleware signed-url --help
+
+exit codes: those of the command run; 2 for an unknown or missing COMMAND.
+"""
+
 
 def dispatch(argv: Sequence[str]) -> int:
-    if not argv or argv[0] not in COMMANDS:
-        print("usage: python -m middleware COMMAND [ARGS...]\n\ncommands:", file=sys.stderr)
-        for name, (_, what) in COMMANDS.items():
-            print(f"  {name:<11} {what}", file=sys.stderr)
-        return 0 if argv and argv[0] in ("-h", "--help") else 2
-    module = importlib.import_module(COMMANDS[argv[0]][0])
-    return int(module.main(list(argv[1:])))
+    return tool_group(
+        "python -m middleware",
+        "Run one of the middleware's commands (the same as its console script).",
+        COMMANDS,
+        argv,
+        epilog=EPILOG,
+    )

@@ -23,7 +23,7 @@ from edgeward.cli import EXIT_OK, UsageError, parser, run
 from edgeward.logs import get_logger
 from middleware.attribution.prefix_table import PrefixTable, TableError
 from middleware.cli import dpi_report_tools
-from middleware.edge.realip import TrustedProxies
+from middleware.edge.realip import RealClient
 from middleware.report.build import build_report
 from middleware.report.inputs import Collected, InputError, read_file, total_size
 from middleware.report.recover import MAX_TRIES
@@ -213,7 +213,7 @@ def _load_keys(path: str) -> KeyRing:
         raise UsageError(f"--keys {p}: cannot read: {exc}") from None
 
 
-def _read_all(paths: list[Path], trusted: TrustedProxies, err: Console, quiet: bool) -> Collected:
+def _read_all(paths: list[Path], trusted: RealClient, err: Console, quiet: bool) -> Collected:
     size = total_size(paths)
     collected = Collected()
     # Nothing logs while the bar is live (a log line would land inside it): the per-input
@@ -276,7 +276,7 @@ def _main(args: argparse.Namespace) -> int:
         if value is not None and "\0" in value:  # no shell passes one; Python refuses it
             raise UsageError(f"{option}: a path cannot hold a NUL byte")
     try:
-        trusted = TrustedProxies(args.trusted_proxy)
+        trusted = RealClient(args.trusted_proxy)
     except ValueError as exc:
         raise UsageError(f"--trusted-proxy: {exc}") from None
     if args.html:

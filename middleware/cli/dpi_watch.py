@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import ipaddress
 import math
-import signal
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,13 +15,11 @@ from edgeward.cli import (
     EXIT_FAILED,
     EXIT_OK,
     UsageError,
-    add_subcommand,
-    parser,
-    run,
-    subcommands,
+    command_group,
+    group_parser,
 )
+from edgeward.lifecycle import daemon, metrics_enabled
 from edgeward.logs import get_logger
-from edgeward.metrics import serve_metrics
 from edgeward.netaddr import parse_hostport
 from middleware.attribution.attributor import Attributor
 from middleware.attribution.eventlog import DEFAULT_KEEP, DEFAULT_MAX_BYTES, DEFAULT_RATE, EventLog
@@ -68,7 +64,8 @@ exit codes: 0 stopped by SIGINT/SIGTERM, 1 cannot listen or read, 2 usage/config
 """
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def add_common_arguments(p: argparse.ArgumentParser) -> None:
+    """The options ``tail`` and ``syslog`` share."""
     g = p.add_argument_group("attribution")
     g.add_argument(
         "--asn-table",
@@ -147,44 +144,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = parser("dpi-watch", DESCRIPTION, EPILOG)
-    sub = subcommands(p)
-    t = add_subcommand(
-        sub,
-        "tail",
-        "follow access-log files like tail -F",
-        epilog="example:\n  dpi-watch tail /var/log/nginx/access.log --asn-table ip2asn-v4.tsv",
+    return group_parser(
+        "dpi-watch", DESCRIPTION, "middleware.cli.watch", ["tail", "syslog"], epilog=EPILOG
     )
-    t.add_argument("files", nargs="+", metavar="FILE", help="log files to follow")
-    t.add_argument(
-        "--from-start",
-        action="store_true",
-        help="read files present at start from their first line (default: only new lines)",
-    )
-    t.add_argument(
-        "--interval", type=float, default=0.25, metavar="SECONDS", help="time between polls"
-    )
-    _common(t)
-    s = add_subcommand(
-        sub,
-        "syslog",
-        "receive nginx's access_log syslog: datagrams (UDP)",
-        epilog="nginx side:\n"
-        "  access_log syslog:server=127.0.0.1:5140,tag=nginx edgeward_json;\n"
-        "example:\n  dpi-watch syslog --listen 127.0.0.1:5140 --nginx-format json",
-    )
-    s.add_argument("--listen", default="127.0.0.1:5140", metavar="HOST:PORT", help="UDP address")
-    s.add_argument(
-        "--allow-from",
-        action="append",
-        default=None,
-        metavar="CIDR",
-        help="accept datagrams only from this address or network (repeat; default: "
-        "loopback, 127.0.0.0/8 and ::1). UDP senders are not authenticated: anyone allowed "
-        "here can inject log lines, and so events blamed on any address",
-    )
-    _common(s)
-    return p
 
 
 def _resolver(args: argparse.Namespace) -> WhoisResolver | None:
@@ -268,7 +230,7 @@ def prepare(args: argparse.Namespace) -> Prepared:
         trusted = RealClient(args.trusted_proxy)
     except ValueError as exc:
         raise UsageError(f"--trusted-proxy: {exc}") from None
-    if args.metrics_listen and args.metrics_listen != "off":
+    if metrics_enabled(args.metrics_listen):
         _check_listen(args.metrics_listen, "--metrics-listen")
     allow = None
     if args.command == "syslog":
@@ -323,22 +285,17 @@ def _table(path: str | None) -> PrefixTable | None:
 async def _serve(args: argparse.Namespace) -> int:
     prepared = prepare(args)
     ingest, attributor = prepared.ingest, prepared.attributor
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    metrics = None
     try:
-        if args.metrics_listen and args.metrics_listen != "off":
-            metrics = await serve_metrics(args.metrics_listen)
-            log.info("metrics on http://%s/metrics", args.metrics_listen)
-        await attributor.start()
-        if args.command == "tail":
-            await run_tail(
-                args.files, ingest, stop, interval=args.interval, from_start=args.from_start
-            )
-        else:
-            await run_syslog(args.listen, ingest, stop, allow=prepared.allow)
+        async with daemon(args.metrics_listen) as life:
+            life.on_exit(attributor.stop)
+            await attributor.start()
+            if args.command == "tail":
+                await run_tail(
+                    args.files, ingest, life.stop, interval=args.interval,
+                    from_start=args.from_start,
+                )  # fmt: skip
+            else:
+                await run_syslog(args.listen, ingest, life.stop, allow=prepared.allow)
     except OSError as exc:
         log.error("%s", exc)
         return EXIT_FAILED
@@ -346,23 +303,19 @@ async def _serve(args: argparse.Namespace) -> int:
         log.exception("the edge sensor stopped")
         return EXIT_FAILED
     finally:
-        await attributor.stop()
         prepared.close()
-        if metrics is not None:
-            server, task = metrics
-            server.should_exit = True
-            with contextlib.suppress(Exception):
-                await task
     log.info("stopped: %r", ingest)
     return EXIT_OK
 
 
-def _main(args: argparse.Namespace) -> int:
+def run_daemon(args: argparse.Namespace) -> int:
     return asyncio.run(_serve(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run(_main, build_parser().parse_args(argv))
+    return command_group(
+        "dpi-watch", DESCRIPTION, "middleware.cli.watch", ["tail", "syslog"], argv, epilog=EPILOG
+    )
 
 
 if __name__ == "__main__":

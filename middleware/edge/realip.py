@@ -53,7 +53,3 @@ class RealClient:
             if peer not in self._proxies:
                 return peer
         return client_address(peer, (record.forwarded_for,), self._proxies) or peer
-
-
-# The old name, still imported by middleware/report/ and middleware/cli/dpi_report.py.
-TrustedProxies = RealClient

@@ -30,7 +30,7 @@ from middleware.capture import sniff as sniff_capture
 from middleware.corruption.classify import classify
 from middleware.edge.fastscan import CombinedScan, needs_classify
 from middleware.edge.nginx_log import LogRecord, MalformedLine, parse_combined, parse_json
-from middleware.edge.realip import TrustedProxies
+from middleware.edge.realip import RealClient
 
 InputKind = Literal["nginx-combined", "nginx-json", "events", "pcap", "pcapng"]
 _BLOCK: Final = 4 << 20
@@ -240,7 +240,7 @@ def read_file(
     path: Path,
     into: Collected,
     *,
-    trusted: TrustedProxies | None = None,
+    trusted: RealClient | None = None,
     advance: Callable[[int], None] | None = None,
 ) -> InputStats:
     """Add one input's requests and corrupted requests to ``into``."""
@@ -301,7 +301,7 @@ def _read_json_lines(
     kind: InputKind,
     into: Collected,
     stats: InputStats,
-    trusted: TrustedProxies | None,
+    trusted: RealClient | None,
 ) -> None:
     for line in block.split(b"\n"):
         if not line.strip():
@@ -340,7 +340,7 @@ def _read_capture(
     path: Path,
     into: Collected,
     *,
-    trusted: TrustedProxies | None,
+    trusted: RealClient | None,
     advance: Callable[[int], None] | None,
 ) -> InputStats:
     """A capture's requests per client, and its corrupted requests with their evidence."""

@@ -142,7 +142,14 @@ def test_every_option_and_key_is_covered() -> None:
     assert "--tls-min-version" in SERVE_OPTIONS and "--web" not in SERVE_OPTIONS
     assert {"keep_alive", "throttle", "max_body"} <= set(GATEWAY_KEYS)
     assert "max_checks" in THROTTLE_KEYS
-    assert set(DOCTOR_OPTIONS) == {"URL", "--user", "--password-file", "--ca", "--timeout", "--profile"}
+    assert set(DOCTOR_OPTIONS) == {
+        "URL",
+        "--user",
+        "--password-file",
+        "--ca",
+        "--timeout",
+        "--profile",
+    }
 
 
 def _run(argv: list[str], cwd: Path, patch: str) -> tuple[int | str, str]:

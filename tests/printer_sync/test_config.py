@@ -43,6 +43,11 @@ def test_defaults_and_resolution(tmp_path: Path) -> None:
     assert cfg.printer("office") is p
 
 
+def test_metrics_off_is_accepted(tmp_path: Path) -> None:
+    cfg = load_config(_write(tmp_path, 'metrics_listen = "off"\n' + GOOD))
+    assert cfg.metrics_listen == "off"
+
+
 def test_state_dir_defaults_beside_the_file(tmp_path: Path) -> None:
     cfg = load_config(_write(tmp_path, GOOD.replace('state_dir = "var"', "")))
     assert cfg.db_path == tmp_path / "state" / "printer-sync.db"

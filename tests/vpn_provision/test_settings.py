@@ -60,6 +60,7 @@ def test_settings_errors_are_config_errors(data: dict[str, Any]) -> None:
         ("wg_port", 0, "1 to 65535"),
         ("os", "windows", "one of"),
         ("public_url", "ftp://x", "base URL"),
+        ("listen", "localhost", "expected HOST:PORT"),
     ],
 )
 def test_settings_name_key_and_problem(key: str, value: object, problem: str) -> None:
