@@ -280,7 +280,7 @@ def main() -> int:
         return 0
     print(f"signed URLs: {URL}  (python {sys.version.split()[0]}, {os.cpu_count()} cpus)")
     micro(number=5_000, rounds=30 if args.quick else 150)
-    by_length(range(40, 201), number=500 if args.quick else 1_000, rounds=9 if args.quick else 21)
+    by_length(range(40, 201), number=200, rounds=11 if args.quick else 31)
     in_process(number=300, rounds=20 if args.quick else 80)
     end_to_end(seconds=2, rounds=2 if args.quick else 12, conns=32)
     return 0
