@@ -203,7 +203,17 @@ def callgrind_server(config: str, dat: Path, tmp: Path) -> Iterator[tuple[int, i
 
 
 def per_request(config: str, dat: Path, tmp: Path, n: int, rounds: int, warm: int) -> list[float]:
-    """Instructions per request of ``config``, one figure per round."""
+    """Instructions per request of ``config``, one figure per round; one more try when
+    the server under valgrind does not come up (a shared machine: a port taken between
+    probing and binding, a process killed from outside)."""
+    try:
+        return _per_request(config, dat, tmp, n, rounds, warm)
+    except (RuntimeError, OSError) as exc:
+        print(f"({config}: {str(exc).splitlines()[0]}; trying once more)", file=sys.stderr)
+        return _per_request(config, dat, tmp, n, rounds, warm)
+
+
+def _per_request(config: str, dat: Path, tmp: Path, n: int, rounds: int, warm: int) -> list[float]:
     out: list[float] = []
     with callgrind_server(config, dat, tmp) as (port, pid, prefix):
         client = Client(port)
