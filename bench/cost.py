@@ -99,6 +99,9 @@ def serve(config: str, port: int, dat: str) -> None:
         log_level="warning",
         access_log=False,
         proxy_headers=False,
+        # Between batches the client waits for callgrind_control, seconds on a busy
+        # machine: uvicorn's 5 s keep-alive default would close the connection.
+        timeout_keep_alive=3600,
     )
 
 
@@ -238,9 +241,9 @@ def spread(values: list[float]) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-n", type=int, default=100, help="requests in the small batch")
+    parser.add_argument("-n", type=int, default=50, help="requests in the small batch")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per configuration")
-    parser.add_argument("--warm", type=int, default=200, help="warm-up requests")
+    parser.add_argument("--warm", type=int, default=100, help="warm-up requests")
     parser.add_argument("--jobs", type=int, default=2, help="servers under valgrind at once")
     parser.add_argument("--serve", choices=CONFIGS, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
