@@ -37,9 +37,10 @@ class KeyFileError(ValueError):
 
 
 class Key:
-    """One key id and its prepared HMAC key."""
+    """One key id and its prepared HMAC key (``inner``/``outer``: the key's two hash
+    states, as attributes of the key itself for the verifier's hot path)."""
 
-    __slots__ = ("kid", "mac")
+    __slots__ = ("inner", "kid", "mac", "outer")
 
     def __init__(self, kid: str, secret: bytes) -> None:
         if not KID_PATTERN.fullmatch(kid):
@@ -50,6 +51,8 @@ class Key:
             )
         self.kid = kid
         self.mac = HmacSha256(secret)
+        self.inner = self.mac.inner
+        self.outer = self.mac.outer
 
     def __repr__(self) -> str:
         return f"Key({self.kid!r}, <secret hidden>)"

@@ -42,6 +42,7 @@ Clock = Callable[[], float]
 log = get_logger("middleware.signed")
 
 _COUNTERS: Final = {result: SIGNED_URL_CHECKS.labels(result) for result in RESULTS}
+_tuple_new: Final = tuple.__new__
 
 
 class SignedURLMiddleware:
@@ -90,29 +91,42 @@ class SignedURLMiddleware:
         return f"SignedURLMiddleware(scheme={self.scheme!r}, protect={self.protect!r})"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not (
-            scope["path"].startswith(self.protect) or self.is_protected(scope["path"])
-        ):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        if not (path.startswith(self.protect) or self.is_protected(path)):
             await self.app(scope, receive, send)
             return
         raw_path = scope.get("raw_path")
         if raw_path is None:  # servers without raw_path: the closest re-encoding
-            raw_path = quote(scope["path"], safe=PATH_SAFE, errors="backslashreplace").encode()
-        query = scope.get("query_string", b"")
+            raw_path = quote(path, safe=PATH_SAFE, errors="backslashreplace").encode()
+        query = scope.get("query_string")
         target = raw_path + b"?" + query if query else raw_path
-        if self._keyring is not None:  # inline: the common case pays for no extra call
-            verdict = verify_url(target, self._keyring, now=self._clock(), leeway=self.leeway)
+        keyring = self._keyring
+        if keyring is not None:  # inline: the common case pays for no extra call
+            verdict = verify_url(target, keyring, now=self._clock(), leeway=self.leeway)
         else:
             verdict = self.check(target, scope)
-        _COUNTERS[verdict.result].inc()
-        if verdict.result != "valid":
+        result = verdict.result
+        _COUNTERS[result].inc()
+        if result != "valid":
             await self._refuse(verdict, scope, send)
             return
-        inner = dict(scope)
-        inner["query_string"] = verdict.target[len(raw_path) + 1 :]
-        state = inner["state"] = dict(scope.get("state") or {})
-        state["signed_url"] = SignedURL(self.scheme, verdict.kid, verdict.exp)
-        await self.app(inner, receive, send)
+        # The app gets a copy (ASGI: a middleware never changes its caller's scope), built
+        # in one dict display each; the SignedURL straight from its tuple (a NamedTuple's
+        # own constructor is a Python function).
+        state = scope.get("state")
+        signed = _tuple_new(SignedURL, (self.scheme, verdict.kid, verdict.exp))
+        await self.app(
+            {
+                **scope,
+                "query_string": verdict.target[len(raw_path) + 1 :],
+                "state": {**state, "signed_url": signed} if state else {"signed_url": signed},
+            },
+            receive,
+            send,
+        )
 
     def is_protected(self, path: str) -> bool:
         if path.startswith(self.protect):

@@ -11,11 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 from starlette.types import Receive, Scope, Send
 
 from middleware.attribution.attributor import Attributor
 from middleware.attribution.prefix_table import PrefixTable
+from middleware.corruption.classify import classify
 from middleware.corruption.sensor import CorruptionSensorMiddleware
 from middleware.signed import KeyRing, SignedURLMiddleware, new_key_line, sign_url
 from tests.support.servers import uvicorn_server
@@ -262,3 +265,52 @@ def test_a_corrupted_cookie_never_leaks_its_neighbours(
     written = events.read_text() + caplog.text
     for piece in (token[:4], token[5:9], token[9:13], token[-4:]):
         assert piece.hex() not in written and piece.decode() not in written
+
+
+# The sensor inlines the classifier's clean-path test (isascii, no "%", printable) rather
+# than calling classify() for every field; the inlined copy must flag exactly what the
+# function flags, for any bytes in any field.
+_PIECES = st.sampled_from(
+    [
+        *(b"a", b"/", b"=", b" ", b"~", b"%", b"%8", b"%80", b"%01", b"%C3", b"%0A"),
+        *(b"\x80", b"\x01", b"\x04", b"\x7f", b"\t", b"\xc3\xa9", b"\xe9"),
+    ]
+)
+_FIELD = st.binary(max_size=24) | st.lists(_PIECES, max_size=10).map(b"".join)
+
+
+@given(path=_FIELD, query=_FIELD, referer=_FIELD, cookie=_FIELD)
+@settings(max_examples=300, deadline=None)
+def test_the_inlined_fast_path_flags_exactly_what_classify_flags(
+    path: bytes, query: bytes, referer: bytes, cookie: bytes
+) -> None:
+    expected = next(
+        (f for f in map(classify, (path, query, referer, cookie)) if f is not None), None
+    )
+    seen: list[Scope] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append(scope)
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        return None
+
+    async def run() -> None:
+        sensor = CorruptionSensorMiddleware(app, attributor=Attributor(stop_grace=1.0))
+        scope = {
+            "type": "http",
+            "path": path.decode("latin-1"),
+            "raw_path": path,
+            "query_string": query,
+            "headers": [(b"host", b"x"), (b"referer", referer), (b"cookie", cookie)],
+            "client": ("192.0.2.1", 5000),
+        }
+        await sensor(scope, receive, send)
+        await sensor.attributor.stop()
+
+    asyncio.run(run())
+    assert len(seen) == 1
+    assert seen[0].get("state", {}).get("corruption") == expected

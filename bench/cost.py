@@ -1,0 +1,293 @@
+"""Benchmark: instructions per request of the server process, with and without each middleware.
+
+Wall-clock and CPU-second ratios swing ±30 % round to round on a shared machine, so they
+cannot resolve a 3 % budget. Instructions executed can: each configuration runs as a
+uvicorn server (one process) under ``valgrind --tool=callgrind``, the requests come from a
+client outside valgrind (one keep-alive connection, one request at a time, so every run
+takes the same path), and ``callgrind_control`` reads the instruction counter between
+batches. A batch of N and one of 2N requests, each after zeroing the counter, differ by
+exactly N requests' work: whatever the counter collects besides requests (the zeroing,
+the event loop between batches) cancels out.
+
+Configurations: ``without`` (a small Starlette app), ``signed`` (behind
+``SignedURLMiddleware``), ``sensor`` (behind ``CorruptionSensorMiddleware`` with a prefix
+table, counting every request for its AS and classifying path, query, Referer and Cookie)
+and ``empty`` (behind a pass-through ASGI layer: the control, what any layer costs). Every
+configuration gets the same signed request with the same headers. Each figure is a ratio
+against ``without`` measured in the same run; the spread is over ``--rounds`` rounds.
+
+Run: ``.venv/bin/python bench/cost.py`` (a few minutes; instruction counts do not depend on
+the machine's load, only the time taken does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import contextlib
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from corruption import synthetic_prefixes, write_dat
+from harness import free_port
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from middleware.signed import KeyRing, SignedURLMiddleware, sign_url
+
+CONFIGS = ("without", "signed", "sensor", "empty")
+SECRET = "c2VjcmV0LWtleS1mb3ItdGVzdC12ZWN0b3JzLTAwMDE"
+RING = KeyRing.parse(f"k1 {SECRET}")
+URL = sign_url("/media/cat.jpg?w=640", RING, expires_at=4_000_000_000)
+HEADERS = {
+    "Referer": "https://shop.example.org/account/orders?tab=recent",
+    "Cookie": "sessionid=6f1d2c3b4a5e; theme=dark; consent=1",
+}
+PREFIXES = 10_000  # table size: a lookup is a bisection, so its cost grows only as log n
+
+
+async def media(request: Request) -> PlainTextResponse:
+    return PlainTextResponse("ok")
+
+
+class PassThrough:
+    """The control: an ASGI layer that does nothing but call the app."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def build(config: str, dat: str) -> ASGIApp:
+    app = Starlette(routes=[Route("/media/{name}", media)])
+    if config == "signed":
+        return SignedURLMiddleware(app, keyring=RING)
+    if config == "sensor":
+        from middleware.attribution.attributor import Attributor
+        from middleware.attribution.prefix_table import PrefixTable
+        from middleware.corruption.sensor import CorruptionSensorMiddleware
+
+        return CorruptionSensorMiddleware(app, attributor=Attributor(PrefixTable.load(dat)))
+    if config == "empty":
+        return PassThrough(app)
+    return app
+
+
+def serve(config: str, port: int, dat: str) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        build(config, dat),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+        # Between batches the client waits for callgrind_control, seconds on a busy
+        # machine: uvicorn's 5 s keep-alive default would close the connection.
+        timeout_keep_alive=3600,
+    )
+
+
+# --- the client, outside valgrind ---------------------------------------------------------
+
+
+class Client:
+    """One keep-alive connection; one request at a time, each answer read in full."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=300)
+        extra = "".join(f"{k}: {v}\r\n" for k, v in HEADERS.items())
+        self.request = f"GET {URL} HTTP/1.1\r\nHost: bench\r\n{extra}\r\n".encode()
+        self.buffer = b""
+
+    def get(self, count: int) -> None:
+        for _ in range(count):
+            self.sock.sendall(self.request)
+            while b"\r\n\r\n" not in self.buffer:
+                self._read()
+            head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+            if not head.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError(head.decode(errors="replace"))
+            match = re.search(rb"content-length: (\d+)", head, re.IGNORECASE)
+            length = int(match.group(1)) if match else 0
+            while len(self.buffer) < length:
+                self._read()
+            self.buffer = self.buffer[length:]
+
+    def _read(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise RuntimeError("the server closed the connection")
+        self.buffer += chunk
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+# --- the server, inside valgrind ----------------------------------------------------------
+
+
+def _control(pid: int, prefix: str, *args: str) -> str:
+    # Always name the pid: without one, callgrind_control acts on every callgrind run on
+    # the machine, other people's included.
+    return subprocess.run(
+        ["callgrind_control", f"--vgdb-prefix={prefix}", *args, str(pid)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    ).stdout
+
+
+def instructions(pid: int, prefix: str) -> int:
+    """Instructions executed since the last zeroing, all threads."""
+    out = _control(pid, prefix, "-e", "Ir")
+    counts = re.findall(r"^\s*Th\s+\d+\s+([\d,]+)", out, re.MULTILINE)
+    if not counts:
+        raise RuntimeError(f"cannot read callgrind_control's output:\n{out}")
+    return sum(int(c.replace(",", "")) for c in counts)
+
+
+@contextlib.contextmanager
+def callgrind_server(config: str, dat: Path, tmp: Path) -> Iterator[tuple[int, int, str]]:
+    """A uvicorn server for ``config`` under callgrind: (port, pid, vgdb prefix)."""
+    port = free_port()
+    prefix = str(tmp / f"vgdb-{config}")
+    argv = [
+        "valgrind",
+        "--tool=callgrind",
+        f"--vgdb-prefix={prefix}",
+        f"--callgrind-out-file={tmp / f'callgrind.{config}.%p'}",
+        sys.executable,
+        __file__,
+        *("--serve", config, "--port", str(port), "--dat", str(dat)),
+    ]
+    # A fixed hash seed: the same dict layouts, hence the same instructions, every run.
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    log = (tmp / f"valgrind.{config}.log").open("wb")
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 600  # start-up under valgrind: tens of seconds
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+                break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"uvicorn ({config}) under valgrind did not start:\n"
+                    + (tmp / f"valgrind.{config}.log").read_text(errors="replace")[-2000:]
+                )
+            time.sleep(0.2)
+        yield port, proc.pid, prefix
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def per_request(config: str, dat: Path, tmp: Path, n: int, rounds: int, warm: int) -> list[float]:
+    """Instructions per request of ``config``, one figure per round; one more try when
+    the server under valgrind does not come up (a shared machine: a port taken between
+    probing and binding, a process killed from outside)."""
+    try:
+        return _per_request(config, dat, tmp, n, rounds, warm)
+    except (RuntimeError, OSError) as exc:
+        print(f"({config}: {str(exc).splitlines()[0]}; trying once more)", file=sys.stderr)
+        return _per_request(config, dat, tmp, n, rounds, warm)
+
+
+def _per_request(config: str, dat: Path, tmp: Path, n: int, rounds: int, warm: int) -> list[float]:
+    out: list[float] = []
+    with callgrind_server(config, dat, tmp) as (port, pid, prefix):
+        client = Client(port)
+        try:
+            client.get(warm)  # imports, caches and the specialising interpreter settle
+            for _ in range(rounds):
+                counts = []
+                for batch in (n, 2 * n):
+                    _control(pid, prefix, "--zero")
+                    client.get(batch)
+                    counts.append(instructions(pid, prefix))
+                out.append((counts[1] - counts[0]) / n)
+        finally:
+            client.close()
+    return out
+
+
+def spread(values: list[float]) -> float:
+    """(max - min) ÷ median, as a percentage."""
+    return (max(values) - min(values)) / statistics.median(values) * 100
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=50, help="requests in the small batch")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per configuration")
+    parser.add_argument("--warm", type=int, default=100, help="warm-up requests")
+    parser.add_argument("--jobs", type=int, default=2, help="servers under valgrind at once")
+    parser.add_argument("--serve", choices=CONFIGS, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--dat", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.port, args.dat)
+        return 0
+    if not (shutil.which("valgrind") and shutil.which("callgrind_control")):
+        print("bench/cost.py: valgrind is not installed (apt-get install valgrind); skipped")
+        return 0
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="edgeward-cost-") as tmp:
+        dat = Path(tmp) / "ipasn.dat"
+        write_dat(synthetic_prefixes(PREFIXES), dat)
+        with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+            futures = {
+                c: pool.submit(per_request, c, dat, Path(tmp), args.n, args.rounds, args.warm)
+                for c in CONFIGS
+            }
+            ir = {c: f.result() for c, f in futures.items()}
+    base = ir["without"]
+    print(
+        f"instructions per request (callgrind, uvicorn, 2×{args.n} − {args.n} requests, "
+        f"{args.rounds} rounds, {time.monotonic() - started:.0f} s): without "
+        f"{statistics.median(base):,.0f} (spread {spread(base):.2f} %)"
+    )
+    names = {
+        "signed": "SignedURLMiddleware",
+        "sensor": "CorruptionSensorMiddleware",
+        "empty": "control: an empty pass-through layer",
+    }
+    targets = {"signed": " (target >= 0.95)", "sensor": " (target >= 0.97)", "empty": ""}
+    for config, name in names.items():
+        ratios = [w / c for w, c in zip(base, ir[config], strict=True)]
+        print(
+            f"requests per instruction with ÷ without {name}: "
+            f"{statistics.median(ratios):.4f}{targets[config]}  (rounds "
+            f"{', '.join(f'{r:.4f}' for r in ratios)}; spread {spread(ratios):.2f} %; "
+            f"{statistics.median(ir[config]) - statistics.median(base):+,.0f} instructions "
+            f"per request)"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
