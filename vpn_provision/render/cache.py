@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from vpn_provision.state import Device
 
 # Bump when the rendering of client files changes, so old entries stop matching.
-VERSION: Final = b"clients-1"
+VERSION: Final = b"clients-2"
 
 
 class Entry(NamedTuple):
