@@ -56,6 +56,9 @@ class ClientCache:
         )  # fmt: skip
         return hashlib.sha256(server + "\0".join(parts).encode()).hexdigest()
 
+    def has(self, key: str) -> bool:
+        return (self.folder / key).is_file()
+
     def get(self, key: str) -> dict[str, Entry] | None:
         path = self.folder / key
         try:

@@ -287,3 +287,23 @@ def test_the_client_cache_returns_exactly_a_fresh_render(state: State) -> None:
     )
     assert b"Office" in after["clients/alice/alice-ikev2.mobileconfig"].data
     assert len(list(cache_dir.iterdir())) == 3
+
+
+def test_qr_codes_drawn_in_worker_processes_are_a_fresh_render(
+    state: State, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+    import os
+
+    from vpn_provision.render import tree
+
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one core: the render never starts worker processes")
+    serial = render(dataclasses.replace(snapshot(state), cache=None), ["linux", "openbsd"])
+    monkeypatch.setattr(tree, "POOL_MIN", 1)  # alice and bob are enough to use the pool
+    drawn = tree._draw_missing(snapshot(state))
+    assert sorted(drawn.values()) == sorted(
+        serial[f"clients/{n}/{n}.png"].data for n in ("alice", "bob")
+    )
+    assert render(snapshot(state), ["linux", "openbsd"]) == serial
+    assert tree._draw_missing(snapshot(state)) == {}  # every device cached: nothing to draw
