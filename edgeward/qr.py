@@ -38,7 +38,7 @@ def _png(matrix: Sequence[Sequence[int]], *, scale: int, border: int) -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n"
         + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", zlib.compress(raw, 9))
+        + _chunk(b"IDAT", zlib.compress(raw))
         + _chunk(b"IEND", b"")
     )
 
