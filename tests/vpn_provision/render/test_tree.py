@@ -307,3 +307,20 @@ def test_qr_codes_drawn_in_worker_processes_are_a_fresh_render(
     )
     assert render(snapshot(state), ["linux", "openbsd"]) == serial
     assert tree._draw_missing(snapshot(state)) == {}  # every device cached: nothing to draw
+
+
+@pytest.mark.parametrize("writers_min", [1, 10**6], ids=["threads", "one-thread"])
+def test_write_tree_writes_every_file_with_its_mode(
+    state: State, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writers_min: int
+) -> None:
+    from vpn_provision.render import tree
+
+    monkeypatch.setattr(tree, "WRITERS_MIN", writers_min)
+    files = render(snapshot(state), ["linux", "openbsd"])
+    out = tmp_path / "out"
+    write_tree(out, files)
+    written = {p.relative_to(out).as_posix(): p for p in out.rglob("*") if p.is_file()}
+    assert set(written) == set(files)  # no temporary file left behind
+    for rel, f in files.items():
+        assert written[rel].read_bytes() == f.data, rel
+        assert stat.S_IMODE(written[rel].stat().st_mode) == f.mode, rel
