@@ -47,7 +47,8 @@ def report(name: str, seconds: float, target: float, cpu: float | None = None) -
 class Timer:
     """Wall and CPU time of a block: on a shared machine (load average 20 on 2 cores
     while this was written) wall time mostly measures the neighbours; CPU time is what
-    the code costs."""
+    the code costs. Only this process's CPU: a cold render of many devices draws QR codes
+    in worker processes (vpn_provision.render.tree.POOL_MIN), whose CPU is not counted."""
 
     def __enter__(self) -> Timer:
         self.wall, self.cpu = time.perf_counter(), time.process_time()

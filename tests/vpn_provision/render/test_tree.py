@@ -287,3 +287,41 @@ def test_the_client_cache_returns_exactly_a_fresh_render(state: State) -> None:
     )
     assert b"Office" in after["clients/alice/alice-ikev2.mobileconfig"].data
     assert len(list(cache_dir.iterdir())) == 3
+
+
+def test_qr_codes_drawn_in_worker_processes_are_a_fresh_render(
+    state: State, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+    import os
+
+    from vpn_provision.render import tree
+
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one core: the render never starts worker processes")
+    serial = render(dataclasses.replace(snapshot(state), cache=None), ["linux", "openbsd"])
+    monkeypatch.setattr(tree, "POOL_MIN", 1)  # alice and bob are enough to use the pool
+    monkeypatch.setattr(tree, "WRITERS_MIN", 1)  # and the threads that write the cache
+    drawn = tree._draw_missing(snapshot(state))
+    assert sorted(drawn.values()) == sorted(
+        serial[f"clients/{n}/{n}.png"].data for n in ("alice", "bob")
+    )
+    assert render(snapshot(state), ["linux", "openbsd"]) == serial
+    assert tree._draw_missing(snapshot(state)) == {}  # every device cached: nothing to draw
+
+
+@pytest.mark.parametrize("writers_min", [1, 10**6], ids=["threads", "one-thread"])
+def test_write_tree_writes_every_file_with_its_mode(
+    state: State, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, writers_min: int
+) -> None:
+    from vpn_provision.render import tree
+
+    monkeypatch.setattr(tree, "WRITERS_MIN", writers_min)
+    files = render(snapshot(state), ["linux", "openbsd"])
+    out = tmp_path / "out"
+    write_tree(out, files)
+    written = {p.relative_to(out).as_posix(): p for p in out.rglob("*") if p.is_file()}
+    assert set(written) == set(files)  # no temporary file left behind
+    for rel, f in files.items():
+        assert written[rel].read_bytes() == f.data, rel
+        assert stat.S_IMODE(written[rel].stat().st_mode) == f.mode, rel
