@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from edgeward import cli
+from edgeward.secrets import Secret
 
 HELP = "write an Apple profile (.mobileconfig) that sets up a user's account in one tap"
 DESCRIPTION = """\
@@ -123,7 +124,6 @@ def _read(path: Path, what: str) -> bytes:
 
 
 def run(args: argparse.Namespace) -> int:
-    from caldav_gateway import links
     from caldav_gateway.profile import (
         Account,
         ProfileError,
@@ -132,8 +132,6 @@ def run(args: argparse.Namespace) -> int:
         root_to_include,
     )
     from edgeward.appleprofile import sign
-    from edgeward.qr import terminal
-    from edgeward.secrets import Secret, read_secret_file
 
     if (
         "/" in args.user
@@ -142,23 +140,7 @@ def run(args: argparse.Namespace) -> int:
     ):
         raise cli.UsageError(f"{args.user!r} is not a user name")
     paths = _paths(args)
-    password: Secret | None = None
-    if _flag(args, "include_password"):
-        if _flag(args, "link"):
-            raise cli.UsageError(
-                "--include-password cannot go with --link (the profile would wait on disk)"
-            )
-        if getattr(args, "password_file", None) is None:
-            raise cli.UsageError("--include-password needs --password-file FILE")
-        try:
-            password = read_secret_file(args.password_file)
-        except ValueError as exc:
-            raise cli.UsageError(str(exc)) from None
-        print(
-            "warning: the profile holds the password in clear text; whoever gets the file "
-            "can use the account",
-            file=sys.stderr,
-        )
+    password = _password(args)
     cert, key, collections = paths["cert"], paths["key"], paths["collections"]
     chain = _read(cert, "certificate") if cert is not None else None
     ca = getattr(args, "ca", None)
@@ -176,6 +158,39 @@ def run(args: argparse.Namespace) -> int:
             data = sign(data, chain, Secret(_read(key, "key").decode("ascii", "replace")))
         except ValueError as exc:
             raise cli.UsageError(f"cannot sign: {exc}") from None
+    return _deliver(args, data, collections)
+
+
+def _password(args: argparse.Namespace) -> Secret | None:
+    """The password to write into the profile: only with ``--include-password``, never
+    with ``--link`` (the profile would wait on disk), and said loudly."""
+    from edgeward.secrets import read_secret_file
+
+    if not _flag(args, "include_password"):
+        return None
+    if _flag(args, "link"):
+        raise cli.UsageError(
+            "--include-password cannot go with --link (the profile would wait on disk)"
+        )
+    if getattr(args, "password_file", None) is None:
+        raise cli.UsageError("--include-password needs --password-file FILE")
+    try:
+        password = read_secret_file(args.password_file)
+    except ValueError as exc:
+        raise cli.UsageError(str(exc)) from None
+    print(
+        "warning: the profile holds the password in clear text; whoever gets the file "
+        "can use the account",
+        file=sys.stderr,
+    )
+    return password
+
+
+def _deliver(args: argparse.Namespace, data: bytes, collections: Path | None) -> int:
+    """Hand the profile out: a one-time link (with its QR code), standard output or a file."""
+    from caldav_gateway import links
+    from edgeward.qr import terminal
+
     if _flag(args, "link"):
         if collections is None:
             raise cli.UsageError("--link needs the gateway's --collections (or --config)")
