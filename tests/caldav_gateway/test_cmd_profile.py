@@ -25,6 +25,14 @@ from tests.caldav_gateway.conftest import Gateway
 from tests.caldav_gateway.test_profile import check
 from tests.support.tools import require_tool
 
+
+@pytest.fixture(autouse=True)
+def _in_a_temporary_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`profile` writes USER.mobileconfig into the current folder by default: never into the
+    checkout (a run once left alice.mobileconfig there)."""
+    monkeypatch.chdir(tmp_path)
+
+
 pytestmark = pytest.mark.slow
 
 
