@@ -59,6 +59,9 @@ class Parser(argparse.ArgumentParser):
             sub = _subcommand(current, arg)
             if sub is not None:
                 current = sub
+            elif arg.startswith("--") and arg.endswith("=--"):
+                # argparse drops a "--" value and hands the option an empty list
+                current.error(f"argument {arg[:-3]}: expected a value, got '--'")
             elif _looks_like_option(current, arg) and not _known(current, arg):
                 name = arg.split("=", 1)[0]
                 near = difflib.get_close_matches(name, list(current._option_string_actions), 1)

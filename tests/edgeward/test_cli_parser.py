@@ -51,3 +51,16 @@ def test_an_unknown_option_is_named(
         p.parse_args(argv)
     assert exc.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1] == f"tool: error: {says}"
+
+
+def test_a_double_dash_value_is_refused_naming_the_option(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """argparse removes a "--" value and gives the option [] (found by hypothesis in
+    printer-sync status --timeout=--): the shared parser refuses it, exit 2."""
+    p = parser("t", "test")
+    p.add_argument("--timeout", type=float, default=1.0)
+    with pytest.raises(SystemExit) as exc:
+        p.parse_args(["--timeout=--"])
+    assert exc.value.code == 2
+    assert "argument --timeout: expected a value" in capsys.readouterr().err
