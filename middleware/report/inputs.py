@@ -101,6 +101,13 @@ class Collected:
     def has_logs(self) -> bool:
         return any(i.kind != "events" for i in self.inputs)
 
+    def absorb(self, other: Collected) -> None:
+        """Add what ``other`` read: every field is additive, so inputs read apart (other
+        processes, other hosts) and absorbed give the report one run over them all would."""
+        self.clients.update(other.clients)
+        self.corrupted.extend(other.corrupted)
+        self.inputs.extend(other.inputs)
+
 
 def _open(path: Path) -> tuple[io.BufferedIOBase, io.BufferedIOBase]:
     """``(reader, raw)``: ``raw.tell()`` is the progress in the file on disk."""

@@ -149,3 +149,21 @@ def test_any_events_file_gives_a_report_or_the_readers_error(parts: list[bytes])
     json.loads(render_json(report))
     render_html(report).encode("utf-8")
     render_text(report, Console(file=io.StringIO(), width=80))
+
+
+def test_inputs_read_apart_and_absorbed_equal_one_read(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.log", tmp_path / "b.log"
+    a.write_bytes(LINE * 3)
+    b.write_bytes(LINE.replace(b"8.8.8.8", b"9.9.9.9") + EVENT.replace(b"1.5", b"2.5"))
+    together = Collected()
+    for path in (a, b):
+        read_file(path, together)
+    apart = Collected()
+    for path in (a, b):
+        one = Collected()
+        read_file(path, one)
+        apart.absorb(one)
+    assert apart.clients == together.clients
+    assert apart.corrupted == together.corrupted
+    assert apart.inputs == together.inputs
+    assert apart.clients[b"8.8.8.8"] == 3
