@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.render import DEPLOY
-from tests.deploy.services import BIN
 from tests.deploy.test_container import STAGES, TARGETS
+from tests.support.render import DEPLOY
+from tests.support.services import BIN
 
 WITH_SUBCOMMANDS = {"dpi-watch", "caldav-gateway", "printer-sync", "vpn-provision"}
 IMAGE_TARGET = {

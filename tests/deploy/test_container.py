@@ -24,7 +24,7 @@ import yaml
 from caldav_gateway.settings import GatewaySettings
 from edgeward.config import load_file
 from printer_sync.config import load_config
-from tests.deploy.render import DEPLOY, ROOT
+from tests.support.render import DEPLOY, ROOT
 from tests.support.tools import require_tool
 
 CONTAINER = DEPLOY / "container"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.deploy.promql import dashboard, dashboard_exprs
+from tests.support.promql import dashboard, dashboard_exprs
 from tests.support.tools import require_tool
 
 

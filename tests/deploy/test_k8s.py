@@ -19,8 +19,8 @@ import yaml
 from caldav_gateway.settings import GatewaySettings
 from edgeward.config import load_file
 from printer_sync.config import load_config
-from tests.deploy.render import DEPLOY, NGINX_DIR, leftover_production_paths
 from tests.support.net import free_port
+from tests.support.render import DEPLOY, NGINX_DIR, leftover_production_paths
 from tests.support.tools import require_tool
 
 K8S: Final = DEPLOY / "k8s"

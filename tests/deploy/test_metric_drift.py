@@ -19,9 +19,9 @@ import httpx
 import pytest
 
 from edgeward import pki
-from tests.deploy.promql import RULES, used_names
-from tests.deploy.services import BIN, exported, scrape, started
 from tests.support.net import free_port, wait_port
+from tests.support.promql import RULES, used_names
+from tests.support.services import BIN, exported, scrape, started
 
 
 def test_exported_reads_type_lines() -> None:

@@ -27,7 +27,8 @@ import pytest
 from edgeward import pki
 from middleware.demo import app as demo_app
 from middleware.edge.nginx_log import parse_combined
-from tests.deploy.render import (
+from tests.support.net import free_port
+from tests.support.render import (
     DEPLOY,
     LOG_FORMATS,
     NGINX_DIR,
@@ -35,9 +36,8 @@ from tests.deploy.render import (
     leftover_production_paths,
     render_nginx,
 )
-from tests.deploy.services import BIN, sample, scrape, started
-from tests.support.net import free_port
 from tests.support.servers import nginx, uvicorn_server
+from tests.support.services import BIN, sample, scrape, started
 from tests.support.tools import in_ci, require_tool
 
 STREAM_MODULE = Path("/usr/lib/nginx/modules/ngx_stream_module.so")

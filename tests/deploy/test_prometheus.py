@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 
 from edgeward.run import URLS
-from tests.deploy.promql import RULE_TESTS, RULES, SCRAPE, rule_exprs
+from tests.support.promql import RULE_TESTS, RULES, SCRAPE, rule_exprs
 from tests.support.tools import require_tool
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.deploy.render import DEPLOY, ROOT
+from tests.support.render import DEPLOY, ROOT
 
 README = DEPLOY / "README.md"
 

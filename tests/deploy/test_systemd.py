@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.render import DEPLOY, ROOT
+from tests.support.render import DEPLOY, ROOT
 from tests.support.tools import require_tool
 
 SYSTEMD = DEPLOY / "systemd"
@@ -193,8 +193,8 @@ def test_app_unit_command_serves_with_workers_in_multiprocess_mode(tmp_path: Pat
     """The app unit's ExecStart and Environment= as systemd would run them (specifiers
     resolved to temporary folders, the port made free): two uvicorn workers, one /metrics
     aggregated through PROMETHEUS_MULTIPROC_DIR."""
-    from tests.deploy.services import started
     from tests.support.net import free_port
+    from tests.support.services import started
 
     d = _directives("edgeward-app.service")
     runtime, credentials = tmp_path / "run", tmp_path / "credentials"

@@ -32,8 +32,8 @@ from edgeward.procfile import Service, read_procfile
 from edgeward.run import OPTIONAL, URLS, banner, check, procfile
 from middleware.demo_nginx import HTTP_PORT, HTTPS_PORT, send_corrupted
 from middleware.report.synthetic import SEED_ASN
-from tests.deploy.services import sample, scrape
 from tests.support.net import wait_port
+from tests.support.services import sample, scrape
 from tests.support.terminal import Terminal
 from tests.support.tools import require_tool
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from middleware.attribution.prefix_table import ASNInfo, PrefixTable, TableError
-from tests.middleware.attribution.mmdb_writer import write_asn_mmdb
+from tests.support.mmdb_writer import write_asn_mmdb
 
 # Nested prefixes on purpose: a /8 holding a /16 holding a /24, and IPv6 likewise.
 NETWORKS: dict[str, tuple[int, str]] = {

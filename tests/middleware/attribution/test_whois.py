@@ -15,7 +15,7 @@ from middleware.attribution.attributor import Attributor
 from middleware.attribution.events import CorruptionEvent
 from middleware.attribution.prefix_table import ASNInfo, PrefixTable
 from middleware.attribution.whois import WhoisResolver
-from tests.middleware.attribution.cymru_dns import CymruDNS, cymru_dns
+from tests.support.cymru_dns import CymruDNS, cymru_dns
 
 SINGTEL = "SINGTEL-FIBRE Singtel Fibre Broadband, SG"
 PREFIXES = {

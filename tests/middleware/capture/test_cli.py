@@ -11,7 +11,7 @@ import pytest
 
 from middleware.capture import read_capture
 from middleware.cli.dpi_report import main
-from tests.middleware.capture.pcapgen import conversation, write
+from tests.support.pcapgen import conversation, write
 
 C4, S4 = "203.0.113.7", "192.0.2.80"
 BAD = b"GET /media/IMG_\x80\x01.jpg HTTP/1.1\r\nHost: x\r\n\r\n"

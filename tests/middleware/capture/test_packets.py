@@ -21,7 +21,7 @@ from middleware.capture.packets import (
     checksum_valid,
     decode,
 )
-from tests.middleware.capture.pcapgen import ACK, PSH, Packet, link
+from tests.support.pcapgen import ACK, PSH, Packet, link
 
 V4 = Packet(
     "203.0.113.7",

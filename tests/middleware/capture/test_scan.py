@@ -23,7 +23,7 @@ from middleware.capture.packets import (
     LINK_SLL2,
 )
 from middleware.capture.proxy import V2_SIGNATURE
-from tests.middleware.capture.pcapgen import ACK, PSH, Packet, conversation, retimed, split, write
+from tests.support.pcapgen import ACK, PSH, Packet, conversation, retimed, split, write
 
 C4, S4 = "203.0.113.7", "192.0.2.80"
 C6, S6 = "2001:db8::7", "2001:db8::80"

@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 
 from edgeward.cli import run as cli_run
 from middleware.cli.dpi_watch import build_parser, prepare
-from tests.deploy.services import sample, scrape
 from tests.support.net import free_port
 from tests.support.servers import process
+from tests.support.services import sample, scrape
 
 DPI_WATCH = [sys.executable, "-m", "middleware", "dpi-watch"]
 GOOD = (

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.middleware.attribution.cymru_dns import cymru_dns
+from tests.support.cymru_dns import cymru_dns
 from tests.support.net import free_port
 from tests.support.servers import process
 

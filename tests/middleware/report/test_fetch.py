@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from middleware.report.synthetic import make_networks, write_iptoasn, write_pyasn
-from tests.middleware.attribution.mmdb_writer import write_asn_mmdb
+from tests.support.mmdb_writer import write_asn_mmdb
 
 DPI_REPORT = [sys.executable, "-m", "middleware", "dpi-report"]
 NO_PROXY_ENV = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}

@@ -22,7 +22,7 @@ from edgeward.secrets import Secret
 from middleware import KeyRing, SignedURLMiddleware, sign_url
 from middleware.signed.outcome import BODY, RESULTS
 from tests.middleware.signed.conftest import OTHER_SECRET, VECTOR_SECRET
-from tests.middleware.signed.rawhttp import fetch
+from tests.support.rawhttp import fetch
 from tests.support.servers import uvicorn_server
 
 RING = KeyRing.parse(f"k2 {OTHER_SECRET}\nk1 {VECTOR_SECRET}")

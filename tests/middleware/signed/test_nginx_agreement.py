@@ -33,8 +33,8 @@ from edgeward.secrets import Secret
 from middleware.cli.signed_url import main as signed_url
 from middleware.signed.middleware import SignedURLMiddleware
 from middleware.signed.nginx_scheme import DEFAULT_TEMPLATE, NginxScheme
-from tests.middleware.signed.rawhttp import get
 from tests.support.net import free_port
+from tests.support.rawhttp import get
 from tests.support.servers import nginx, uvicorn_server
 
 pytestmark = pytest.mark.slow

@@ -8,7 +8,7 @@ from typing import Any, Final
 
 import yaml
 
-from tests.deploy.render import DEPLOY
+from tests.support.render import DEPLOY
 
 RULES: Final = DEPLOY / "prometheus" / "edgeward-rules.yml"
 RULE_TESTS: Final = sorted((DEPLOY / "prometheus" / "tests").glob("*.test.yml"))
