@@ -8,7 +8,6 @@ import argparse
 import logging
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,14 +28,7 @@ from edgeward.cli import (
 )
 from edgeward.config import ConfigError
 
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """run() points the root logger at this test's stderr: undo it after."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:], root.level = handlers, level
+pytestmark = pytest.mark.usefixtures("restore_root_logger")
 
 
 def make() -> argparse.ArgumentParser:

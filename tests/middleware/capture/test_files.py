@@ -69,6 +69,7 @@ def test_sniff_a_missing_file_is_none(tmp_path: Path) -> None:
     ("content", "message"),
     [
         (b"", "not a pcap or pcapng file"),
+        (b"GET / HTTP/1.1\r\n", "not a pcap or pcapng file"),
         (b"\xd4\xc3\xb2\xa1\x02\x00", "not a readable pcap file"),
         (b"\xd4\xc3\xb2\xa1\x02\x00\x04\x00" + bytes(12) + b"\x69\x00\x00\x00", "link type 105"),
     ],

@@ -6,8 +6,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,13 +14,7 @@ from edgeward.cli import EXIT_OK, EXIT_USAGE
 from middleware.cli.dpi_report import TOOLS, build_parser, main, printable
 from middleware.report.synthetic import SEED_ASN, write_demo
 
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:], root.level = handlers, level
+pytestmark = pytest.mark.usefixtures("restore_root_logger")
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import logging
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,13 +22,7 @@ from middleware.cli.dpi_report_tools import (
 )
 from middleware.report.synthetic import SEED_ASN
 
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:], root.level = handlers, level
+pytestmark = pytest.mark.usefixtures("restore_root_logger")
 
 
 def _call(build: object, func: object, argv: list[str]) -> tuple[int, str, str]:

@@ -3,8 +3,6 @@ restored after each in-process run."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,12 +11,8 @@ from tests.middleware.signed.conftest import VECTOR_SECRET
 
 
 @pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    """main() points the root logger at this test's captured stderr: undo it after."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    root.handlers[:], root.level = handlers, level
+def _restore(restore_root_logger: None) -> None:
+    """Every test here runs signed-url's main() in-process."""
 
 
 @pytest.fixture
