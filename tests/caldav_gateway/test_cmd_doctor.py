@@ -22,15 +22,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from caldav_gateway.cli import main
-from caldav_gateway.doctor.dav import DavError, parse_multistatus
-from caldav_gateway.doctor.target import Target
-from caldav_gateway.doctor.tls_checks import covers
 from edgeward import pki
-from edgeward.secrets import Secret
 from tests.caldav_gateway.conftest import Gateway, direct_radicale, write_htpasswd
 from tests.support.net import free_port, wait_port
 from tests.support.servers import nginx
@@ -321,85 +315,3 @@ def test_help_teaches_and_hides_nothing_secret(capsys: pytest.CaptureFixture[str
         main(["doctor", "--help"])
     out = capsys.readouterr().out
     assert "examples:" in out and "--password-file" in out and "--ca" in out
-
-
-@pytest.mark.parametrize(
-    ("names", "host", "expected"),
-    [
-        (("cal.example.org",), "cal.example.org", True),
-        (("cal.example.org",), "CAL.Example.org.", True),
-        (("cal.example.org",), "example.org", False),
-        (("*.example.org",), "cal.example.org", True),
-        (("*.example.org",), "a.cal.example.org", False),
-        (("*.example.org",), "example.org", False),
-        (("127.0.0.1",), "127.0.0.1", True),
-        (("127.0.0.1",), "127.0.0.2", False),
-        (("::1",), "::1", True),
-        (("localhost",), "127.0.0.1", False),
-    ],
-)
-def test_name_matching_uses_subject_alt_names(
-    names: tuple[str, ...], host: str, expected: bool
-) -> None:
-    cert = pki.issue(_CA, names).cert
-    assert covers(cert, host) is expected
-
-
-_CA = pki.make_ca()
-
-
-_XMLISH = st.sampled_from(
-    [
-        b"",
-        b'<?xml version="1.0"?>',
-        b'<!DOCTYPE x [<!ENTITY a "b">]>',
-        b'<D:multistatus xmlns:D="DAV:">',
-        b"<D:response><D:href>/</D:href>",
-        b"<D:propstat><D:prop><D:resourcetype/></D:prop>",
-        b"<D:status>HTTP/1.1 200 OK</D:status></D:propstat>",
-        b"</D:response>",
-        b"</D:multistatus>",
-        b"&a;",
-    ]
-)
-
-
-@settings(max_examples=80)
-@given(st.one_of(st.binary(max_size=300), st.lists(_XMLISH, max_size=8).map(b"".join)))
-def test_multistatus_parser_never_crashes(body: bytes) -> None:
-    """Whatever the server sends, the doctor reports a DavError, never a traceback."""
-    with contextlib.suppress(DavError):
-        parse_multistatus(body)
-
-
-@settings(max_examples=40)
-@given(
-    st.lists(
-        st.tuples(st.sampled_from(["/", "/alice/", "/alice/cal/", "/a%20b/"]), st.booleans()),
-        max_size=5,
-    )
-)
-def test_multistatus_parser_keeps_only_found_properties(rows: list[tuple[str, bool]]) -> None:
-    def response(href: str, found: bool) -> str:
-        status = "HTTP/1.1 200 OK" if found else "HTTP/1.1 404 Not Found"
-        return (
-            f"<D:response><D:href>{href}</D:href><D:propstat><D:prop>"
-            "<D:current-user-principal><D:href>/alice/</D:href></D:current-user-principal>"
-            f"</D:prop><D:status>{status}</D:status></D:propstat></D:response>"
-        )
-
-    body = (
-        '<D:multistatus xmlns:D="DAV:">' + "".join(response(*r) for r in rows) + "</D:multistatus>"
-    )
-    got = parse_multistatus(body.encode())
-    assert [r.href for r in got] == [h for h, _ in rows]
-    assert [r.href_of("DAV:", "current-user-principal") for r in got] == [
-        "/alice/" if found else None for _, found in rows
-    ]
-
-
-def test_untrusted_client_never_carries_the_password() -> None:
-    target = Target.parse("https://localhost:1/", "alice", Secret(PASSWORD))
-    with pytest.raises(ValueError, match="unverified"):
-        target.client(trusted=False, with_auth=True)
-    assert PASSWORD not in repr(target)
