@@ -155,3 +155,14 @@ def direct_radicale(
     argv = [sys.executable, "-m", "radicale", "-C", str(conf)]
     with process(argv, port=port, log=tmp / "radicale.log", timeout=60):
         yield port
+
+
+DOCTOR_PASSWORD = "doctor-s3cret-Pw!"  # distinctive: the doctor tests grep output for it
+
+
+@pytest.fixture
+def password_file(tmp_path: Path) -> Path:
+    """A password file for ``doctor --password-file`` (the users of ``plain_radicale``)."""
+    p = tmp_path / "pw"
+    p.write_text(DOCTOR_PASSWORD + "\n")
+    return p
