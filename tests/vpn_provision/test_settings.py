@@ -11,8 +11,6 @@ from hypothesis import strategies as st
 
 from edgeward.cli import UsageError
 from edgeward.config import ConfigError, load_mapping
-from vpn_provision.render.cache import Entry, parse
-from vpn_provision.render.wireguard import strip_wg_quick
 from vpn_provision.settings import Settings
 from vpn_provision.state import check_device_name
 
@@ -78,29 +76,3 @@ def test_device_names_are_checked_never_crash(name: str) -> None:
     except UsageError:
         return
     assert name == name.lower() and "/" not in name and " " not in name and 0 < len(name) <= 32
-
-
-@given(st.text(max_size=300))
-def test_strip_wg_quick_is_idempotent_and_drops_only_wg_quick_keys(text: str) -> None:
-    once = strip_wg_quick(text)
-    assert strip_wg_quick(once) == once
-    for line in once.splitlines():
-        if "=" in line:
-            assert line.split("=", 1)[0].strip().lower() not in {"address", "dns", "postup"}
-
-
-@given(st.binary(max_size=200))
-def test_a_damaged_cache_file_is_a_miss(raw: bytes) -> None:
-    result = parse(raw)
-    assert result is None or all(isinstance(e, Entry) for e in result.values())
-
-
-def test_cache_round_trip() -> None:
-    from vpn_provision.render.cache import ClientCache
-
-    assert parse(b"a.conf 600 3\nabcb.png 644 0\n") == {
-        "a.conf": Entry(b"abc", 0o600),
-        "b.png": Entry(b"", 0o644),
-    }
-    assert parse(b"a.conf 600 9\nabc") is None  # truncated
-    assert ClientCache  # the writer is exercised by the render tests
