@@ -17,6 +17,8 @@ from vpn_provision.settings import Settings
 from vpn_provision.state import State, init
 
 HOST = "vpn.example.org"
+# `vpn-provision init`'s required options, as a user types them
+INIT = ["--host", HOST, "--net4", "10.77.0.0/24", "--net6", "fd77::/64"]
 
 
 @dataclass

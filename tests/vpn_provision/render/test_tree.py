@@ -1,6 +1,6 @@
-"""The rendered tree, checked by the real validators (wg, unbound-checkconf, iked, nft,
-zbarimg, openssl) and against golden files for what nothing here can check (pf.conf,
-hostname.wg0)."""
+"""The rendered tree: its layout and file modes, a pure function of the state, removed
+devices gone from the next render, and ``write_tree``. What each file holds is tested beside
+its module (``test_wireguard.py``, ``test_unbound.py``, ``test_firewall.py``...)."""
 
 from __future__ import annotations
 
