@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import ssl
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from caldav_gateway.settings import GatewaySettings
 from caldav_gateway.worker import serve_worker, uvicorn_config
 from edgeward import pki
 from tests.caldav_gateway.conftest import write_htpasswd
-from tests.support.net import free_port
+from tests.support.net import free_port, refused
 
 
 def _settings(tmp: Path, **kw: Any) -> GatewaySettings:
@@ -85,12 +84,4 @@ def test_a_worker_serves_tls_and_metrics_until_sigterm(tmp_path: Path) -> None:
     codes, metrics = asyncio.run(main())
     assert codes == [404, 401]
     assert 'edgeward_caldav_requests_total{method="PROPFIND",status="404"}' in metrics
-    assert sock.fileno() == -1 or _refused(port)  # stopped listening on SIGTERM
-
-
-def _refused(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=5).close()
-    except OSError:
-        return True
-    return False
+    assert sock.fileno() == -1 or refused(port)  # stopped listening on SIGTERM

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from pathlib import Path
 
 import pytest
@@ -11,14 +10,7 @@ import pytest
 from edgeward.pki import served_certificate
 from printer_sync.emulator import Emulator, EmulatorThread
 from tests.printer_sync.conftest import PASSWORD
-
-
-def _refused(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=5).close()
-    except OSError:
-        return True
-    return False
+from tests.support.net import refused
 
 
 @pytest.mark.parametrize("count", [1, 3])
@@ -30,7 +22,7 @@ def test_starts_every_emulator_and_stops_them_on_exit(tmp_path: Path, count: int
         for port in ports:
             cert, _ = served_certificate("127.0.0.1", port)
             assert cert.subject == cert.issuer  # each serves its own self-signed certificate
-    assert all(_refused(p) for p in ports)
+    assert all(refused(p) for p in ports)
     assert thread.loop.is_closed()
 
 
@@ -52,5 +44,5 @@ def test_an_error_in_the_block_still_stops_the_emulators(tmp_path: Path) -> None
 
     with pytest.raises(RuntimeError, match="test body"):
         body()
-    assert _refused(emu.port)
+    assert refused(emu.port)
     assert thread.loop.is_closed()
