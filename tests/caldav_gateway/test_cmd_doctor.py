@@ -2,11 +2,10 @@
 
 - a plain Radicale served directly over TLS (the misconfiguration the gateway exists to
   fix): its probe paths answer 401, so the doctor must fail and name the fix;
-- the same Radicale with an expired certificate, or one for another host: the TLS checks
-  fail and the password is never sent;
-- nginx with two certificates on one IP:port picked by SNI (a shared vhost): the client
-  without SNI gets the wrong one;
 - the real gateway (fixture from ``conftest.py``): every check passes.
+
+Expired and wrong-host certificates and an nginx that picks certificates by SNI are in
+``doctor/test_tls_checks.py``, beside the checks they exercise.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""``caldav-gateway profile`` and ``doctor --profile`` against the real gateway over TLS.
+"""``caldav-gateway profile`` against the real gateway over TLS (``doctor --profile``:
+``doctor/test_profile_run.py``).
 
 The ``caldav`` library is configured ONLY from values read back out of the profile (host,
 port, principal URL, user name, the CA of the root payload) and must complete discovery;

@@ -1,4 +1,5 @@
-"""``printer-sync hook``: each ACME client's contract, the printer matching, an end-to-end run."""
+"""Renewals (``printer_sync/hooks.py``): each ACME client's contract and which printers a
+renewal concerns. The command runs end to end in ``test_cmd_hook.py``."""
 
 from __future__ import annotations
 

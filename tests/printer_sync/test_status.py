@@ -1,7 +1,8 @@
 """``printer-sync status`` against real TLS servers on loopback.
 
 The servers here are plain TLS listeners (a printer's web server as far as a handshake
-can tell); the end-to-end test against the Epson emulator lives at the bottom.
+can tell); the end-to-end test against the Epson emulator lives at the bottom. Rendering and
+usage errors of the command are in ``test_cmd_status.py``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""``printer-sync watch``: a renewal on disk reaches the emulated printer within seconds."""
+"""The watcher (``printer_sync/watch.py``): which printers a change wakes, checks that push on a
+mismatch, unreachable back-off, pins left by an interrupted push."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The command line: init/add/remove/list/show, --state and its environment variable,
-exit codes, --json, --help."""
+"""The command line as a whole: a device's life through init/add/list/show/remove, usage
+errors in one line, --help. Each subcommand's own tests: ``test_cmd_<name>.py``."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The link server with a real state: link → page (QR, buttons) → signed profile, once;
-a device removed after its link was made → 404; metrics; and `vpn-provision serve` as a
-real process."""
+a device removed after its link was made → 404; metrics. (`vpn-provision serve` as a real
+process: ``test_cmd_serve.py``.)"""
 
 from __future__ import annotations
 
