@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import bcrypt
+import httpx
 import pytest
 
 from edgeward import pki
@@ -48,6 +49,13 @@ class Gateway:
     def ssl_context(self) -> ssl.SSLContext:
         """A client context trusting only the test CA (for httpx ``verify=``, http.client)."""
         return ssl.create_default_context(cafile=str(self.ca))
+
+    def mkcalendar(self, user: str, name: str) -> None:
+        """Create ``/<user>/<name>/`` as that user (already there is fine)."""
+        auth = (user, self.users[user])
+        with httpx.Client(base_url=self.url, verify=self.ssl_context(), auth=auth) as http:
+            r = http.request("MKCALENDAR", f"/{user}/{name}/")
+        assert r.status_code in (201, 409), r.text  # 409: made by an earlier test
 
 
 def write_htpasswd(path: Path, users: dict[str, str]) -> None:
@@ -147,3 +155,14 @@ def direct_radicale(
     argv = [sys.executable, "-m", "radicale", "-C", str(conf)]
     with process(argv, port=port, log=tmp / "radicale.log", timeout=60):
         yield port
+
+
+DOCTOR_PASSWORD = "doctor-s3cret-Pw!"  # distinctive: the doctor tests grep output for it
+
+
+@pytest.fixture
+def password_file(tmp_path: Path) -> Path:
+    """A password file for ``doctor --password-file`` (the users of ``plain_radicale``)."""
+    p = tmp_path / "pw"
+    p.write_text(DOCTOR_PASSWORD + "\n")
+    return p

@@ -1,4 +1,5 @@
-"""``caldav-gateway profile`` and ``doctor --profile`` against the real gateway over TLS.
+"""``caldav-gateway profile`` against the real gateway over TLS (``doctor --profile``:
+``doctor/test_profile_run.py``).
 
 The ``caldav`` library is configured ONLY from values read back out of the profile (host,
 port, principal URL, user name, the CA of the root payload) and must complete discovery;
@@ -36,7 +37,7 @@ def _in_a_temporary_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 pytestmark = pytest.mark.slow
 
 
-def _args(gw: Gateway, user: str, *extra: str) -> list[str]:
+def profile_args(gw: Gateway, user: str, *extra: str) -> list[str]:
     return [
         "profile",
         user,
@@ -58,7 +59,7 @@ def _args(gw: Gateway, user: str, *extra: str) -> list[str]:
 
 def make_profile(gw: Gateway, tmp: Path, user: str, *extra: str) -> Path:
     out = tmp / f"{user}-{len(list(tmp.iterdir()))}.mobileconfig"
-    assert main([*_args(gw, user, "--out", str(out)), *extra]) == 0
+    assert main([*profile_args(gw, user, "--out", str(out)), *extra]) == 0
     return out
 
 
@@ -143,7 +144,7 @@ def test_no_password_anywhere_unless_asked(
     pw = tmp_path / "pw"
     pw.write_text(secret + "\n")
     plain = make_profile(gateway, tmp_path, "alice", "--sign")
-    link = main(_args(gateway, "alice", "--sign", "--link", "--expires-in", "60"))
+    link = main(profile_args(gateway, "alice", "--sign", "--link", "--expires-in", "60"))
     assert link == 0
     url = capsys.readouterr().out.splitlines()[0]
     page = httpx.get(url, verify=gateway.ssl_context(), timeout=20)
@@ -189,7 +190,7 @@ def test_usage_errors(
     gateway: Gateway, extra: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     try:
-        code = main(_args(gateway, "alice", *extra))
+        code = main(profile_args(gateway, "alice", *extra))
     except SystemExit as exc:  # argparse's own refusals
         code = int(str(exc.code))
     assert code == 2
@@ -203,51 +204,3 @@ def test_private_chain_without_ca_is_a_clear_error(gateway: Gateway, tmp_path: P
     assert p.returncode == 2
     assert "--ca" in p.stderr and "Traceback" not in p.stderr
     assert not (tmp_path / "x").exists()
-
-
-def _doctor(*argv: str) -> tuple[int, str]:
-    p = subprocess.run(
-        [sys.executable, "-m", "caldav_gateway", "doctor", *argv],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return p.returncode, p.stdout + p.stderr
-
-
-def test_doctor_profile(gateway: Gateway, tmp_path: Path) -> None:
-    pw = tmp_path / "pw"
-    pw.write_text(gateway.users["alice"] + "\n")
-    good = make_profile(gateway, tmp_path, "alice", "--sign")
-    code, out = _doctor("--profile", str(good))
-    assert code == 0, out
-    assert "PASS  profile.certificate" in out and "PASS  profile.principal " in out
-    code, out = _doctor("--profile", str(good), "--password-file", str(pw))
-    assert code == 0, out
-    assert "PASS  profile.principal_match" in out and "PASS  discovery.calendars" in out
-
-    # wrong CA in the profile: the served certificate does not verify against it
-    other = tmp_path / "other-ca.pem"
-    other.write_bytes(pki.make_ca("not the gateway's").cert_pem())
-    wrong_ca = tmp_path / "wrong-ca.mobileconfig"
-    args = _args(gateway, "alice", "--out", str(wrong_ca))
-    args[args.index("--ca") + 1] = str(other)
-    assert main(args) == 0
-    code, out = _doctor("--profile", str(wrong_ca))
-    assert code == 1 and "FAIL  profile.certificate" in out
-
-    # an unknown user: the gateway answers 404 on its principal
-    nobody = make_profile(gateway, tmp_path, "mallory")
-    code, out = _doctor("--profile", str(nobody))
-    assert code == 1 and "FAIL  profile.principal " in out
-
-    # a URL other than the profile's
-    code, out = _doctor(str(good), "--profile", str(good))
-    assert code == 2
-    code, out = _doctor("https://127.0.0.1:1/", "--profile", str(good))
-    assert code == 1 and "FAIL  profile.host" in out
-
-    junk = tmp_path / "junk.mobileconfig"
-    junk.write_bytes(b"\x30\x03junk")
-    code, out = _doctor("--profile", str(junk))
-    assert code == 2 and "not a configuration profile" in out and "Traceback" not in out

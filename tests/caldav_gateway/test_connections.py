@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from caldav_gateway.connections import ClientConnections, RateLimitedLoopErrors
-from tests.caldav_gateway.attack import (
+from tests.caldav_gateway.conftest import Gateway, running_gateway
+from tests.support.attack import (
     PARTIAL_HELLO,
     IdleFlood,
     median_sync,
@@ -22,7 +23,6 @@ from tests.caldav_gateway.attack import (
     raise_open_file_limit,
     record_figure,
 )
-from tests.caldav_gateway.conftest import Gateway, running_gateway
 from tests.support.tools import require_tool
 
 

@@ -6,11 +6,13 @@ emulator on a free loopback port (real TLS, short reboots), and a printers file.
         assert main(["push", "--all", "--config", str(cfg)]) == 0
 
 ``start_emulator(**kwargs)`` starts more emulators (other firmware, longer reboots);
-``PASSWORD`` is what the emulator expects and what leak tests grep for.
+``PASSWORD`` is what the emulator expects and what leak tests grep for; ``agents`` is one
+real snmpd per printer kind (``tests/support/snmpd.py``), started once per module.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ import pytest
 
 from edgeward.pki import Issued, KeyType, atomic_write, issue, make_ca
 from printer_sync.emulator import Emulator, EmulatorThread
+from tests.support.snmpd import AGENTS, snmpd
 
 PASSWORD = "emu-Pa55-7f3a9c1e"  # distinctive, so a leak is easy to grep
 REBOOT_SECONDS = 0.3
@@ -174,3 +177,14 @@ def printer_env(tmp_path: Path, emulator: Emulator, chain: Chain) -> PrinterEnv:
     password_file.write_text(PASSWORD + "\n")
     files = write_leaf(tmp_path / "certs", chain)
     return PrinterEnv(tmp_path, emulator, chain, files, password_file)
+
+
+@pytest.fixture(scope="module")
+def agents(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int]]:
+    """One snmpd per printer kind, started once for the module."""
+    with contextlib.ExitStack() as stack:
+        ports = {
+            kind: stack.enter_context(snmpd(tmp_path_factory.mktemp(kind), *spec))
+            for kind, spec in AGENTS.items()
+        }
+        yield ports

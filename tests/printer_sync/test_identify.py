@@ -3,13 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -17,66 +10,7 @@ from hypothesis import strategies as st
 
 from printer_sync.cli import main
 from printer_sync.identify import IdentifyError, identify, pick_driver
-from tests.support.net import free_port
-from tests.support.servers import stop
-from tests.support.tools import require_tool
-
-# name → (sysDescr, sysObjectID, prtGeneralPrinterName or None)
-AGENTS = {
-    "epson": ("EPSON ET-16600 Series", ".1.3.6.1.4.1.1248.1.2.2.1.1.1", "EPSON ET-16600 Series"),
-    # A print server that reports net-snmp's generic OID: only the text names Epson.
-    "epson-generic-oid": ("EPSON WF-3720 Series", ".1.3.6.1.4.1.8072.3.2.10", None),
-    "hp": ("HP ETHERNET MULTI-ENVIRONMENT", ".1.3.6.1.4.1.11.2.3.9.1", "HP LaserJet M404"),
-}
-COMMUNITY = "edgeward-ro"
-
-
-@contextlib.contextmanager
-def snmpd(tmp: Path, descr: str, oid: str, name: str | None) -> Iterator[int]:
-    """The real snmpd on 127.0.0.1:<free UDP port>, own config and persistent dir."""
-    binary = require_tool("snmpd")
-    port = free_port(kind=socket.SOCK_DGRAM)
-    tmp.mkdir(parents=True, exist_ok=True)
-    conf = tmp / "snmpd.conf"
-    lines = [
-        f"[snmp] persistentDir {tmp / 'persist'}",
-        f"agentAddress udp:127.0.0.1:{port}",
-        f"rocommunity {COMMUNITY} 127.0.0.1",
-        f"sysDescr {descr}",
-        f"sysObjectID {oid}",
-    ]
-    if name is not None:
-        # net-snmp has no Printer-MIB; `override` serves prtGeneralPrinterName.1 as a printer would.
-        lines.append(f'override .1.3.6.1.2.1.43.5.1.1.16.1 octet_str "{name}"')
-    conf.write_text("\n".join(lines) + "\n")
-    log = tmp / "snmpd.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [binary, "-f", "-Lo", "-C", "-c", str(conf), "-M", str(tmp)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 15
-        while b"NET-SNMP version" not in log.read_bytes():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"snmpd did not start: {log.read_text(errors='replace')[-1500:]}")
-            time.sleep(0.05)
-        yield port
-    finally:
-        stop(proc)
-
-
-@pytest.fixture(scope="module")
-def agents(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, int]]:
-    """One snmpd per printer kind, started once for the module."""
-    with contextlib.ExitStack() as stack:
-        ports = {
-            kind: stack.enter_context(snmpd(tmp_path_factory.mktemp(kind), *spec))
-            for kind, spec in AGENTS.items()
-        }
-        yield ports
+from tests.support.snmpd import AGENTS, COMMUNITY
 
 
 @pytest.mark.parametrize(
@@ -97,17 +31,6 @@ def test_identify_reads_the_real_agent(
     assert who.printer_name == printer_name
     assert who.driver == driver
     assert reason_has in who.reason
-
-
-@pytest.mark.parametrize(("kind", "code"), [("epson", 0), ("hp", 1)])
-def test_identify_command_exit_code_and_json(
-    agents: dict[str, int], kind: str, code: int, capsys: pytest.CaptureFixture[str]
-) -> None:
-    argv = ["identify", "127.0.0.1", "--port", str(agents[kind]), "--community", COMMUNITY]
-    assert main([*argv, "--json"]) == code
-    out = json.loads(capsys.readouterr().out)
-    assert out["sys_descr"] == AGENTS[kind][0]
-    assert out["driver"] == ("epson" if kind == "epson" else None)
 
 
 def test_wrong_community_is_a_clear_timeout_that_hides_the_community(

@@ -240,20 +240,6 @@ def test_a_killed_push_leaves_an_interrupted_row(
     assert main(["history", "--config", str(cfg)]) == 0
 
 
-def test_history_command_lists_rows_and_pins(
-    printer_env: PrinterEnv, capsys: pytest.CaptureFixture[str]
-) -> None:
-    cfg = printer_env.config()
-    assert push(cfg, "office") == 0
-    capsys.readouterr()
-    assert main(["history", "office", "--config", str(cfg)]) == 0
-    assert "verified" in capsys.readouterr().out
-    assert main(["history", "--pins", "--config", str(cfg)]) == 0
-    assert printer_env.files.fingerprint in capsys.readouterr().out
-    assert main(["history", "--forget-pin", "office", "--config", str(cfg)]) == 0
-    assert main(["history", "--forget-pin", "office", "--config", str(cfg)]) == 1
-
-
 def test_half_written_certificate_is_waited_out_then_pushed(printer_env: PrinterEnv) -> None:
     full = printer_env.files.cert.read_bytes()
     printer_env.files.cert.write_bytes(full[: len(full) // 2])  # certbot caught mid-write

@@ -1,14 +1,14 @@
 """``printer-sync status`` against real TLS servers on loopback.
 
 The servers here are plain TLS listeners (a printer's web server as far as a handshake
-can tell); the end-to-end test against the Epson emulator lives at the bottom.
+can tell); the end-to-end test against the Epson emulator lives at the bottom. Rendering and
+usage errors of the command are in ``test_cmd_status.py``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import io
 import json
 import socket
 import ssl
@@ -34,7 +34,7 @@ def ca() -> Issued:
     return make_ca("status test CA")
 
 
-def _cert(ca: Issued, days_left: float, name: str = "printer.test") -> Issued:
+def issue_leaf(ca: Issued, days_left: float, name: str = "printer.test") -> Issued:
     end = NOW + dt.timedelta(days=days_left)
     return issue(ca, [name, "127.0.0.1"], not_before=end - dt.timedelta(days=90), not_after=end)
 
@@ -128,8 +128,8 @@ def test_status_state_and_exit_code(
     state: str,
     exit_code: int,
 ) -> None:
-    ours = _cert(ca, {"renew_due": 10, "expired": -1}.get(case, 60))
-    other = _cert(ca, 60, "someone-else.test")
+    ours = issue_leaf(ca, {"renew_due": 10, "expired": -1}.get(case, 60))
+    other = issue_leaf(ca, 60, "someone-else.test")
     served = other if case in ("mismatch", "pin_changed", "ours_pushed") else ours
     with contextlib.ExitStack() as stack:
         if case == "unreachable":
@@ -146,7 +146,7 @@ def test_status_state_and_exit_code(
         if case in ("pin_changed", "mismatch", "pin_outdated", "ours_pushed"):
             with History(tmp_path / "state" / "printer-sync.db") as h:
                 # mismatch: pinned to what it serves; the others: pinned to a third one
-                pinned = other if case == "mismatch" else _cert(ca, 60, "old.test")
+                pinned = other if case == "mismatch" else issue_leaf(ca, 60, "old.test")
                 h.set_pin("office", pinned.fingerprint, "first-use")
                 if case == "ours_pushed":
                     row = h.start("office")
@@ -174,32 +174,11 @@ def test_status_state_and_exit_code(
     }.get(case, None if case in ("unreachable", "local_missing") else False)
 
 
-def test_status_text_shows_both_certificates_and_the_last_push(
-    tmp_path: Path, ca: Issued, capsys: pytest.CaptureFixture[str]
-) -> None:
-    ours = _cert(ca, 45)
-    with tls_server(tmp_path / "srv", ours) as port:
-        files = local_files(tmp_path, "p", ours)
-        cfg = write_config(
-            tmp_path, [{"name": "office", "url": f"https://127.0.0.1:{port}", **files}]
-        )
-        with History(tmp_path / "state" / "printer-sync.db") as h:
-            row = h.start("office", new_fingerprint=ours.fingerprint)
-            h.finish(row, "verified")
-        assert main(["status", "--config", str(cfg)]) == 0
-    text = capsys.readouterr().out
-    assert text.count(ours.fingerprint) == 2  # served and local (no pin yet)
-    assert "office" in text and "ok" in text
-    assert "verified at" in text
-    assert "1 printer(s): 1 ok" in text
-    assert "days left" in text and "45.0 (renew below 20)" in text
-
-
 def test_status_fetches_without_sni(
     tmp_path: Path, ca: Issued, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """By name, a client sending SNI would get the proxy's certificate; printers' clients don't."""
-    ours, proxy = _cert(ca, 60), _cert(ca, 60, "localhost")
+    ours, proxy = issue_leaf(ca, 60), issue_leaf(ca, 60, "localhost")
     with tls_server(tmp_path / "srv", ours, sni=proxy) as port:
         files = local_files(tmp_path, "p", ours)
         cfg = write_config(
@@ -213,7 +192,7 @@ def test_status_fetches_without_sni(
 def test_silent_printers_are_checked_concurrently(
     tmp_path: Path, ca: Issued, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ours = _cert(ca, 60)
+    ours = issue_leaf(ca, 60)
     files = local_files(tmp_path, "p", ours)
     with contextlib.ExitStack() as stack:
         printers: list[dict[str, object]] = []
@@ -229,23 +208,6 @@ def test_silent_printers_are_checked_concurrently(
     assert [o["state"] for o in out] == ["ok", "unreachable"] * 5
     # Five silent printers with a 1.5 s timeout each: one after the other would take 7.5 s.
     assert elapsed < 4.0
-
-
-@pytest.mark.parametrize(
-    ("argv", "message"),
-    [
-        (["status", "--config", "{tmp}/missing.toml"], "file not found"),
-        (["status", "--config", "{cfg}", "nosuch"], "no printer named 'nosuch'"),
-    ],
-)
-def test_status_usage_errors_exit_2(
-    tmp_path: Path, ca: Issued, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
-) -> None:
-    files = local_files(tmp_path, "p", _cert(ca, 60))
-    cfg = write_config(tmp_path, [{"name": "office", "url": "https://127.0.0.1:1", **files}])
-    args = [a.format(tmp=tmp_path, cfg=cfg) for a in argv]
-    assert main(args) == 2
-    assert message in capsys.readouterr().err
 
 
 # --- against the Epson emulator ----------------------------------------------------------
@@ -269,26 +231,3 @@ def test_status_before_and_after_a_push_to_the_emulator(
     assert text.count(printer_env.files.fingerprint) == 3  # served, local, pinned after push
     assert "verified at" in text
     assert PASSWORD not in text
-
-
-@pytest.mark.parametrize(
-    ("subject", "fp"),
-    [
-        ("CN=printer.test", "67:AB:10:" + "00:" * 28 + "CD"),  # ':AB:' is rich's 🆎 emoji code
-        ("CN=[bold]x[/bold],O=a:ok:b", "11:" * 31 + "22"),  # markup and ':ok:' in a name
-    ],
-)
-def test_text_output_prints_names_and_fingerprints_verbatim(subject: str, fp: str) -> None:
-    from printer_sync.cmd_status import render, text_console
-    from printer_sync.status import CertSummary, PrinterStatus
-
-    cert = CertSummary(subject, subject, NOW + dt.timedelta(days=60), fp)
-    status = PrinterStatus(
-        "[red]office", "https://127.0.0.1:1", 20, NOW, cert, None, "TLSv1.3", cert, None, fp, None
-    )
-    buf = io.StringIO()
-    render([status], text_console(buf))
-    out = buf.getvalue()
-    assert out.count(fp) == 3  # served, local, pinned
-    assert out.count(subject) == 4  # subject and issuer, served and local
-    assert "[red]office" in out

@@ -1,7 +1,9 @@
-"""Shared fixtures: a state directory with devices, and the CLI run in-process."""
+"""Shared fixtures: a state directory with devices, its rendered tree (``out``), the CLI run
+in-process, and ``run_tool`` for the real validators."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,10 +12,13 @@ from pathlib import Path
 import pytest
 
 from vpn_provision.cli import main
+from vpn_provision.render import render, snapshot, write_tree
 from vpn_provision.settings import Settings
 from vpn_provision.state import State, init
 
 HOST = "vpn.example.org"
+# `vpn-provision init`'s required options, as a user types them
+INIT = ["--host", HOST, "--net4", "10.77.0.0/24", "--net6", "fd77::/64"]
 
 
 @dataclass
@@ -69,3 +74,15 @@ def state(tmp_path: Path) -> State:
     st.remove("carol")
     yield st
     st.close()
+
+
+@pytest.fixture
+def out(state: State, tmp_path: Path) -> Path:
+    """The state rendered for Linux and OpenBSD, written under ``tmp_path/out``."""
+    o = tmp_path / "out"
+    write_tree(o, render(snapshot(state), ["linux", "openbsd"]))
+    return o
+
+
+def run_tool(*argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, capture_output=True, text=True, input=stdin, timeout=60)

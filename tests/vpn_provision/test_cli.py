@@ -1,5 +1,5 @@
-"""The command line: init/add/remove/list/show, --state and its environment variable,
-exit codes, --json, --help."""
+"""The command line as a whole: a device's life through init/add/list/show/remove, usage
+errors in one line, --help. Each subcommand's own tests: ``test_cmd_<name>.py``."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.vpn_provision.conftest import CLI
+from tests.vpn_provision.conftest import CLI, INIT
 from vpn_provision.cli import SUBCOMMANDS
-
-INIT = ["--host", "vpn.example.org", "--net4", "10.77.0.0/24", "--net6", "fd77::/64"]
 
 
 def test_init_add_list_show_remove(tmp_path: Path, cli: CLI) -> None:
@@ -31,13 +29,6 @@ def test_init_add_list_show_remove(tmp_path: Path, cli: CLI) -> None:
     assert json.loads(cli("list", "--state", s, "--json").out) == []
     gone = json.loads(cli("list", "--state", s, "--json", "--all").out)
     assert gone[0]["removed"] is not None
-
-
-def test_state_from_environment(tmp_path: Path, cli: CLI, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("VPN_PROVISION_STATE", str(tmp_path / "env"))
-    assert cli("init", *INIT).code == 0
-    assert (tmp_path / "env" / "settings.toml").exists()
-    assert cli("add", "x", "--platform", "linux").code == 0
 
 
 @pytest.mark.parametrize(
@@ -61,13 +52,6 @@ def test_usage_errors_exit_2_with_one_line(
     assert r.code == 2
     assert message in r.err and "Traceback" not in r.err
     assert r.err.count("\n") == 1
-
-
-def test_init_twice_refuses(tmp_path: Path, cli: CLI) -> None:
-    s = str(tmp_path / "st")
-    assert cli("init", "--state", s, *INIT).code == 0
-    r = cli("init", "--state", s, *INIT)
-    assert r.code == 2 and "refusing" in r.err
 
 
 @pytest.mark.parametrize("command", [None, *SUBCOMMANDS])

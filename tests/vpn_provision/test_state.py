@@ -8,11 +8,14 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given
+from hypothesis import strategies as st
 
 from edgeward.cli import UsageError
 from tests.vpn_provision.conftest import HOST, make_state
 from vpn_provision.keys import wg_public_key
-from vpn_provision.state import State
+from vpn_provision.settings import Settings
+from vpn_provision.state import State, check_device_name
 
 
 def test_ca_is_p384_path_length_zero_and_name_constrained(tmp_path: Path) -> None:
@@ -69,7 +72,6 @@ def test_addresses_are_never_reused(tmp_path: Path) -> None:
 
 
 def test_pool_exhaustion_is_a_clear_error(tmp_path: Path) -> None:
-    from vpn_provision.settings import Settings
     from vpn_provision.state import init
 
     st = init(tmp_path / "s", Settings(host=HOST, net4="10.1.0.0/29", net6="fd01::/120"))
@@ -128,3 +130,12 @@ def test_crl_lasts_as_long_as_the_ca(state: State) -> None:
     assert crl.is_signature_valid(state.ca.cert.public_key())  # type: ignore[arg-type]
     carol = next(d for d in state.devices(include_removed=True) if d.name == "carol")
     assert crl.get_revoked_certificate_by_serial_number(carol.serial) is not None
+
+
+@given(st.text(max_size=40))
+def test_device_names_are_checked_never_crash(name: str) -> None:
+    try:
+        check_device_name(name)
+    except UsageError:
+        return
+    assert name == name.lower() and "/" not in name and " " not in name and 0 < len(name) <= 32

@@ -1,22 +1,20 @@
 """The link server with a real state: link → page (QR, buttons) → signed profile, once;
-a device removed after its link was made → 404; metrics; and `vpn-provision serve` as a
-real process."""
+a device removed after its link was made → 404; metrics. (`vpn-provision serve` as a real
+process: ``test_cmd_serve.py``.)"""
 
 from __future__ import annotations
 
 import plistlib
 import re
-import subprocess
-from pathlib import Path
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives.serialization import pkcs7
 from prometheus_client import REGISTRY
 
-from tests.support.net import free_port
-from tests.support.servers import process, uvicorn_server
-from tests.vpn_provision.conftest import CLI, serve_argv
+from tests.support.servers import uvicorn_server
+from tests.vpn_provision.conftest import CLI
+from tests.vpn_provision.test_cmd_link import issue_link
 from vpn_provision.state import State
 from vpn_provision.web import create_app, store
 
@@ -32,16 +30,8 @@ def _value(name: str, labels: dict[str, str] | None = None) -> float:
     return REGISTRY.get_sample_value(name, labels or {}) or 0.0
 
 
-def _link(cli: CLI, state: State, device: str, *extra: str) -> str:
-    r = cli("link", device, "--state", str(state.root), *extra)
-    assert r.code == 0, r.err
-    url = r.out.splitlines()[0]
-    assert url.startswith("http://127.0.0.1:8600/d/")
-    return url.removeprefix("http://127.0.0.1:8600")
-
-
 def test_link_page_downloads_once(state: State, cli: CLI) -> None:
-    target = _link(cli, state, "alice")
+    target = issue_link(cli, state, "alice")
     app = create_app(state.root)
     ok_before = _value("edgeward_vpn_downloads_total", {"result": "ok"})
     with uvicorn_server(app) as base, httpx.Client(base_url=base) as c:
@@ -83,7 +73,7 @@ def test_link_page_downloads_once(state: State, cli: CLI) -> None:
     ("case", "status"), [("expired", 410), ("one_byte", 403), ("removed", 404)]
 )
 def test_refused_links(state: State, cli: CLI, case: str, status: int) -> None:
-    target = _link(cli, state, "alice", "--expires-in", "1" if case == "expired" else "900")
+    target = issue_link(cli, state, "alice", "--expires-in", "1" if case == "expired" else "900")
     if case == "one_byte":
         i = target.index("sig=") + 6
         target = target[:i] + ("x" if target[i] != "x" else "y") + target[i + 1 :]
@@ -98,38 +88,3 @@ def test_refused_links(state: State, cli: CLI, case: str, status: int) -> None:
         r = c.get(target)
         assert r.status_code == status
         assert "alice" not in r.text
-
-
-def test_link_usage_errors(state: State, cli: CLI) -> None:
-    r = cli("link", "nobody", "--state", str(state.root))
-    assert r.code == 2 and "no device" in r.err
-    r = cli("link", "alice", "--state", str(state.root), "--expires-in", "0")
-    assert r.code == 2 and "seconds" in r.err
-
-
-def test_qr_command(state: State, cli: CLI, tmp_path: Path) -> None:
-    from tests.support.tools import require_tool
-
-    r = cli("qr", "bob", "--state", str(state.root))
-    assert r.code == 0 and "█" in r.out
-    png = tmp_path / "bob.png"
-    assert cli("qr", "bob", "--state", str(state.root), "--png", str(png)).code == 0
-    zbarimg = require_tool("zbarimg", "zbar-tools")
-    decoded = subprocess.run([zbarimg, "--raw", "-q", str(png)], capture_output=True, text=True)
-    assert decoded.stdout.startswith("[Interface]\nPrivateKey = ")
-    assert png.stat().st_mode & 0o777 == 0o600
-
-
-@pytest.mark.slow
-def test_serve_command_as_a_process(state: State, cli: CLI, tmp_path: Path) -> None:
-    port, mport = free_port(), free_port()
-    target = _link(cli, state, "bob")
-    argv = serve_argv(state.root, port, f"127.0.0.1:{mport}")
-    with process(argv, port=port, log=tmp_path / "serve.log"):
-        assert httpx.get(f"http://127.0.0.1:{port}{target}").status_code == 200
-        assert httpx.get(f"http://127.0.0.1:{port}{target}").status_code == 404
-        metrics = httpx.get(f"http://127.0.0.1:{mport}/metrics").text
-    assert 'edgeward_vpn_downloads_total{result="ok"} 1.0' in metrics
-    assert 'edgeward_vpn_downloads_total{result="used"} 1.0' in metrics
-    assert "edgeward_vpn_devices 2.0" in metrics
-    assert "edgeward_vpn_links_issued_total 1.0" in metrics

@@ -1,4 +1,4 @@
-"""The Epson driver: the registry, its named errors, and the per-response TLS pin."""
+"""The Epson driver: its named errors, and the per-response TLS pin."""
 
 from __future__ import annotations
 
@@ -12,18 +12,10 @@ from edgeward.pki import make_ca
 from edgeward.secrets import Secret
 from printer_sync.config import PrinterConfig
 from printer_sync.drivers.epson import PATHS, EpsonDriver
-from printer_sync.drivers.registry import get_driver
 from printer_sync.emulator import Emulator
 from printer_sync.errors import ErrorKind, PushError
 from printer_sync.push import _client
 from tests.printer_sync.conftest import PASSWORD
-
-
-def test_registry() -> None:
-    assert get_driver("epson") is EpsonDriver
-    with pytest.raises(PushError) as exc:
-        get_driver("hp")
-    assert exc.value.kind is ErrorKind.UNKNOWN_DRIVER and "known: epson" in exc.value.message
 
 
 def test_the_ca_import_paths_are_marked_as_modelled() -> None:

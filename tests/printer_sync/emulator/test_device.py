@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,8 +18,6 @@ from printer_sync.emulator import Emulator, EmulatorThread
 from printer_sync.emulator.device import _parse_multipart
 from printer_sync.emulator.http import Request
 from tests.printer_sync.conftest import PASSWORD, Chain, exit_code, write_leaf
-from tests.support.net import free_port
-from tests.support.servers import process
 
 BASE = "PRESENTATION/ADVANCED/"
 
@@ -239,27 +236,6 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
     with EmulatorThread([second]):
         cert, _ = served_certificate(second.host, second.port)
     assert fingerprint(cert) == before
-
-
-def test_the_emulate_command(tmp_path: Path) -> None:
-    port = free_port()
-    (tmp_path / "pw").write_text(PASSWORD + "\n")
-    argv = [
-        sys.executable, "-m", "printer_sync", "emulate",
-        "--listen", f"127.0.0.1:{port}", "--state-dir", str(tmp_path / "state"),
-        "--password-file", str(tmp_path / "pw"), "--reboot-seconds", "0.5",
-    ]  # fmt: skip
-    with process(argv, port=port, cwd=Path(__file__).parents[3], log=tmp_path / "log") as proc:
-        cert, _ = served_certificate("127.0.0.1", port)
-        assert cert.subject == cert.issuer
-        with web(f"https://127.0.0.1:{port}/") as c:
-            assert c.cookies.get("EPSON_COOKIE_SESSION") is None
-            login(c)
-            assert c.cookies.get("EPSON_COOKIE_SESSION")
-        proc.terminate()
-        assert proc.wait(10) == 0
-    assert (tmp_path / "state" / "self-cert.pem").exists()
-    assert PASSWORD not in (tmp_path / "log").read_text()
 
 
 _field = st.text(

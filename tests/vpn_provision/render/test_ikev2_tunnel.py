@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.netns import Pair, namespace_pair, wait_for
 from tests.support.tools import require_tool
-from tests.vpn_provision.netns import Pair, namespace_pair, wait_for
 from tests.vpn_provision.render.test_wireguard_tunnel import CONNECT, ECHO, PORT
 from vpn_provision.render import render, snapshot, suites, write_tree
 from vpn_provision.state import State

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.netns import Pair, namespace_pair, wait_for
 from tests.support.tools import require_tool
-from tests.vpn_provision.netns import Pair, namespace_pair, wait_for
 from vpn_provision.render import render, snapshot
 from vpn_provision.render.wireguard import strip_wg_quick
 from vpn_provision.state import State

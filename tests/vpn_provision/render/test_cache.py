@@ -1,0 +1,55 @@
+"""The client cache: exactly a fresh render, a damaged entry is a miss."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vpn_provision.render import render, snapshot
+from vpn_provision.render.cache import Entry, parse
+from vpn_provision.state import State
+
+
+def test_the_client_cache_returns_exactly_a_fresh_render(state: State) -> None:
+    import dataclasses
+
+    fresh = render(dataclasses.replace(snapshot(state), cache=None), ["linux", "openbsd"])
+    cold = render(snapshot(state), ["linux", "openbsd"])
+    cache_dir = state.root / "cache" / "clients"
+    entries = sorted(p.name for p in cache_dir.iterdir())
+    assert len(entries) == 2  # alice and bob
+    warm = render(snapshot(state), ["linux", "openbsd"])
+    assert fresh == cold == warm
+    # a change of anything a device's files are made of is a miss, not a stale hit
+    state.add("erin", "ios")
+    state.remove("erin")
+    import sqlite3
+
+    db = sqlite3.connect(state.root / "state.db")
+    db.execute("UPDATE devices SET trusted_ssids = '[\"Office\"]' WHERE name = 'alice'")
+    db.commit()
+    db.close()
+    after = render(snapshot(state), ["linux", "openbsd"])
+    assert (
+        after["clients/alice/alice-ikev2.mobileconfig"]
+        != warm["clients/alice/alice-ikev2.mobileconfig"]
+    )
+    assert b"Office" in after["clients/alice/alice-ikev2.mobileconfig"].data
+    assert len(list(cache_dir.iterdir())) == 3
+
+
+@given(st.binary(max_size=200))
+def test_a_damaged_cache_file_is_a_miss(raw: bytes) -> None:
+    result = parse(raw)
+    assert result is None or all(isinstance(e, Entry) for e in result.values())
+
+
+def test_cache_round_trip() -> None:
+    from vpn_provision.render.cache import ClientCache
+
+    assert parse(b"a.conf 600 3\nabcb.png 644 0\n") == {
+        "a.conf": Entry(b"abc", 0o600),
+        "b.png": Entry(b"", 0o644),
+    }
+    assert parse(b"a.conf 600 9\nabc") is None  # truncated
+    assert ClientCache  # the writer is exercised by the render tests
