@@ -61,6 +61,13 @@ def check_url(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"{redact(url) or url[:80]!r} is not an http:// or https:// URL")
+    if parts.username is not None or parts.password is not None:
+        # urllib sends no credentials from a URL: it would look up "user:pass@host" as a
+        # host name, handing the password to the DNS resolver. Refused before any lookup.
+        raise ValueError(
+            f"{redact(url)!r}: credentials in the URL are not supported "
+            "(use a URL that carries its key in the query, as MaxMind's does)"
+        )
     return url
 
 

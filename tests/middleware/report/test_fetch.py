@@ -152,6 +152,9 @@ def test_force_accepts_a_much_smaller_table(
         ("ftp://127.0.0.1/t.tsv", "t.tsv", "not an http"),
         ("http://127.0.0.1:1/t.tsv", "/nonexistent-dir/t.tsv", "OUT"),
         ("http://127.0.0.1:1/t.tsv", "--timeout=nan", "--timeout"),
+        # urllib would resolve "user:pass@127.0.0.1" as a host name: the password to DNS
+        ("http://user:hunter2@127.0.0.1:1/t.tsv", "t.tsv", "credentials in the URL"),
+        ("https://:hunter2@127.0.0.1:1/t.tsv", "t.tsv", "credentials in the URL"),
     ],
 )
 def test_usage_errors(tmp_path: Path, url: str, out: str, says: str) -> None:
@@ -160,6 +163,7 @@ def test_usage_errors(tmp_path: Path, url: str, out: str, says: str) -> None:
         args = [url, tmp_path / out]
     proc = fetch(*args, code=2)
     assert says in proc.stderr
+    assert "hunter2" not in proc.stderr + proc.stdout
 
 
 def test_a_server_that_is_not_there_is_exit_1(tmp_path: Path) -> None:
