@@ -8,7 +8,8 @@ log is never on disk, so a 100,000,000-line run (about 17 GB) needs no space.
 
 Per size, one line: lines, wall seconds, lines/s, CPU seconds, and the peak RSS of the
 reporting process (``wait4``'s ``ru_maxrss``), whether its JSON counts every line, and what
-it flags (AS9506 once enough blocks went through to make its few damaged lines significant). With two sizes or more, the last line is the peak RSS of the largest ÷ the
+it flags (AS9506 once enough blocks went through to make its few damaged lines
+significant). With two sizes or more, the last line is the peak RSS of the largest ÷ the
 smallest: memory is flat in the input size when it is near 1. Every block repeats the same
 clients, so the number of distinct clients (what the report's memory does grow with) is the
 same at every size; a real log's grows far slower than its lines.
