@@ -12,6 +12,7 @@ path goes to any worker, for files every worker sees (a shared file system).
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Final
 
@@ -45,6 +46,8 @@ def read_on_dask(scheduler: str, inputs: list[str], trusted_proxies: list[str]) 
     as itself; a scheduler that cannot be reached is a :class:`UsageError`.
     """
     distributed: Any = require("distributed", extra="dask", needed_for="--dask")
+    # Its INFO lines (connections, closing comms) are not the report's: warnings and up.
+    logging.getLogger("distributed").setLevel(logging.WARNING)
     if "-" in inputs:
         raise UsageError("--dask: standard input (-) is read here, not on a worker")
     try:
