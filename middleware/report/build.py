@@ -299,7 +299,7 @@ def report_of(
     rows, test = _rows(counts, by_asn, alpha=alpha, total_k=len(corrupted))
     size, axis, timeline = _timeline(by_asn, corrupted, logs_span if has_logs else None)
     recoveries, skipped = None, 0
-    if keys is not None:
+    if keys is not None:  # the table's order, round-robin: the flagged networks first
         order = {r.asn: i for i, r in enumerate(rows)}
         groups = [
             [c.target for c in by_asn[asn] if c.target is not None and is_signed(c.target)]
