@@ -7,7 +7,9 @@ The log is streamed: this script renders one block of synthetic ``combined`` lin
 log is never on disk, so a 100,000,000-line run (about 17 GB) needs no space.
 
 Per size, one line: lines, wall seconds, lines/s, CPU seconds, and the peak RSS of the
-reporting process (``wait4``'s ``ru_maxrss``), whether its JSON counts every line, and what
+reporting process (its ``VmHWM``, sampled from ``/proc`` until it exits: ``ru_maxrss`` also
+counts the parent's pages the child had between fork and exec, here the rendered block),
+whether its JSON counts every line, and what
 it flags (AS9506 once enough blocks went through to make its few damaged lines
 significant). With two sizes or more, the last line is the peak RSS of the largest ÷ the
 smallest: memory is flat in the input size when it is near 1. Every block repeats the same
@@ -26,6 +28,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +61,26 @@ def render_block(folder: Path, corrupted: int) -> tuple[bytes, Path]:
     return block, table
 
 
+class PeakSampler(threading.Thread):
+    """The process's ``VmHWM`` (peak RSS since its exec), read until it is gone."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.status = Path(f"/proc/{pid}/status")
+        self.kib = 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.05):
+            try:
+                text = self.status.read_text(encoding="ascii")
+            except OSError:
+                return
+            for line in text.splitlines():
+                if line.startswith("VmHWM:"):
+                    self.kib = max(self.kib, int(line.split()[1]))
+
+
 def run(lines: int, block: bytes, table: Path) -> Run:
     """Stream ``lines`` lines into one ``dpi-report -`` and measure that process."""
     cmd = [sys.executable, "-m", "middleware.cli.dpi_report", "--asn-table", str(table)]
@@ -66,6 +89,8 @@ def run(lines: int, block: bytes, table: Path) -> Run:
         start = time.perf_counter()
         child = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.PIPE)
         assert child.stdin is not None
+        peak = PeakSampler(child.pid)
+        peak.start()
         copies, rest = divmod(lines, _BLOCK_LINES)
         for _ in range(copies):
             child.stdin.write(block)
@@ -75,6 +100,10 @@ def run(lines: int, block: bytes, table: Path) -> Run:
                 cut = block.index(b"\n", cut) + 1
             child.stdin.write(block[:cut])
         child.stdin.close()
+        while os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT) is None:
+            pass  # exited, not yet reaped: its last VmHWM was read
+        peak.done.set()
+        peak.join()
         _, status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - start
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -88,7 +117,7 @@ def run(lines: int, block: bytes, table: Path) -> Run:
         lines=lines,
         seconds=seconds,
         cpu=usage.ru_utime + usage.ru_stime,
-        peak_mib=usage.ru_maxrss / 1024,
+        peak_mib=peak.kib / 1024,
         counted=doc["totals"]["requests"],
         flagged=doc["totals"]["flagged"],
     )
