@@ -246,26 +246,9 @@ def tally(collected: Collected, table: PrefixTable | None) -> Tally:
     return out
 
 
-def build_report(
-    collected: Collected,
-    table: PrefixTable | None,
-    *,
-    alpha: float = 0.05,
-    keys: KeyRing | None = None,
-    max_tries: int | None = None,
-    recover_max: int | None = None,
-    recover_seconds: float | None = None,
-    on_recovery: Callable[[int, int], None] | None = None,
-) -> Report:
-    return report_of(
-        tally(collected, table),
-        alpha=alpha,
-        keys=keys,
-        max_tries=max_tries,
-        recover_max=recover_max,
-        recover_seconds=recover_seconds,
-        on_recovery=on_recovery,
-    )
+def build_report(collected: Collected, table: PrefixTable | None, *, alpha: float = 0.05) -> Report:
+    """The report over what was read, without recovery (:func:`report_of` has every option)."""
+    return report_of(tally(collected, table), alpha=alpha)
 
 
 def generated_now() -> float:
