@@ -26,7 +26,7 @@ from middleware.cli import dpi_report_tools
 from middleware.edge.realip import RealClient
 from middleware.report import dask_map
 from middleware.report.build import Report, Tally, report_of, tally
-from middleware.report.inputs import Collected, InputError, read_file, total_size
+from middleware.report.inputs import STDIN, Collected, InputError, read_file, total_size
 from middleware.report.partial import (
     Partial,
     PartialError,
@@ -388,7 +388,8 @@ def _main(args: argparse.Namespace) -> int:
             collected = dask_map.read_on_dask(args.dask, args.inputs, args.trusted_proxy)
             _check_read(collected)
         else:
-            collected = _read_all([Path(p) for p in args.inputs], trusted, err, args.no_progress)
+            paths = [STDIN if p == "-" else Path(p) for p in args.inputs]
+            collected = _read_all(paths, trusted, err, args.no_progress)
     except InputError as exc:
         raise UsageError(str(exc)) from None
     counts = tally(collected, table)
