@@ -24,8 +24,17 @@ from edgeward.logs import get_logger
 from middleware.attribution.prefix_table import PrefixTable, TableError
 from middleware.cli import dpi_report_tools
 from middleware.edge.realip import RealClient
-from middleware.report.build import build_report
-from middleware.report.inputs import Collected, InputError, read_file, total_size
+from middleware.report import dask_map
+from middleware.report.build import Report, Tally, report_of, tally
+from middleware.report.inputs import STDIN, Collected, InputError, read_file, total_size
+from middleware.report.partial import (
+    Partial,
+    PartialError,
+    merge,
+    read_partial,
+    table_digest,
+    write_partial,
+)
 from middleware.report.recover import MAX_TRIES
 from middleware.report.render_html import render_html
 from middleware.report.render_json import render_json
@@ -75,6 +84,7 @@ EPILOG = """\
 commands (instead of INPUT...):
   dpi-report demo-log OUT --lines N    a test log with the seed's incident, and its table
   dpi-report fetch-table URL OUT       download an IP→ASN table, checked before it is used
+  dpi-report merge PARTIAL...          one report over partials (--partial) of many hosts
   (each has its own --help; a log file named like a command: ./demo-log)
 
 examples:
@@ -84,6 +94,10 @@ examples:
   dpi-report --asn-table ipasn.dat --keys /etc/edgeward/url-keys access.log
   dpi-report --asn-table ipasn.dat --json server.pcap.gz > report.json
   dpi-report demo-log demo.log --lines 20000 && dpi-report --asn-table demo.log.asn.tsv demo.log
+  zcat access.log.*.gz | dpi-report --asn-table ipasn.dat -
+  dpi-report --asn-table ipasn.dat --partial web1.json access.log   (on each host, then:)
+  dpi-report merge --html report.html web1.json web2.json
+  dpi-report --dask tcp://10.0.0.5:8786 --asn-table ipasn.dat web1::/var/log/nginx/access.log
 
 exit codes: 0 report written (whether or not a network is flagged), 2 usage or input
 error (including inputs with no nginx line, no event and no capture), 130 interrupted.
@@ -94,6 +108,19 @@ are replaced by every pair of URL characters (at most 2 x 82^2 HMACs per URL, bo
 proves transport damage, not tampering: a forger cannot produce a URL that verifies.
 A forged URL costs the whole search, so the total is bounded (--recover-max,
 --recover-seconds); the report counts the URLs left untried.
+
+SOURCE_DATE_EPOCH (Unix seconds), when set, is the report's "generated at" time: two runs
+over the same inputs then write the same bytes.
+
+--partial FILE writes what the report is built from, per AS number (schema
+edgeward.dpi-report-partial/1: the inputs' lines, malformed lines and time spans, requests
+per AS, the corrupted requests with their evidence), for `dpi-report merge`. The AS table
+is applied then: merge refuses partials made with different tables. Partials of disjoint
+inputs, merged in the inputs' order, give the report one run over all of them gives.
+
+--dask URL (a Dask scheduler, tcp://HOST:PORT) reads each input on a worker of that
+cluster and brings back only its counts: INPUT is a path on the workers, HOST::PATH one on
+HOST's workers, so a fleet's logs are read where they are.
 
 --json writes schema edgeward.dpi-report/1 (stable; keys are only ever added):
   schema, generated_at, inputs[{path,kind,lines,malformed,first,last}],
@@ -122,17 +149,57 @@ middlebox or the sender, not the line). Give either the logs or the captures of 
 same traffic, not both: each counts the requests.
 """
 
+MERGE_DESCRIPTION = """\
+One report over partials: the files `dpi-report --partial FILE` wrote, on one host or many.
+The result is the table, HTML page or JSON document one run over all their inputs gives
+(the partials in the inputs' order). Partials must have been made with the same
+--asn-table; the recovery of signed URLs (--keys) runs here.
+"""
+
+MERGE_EPILOG = """\
+examples:
+  dpi-report merge web1.json web2.json
+  dpi-report merge --json --keys /etc/edgeward/url-keys day-*.json > report.json
+  dpi-report merge --partial week.json mon.json tue.json wed.json
+
+exit codes: 0 report written, 2 usage error or a partial that cannot be read or merged
+(not a partial, another schema, another AS table), 130 interrupted.
+"""
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = parser("dpi-report", DESCRIPTION, EPILOG)
     p.add_argument(
-        "inputs", nargs="+", metavar="INPUT", help="nginx logs, event files, packet captures"
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="nginx logs, event files, packet captures; - reads standard input",
     )
     p.add_argument(
         "--asn-table",
         metavar="FILE",
         help="IP→ASN table: iptoasn TSV (.gz), pyasn .dat, MaxMind ASN .mmdb",
     )
+    _add_outputs(p)
+    p.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="as in dpi-watch: believe $proxy_protocol_addr / X-Forwarded-For from it",
+    )
+    _add_recovery(p)
+    p.add_argument(
+        "--dask",
+        metavar="URL",
+        help="read each input on a worker of the Dask scheduler at URL (tcp://HOST:PORT); "
+        "HOST::PATH reads PATH on HOST's workers (the `dask` extra)",
+    )
+    return p
+
+
+def _add_outputs(p: argparse.ArgumentParser) -> None:
+    """What a run and ``merge`` share: the outputs, the test, the recovery keys."""
     p.add_argument("--keys", metavar="FILE", help="signed-url key file: recover corrupted URLs")
     p.add_argument(
         "--max-tries",
@@ -144,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="write JSON to standard output")
     out.add_argument("--html", metavar="FILE", help="write a self-contained HTML page")
+    out.add_argument(
+        "--partial",
+        metavar="FILE",
+        help="write the counts (JSON) for `dpi-report merge` instead of a report",
+    )
     p.add_argument(
         "--alpha", type=float, default=0.05, metavar="P", help="family-wise significance level"
     )
@@ -154,13 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="table rows; flagged and corrupted networks are always shown",
     )
-    p.add_argument(
-        "--trusted-proxy",
-        action="append",
-        default=[],
-        metavar="CIDR",
-        help="as in dpi-watch: believe $proxy_protocol_addr / X-Forwarded-For from it",
-    )
+
+
+def _add_recovery(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--recover-max",
         type=int,
@@ -176,6 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --keys: total seconds for recovery at most; a forged URL costs 70-260 ms",
     )
     p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+
+
+def merge_parser() -> argparse.ArgumentParser:
+    p = parser("dpi-report merge", MERGE_DESCRIPTION, MERGE_EPILOG)
+    p.add_argument("partials", nargs="+", metavar="PARTIAL", help="files written by --partial")
+    _add_outputs(p)
+    _add_recovery(p)
     return p
 
 
@@ -260,7 +335,8 @@ def _read_all(paths: list[Path], trusted: RealClient, err: Console, quiet: bool)
     return collected
 
 
-def _main(args: argparse.Namespace) -> int:
+def _check_options(args: argparse.Namespace, paths: list[str]) -> None:
+    """Option values a run and ``merge`` refuse before reading anything."""
     if not 0 < args.alpha < 1:
         raise UsageError("--alpha must be between 0 and 1")
     if args.max_tries < 0:
@@ -271,34 +347,97 @@ def _main(args: argparse.Namespace) -> int:
         raise UsageError("--recover-max must be >= 0")
     if not 0 <= args.recover_seconds <= _MAX_SECONDS:
         raise UsageError(f"--recover-seconds must be between 0 and {_MAX_SECONDS:g}")
-    for option, value in (("--asn-table", args.asn_table), ("--keys", args.keys),
-                          ("--html", args.html), *(("INPUT", i) for i in args.inputs)):  # fmt: skip
+    if args.partial and args.keys:
+        raise UsageError("--keys recovers URLs in a report: give it to `dpi-report merge`")
+    for option, value in (("--asn-table", getattr(args, "asn_table", None)),
+                          ("--keys", args.keys), ("--html", args.html),
+                          ("--partial", args.partial), *(("INPUT", i) for i in paths)):  # fmt: skip
         if value is not None and "\0" in value:  # no shell passes one; Python refuses it
             raise UsageError(f"{option}: a path cannot hold a NUL byte")
+    for option, out in (("--html", args.html), ("--partial", args.partial)):
+        if out is None:
+            continue
+        _writable(option, Path(out))
+        for name in paths:
+            if _same_file(Path(out), Path(name)):
+                raise UsageError(f"{option} {out}: is also an input; it would be overwritten")
+
+
+def _load_table(path: str) -> PrefixTable:
+    try:
+        return PrefixTable.load(path)
+    except TableError as exc:
+        raise UsageError(f"--asn-table: {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--asn-table {path}: cannot read: {exc}") from None
+
+
+def _main(args: argparse.Namespace) -> int:
+    _check_options(args, args.inputs)
+    if args.inputs.count("-") > 1:
+        raise UsageError("INPUT: standard input (-) can be read once")
     try:
         trusted = RealClient(args.trusted_proxy)
     except ValueError as exc:
         raise UsageError(f"--trusted-proxy: {exc}") from None
-    if args.html:
-        _writable("--html", Path(args.html))
-        for name in args.inputs:
-            if _same_file(Path(args.html), Path(name)):
-                raise UsageError(f"--html {args.html}: is also an input; it would be overwritten")
-    table = None
-    if args.asn_table:
-        try:
-            table = PrefixTable.load(args.asn_table)
-        except TableError as exc:
-            raise UsageError(f"--asn-table: {exc}") from None
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"--asn-table {args.asn_table}: cannot read: {exc}") from None
+    table = _load_table(args.asn_table) if args.asn_table else None
     keys = _load_keys(args.keys) if args.keys else None
-    paths = [Path(p) for p in args.inputs]
     err = Console(stderr=True, emoji=False)
     try:
-        collected = _read_all(paths, trusted, err, args.no_progress)
+        if args.dask:
+            collected = dask_map.read_on_dask(args.dask, args.inputs, args.trusted_proxy)
+            _check_read(collected)
+        else:
+            paths = [STDIN if p == "-" else Path(p) for p in args.inputs]
+            collected = _read_all(paths, trusted, err, args.no_progress)
     except InputError as exc:
         raise UsageError(str(exc)) from None
+    counts = tally(collected, table)
+    if args.partial:
+        digest = table_digest(Path(args.asn_table)) if args.asn_table else None
+        name = Path(args.asn_table).name if args.asn_table else ""
+        return _write_partial(Path(args.partial), Partial(counts, digest, name), err)
+    return _report(counts, args, keys, err)
+
+
+def _run_merge(args: argparse.Namespace) -> int:
+    _check_options(args, args.partials)
+    keys = _load_keys(args.keys) if args.keys else None
+    err = Console(stderr=True, emoji=False)
+    try:
+        merged = merge([(p, read_partial(Path(p))) for p in args.partials])
+    except PartialError as exc:
+        raise UsageError(str(exc)) from None
+    seen: set[str] = set()
+    for i in merged.counts.inputs:
+        if i.path in seen:
+            log.warning("%s: in more than one partial: its lines are counted again", i.path)
+        seen.add(i.path)
+    if args.partial:
+        return _write_partial(Path(args.partial), merged, err)
+    return _report(merged.counts, args, keys, err)
+
+
+TOOLS["merge"] = (merge_parser, _run_merge)
+
+
+def _write_partial(out: Path, partial: Partial, err: Console) -> int:
+    try:
+        write_partial(out, partial)
+    except OSError as exc:
+        raise UsageError(f"--partial {out}: cannot write: {exc.strerror or exc}") from None
+    counts = partial.counts
+    err.print(
+        f"wrote {out} ({len(counts.inputs)} input(s), {count(sum(counts.requests.values()))} "
+        f"requests, {count(len(counts.corrupted))} corrupted)",
+        markup=False,
+        soft_wrap=True,
+    )
+    return EXIT_OK
+
+
+def _report(counts: Tally, args: argparse.Namespace, keys: KeyRing | None, err: Console) -> int:
+    """Build the report over ``counts`` (recovering URLs with ``keys``) and write it."""
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -309,9 +448,8 @@ def _main(args: argparse.Namespace) -> int:
         disable=args.no_progress or keys is None,
     ) as progress:
         rec = progress.add_task("recovering signed URLs", total=None)
-        report = build_report(
-            collected,
-            table,
+        report = report_of(
+            counts,
             alpha=args.alpha,
             keys=keys,
             max_tries=args.max_tries,
@@ -327,6 +465,11 @@ def _main(args: argparse.Namespace) -> int:
             args.recover_max,
             f"{args.recover_seconds:g}",
         )
+    _write_report(report, args, err)
+    return EXIT_OK
+
+
+def _write_report(report: Report, args: argparse.Namespace, err: Console) -> None:
     if args.json:
         sys.stdout.write(render_json(report))
     elif args.html:
@@ -345,7 +488,20 @@ def _main(args: argparse.Namespace) -> int:
             Console(width=None if sys.stdout.isatty() else 132, emoji=False),
             top=args.top,
         )
-    return EXIT_OK
+
+
+def _check_read(collected: Collected) -> None:
+    """What :func:`_read_all` checks after reading, for inputs read elsewhere (Dask)."""
+    if all(i.capture is None and i.lines == i.malformed for i in collected.inputs):
+        what = ", ".join(f"{i.path}: {count(i.lines)} lines" for i in collected.inputs)
+        raise InputError(
+            f"no nginx access-log line and no event in the inputs ({what}); dpi-report reads "
+            "nginx access logs (combined, edgeward_json), dpi-watch/attributor event files "
+            "and packet captures (pcap, pcapng)"
+        )
+    for stats in collected.inputs:
+        log.info("%s: %s, %s lines, %s malformed", stats.path, stats.kind,
+                 count(stats.lines), count(stats.malformed))  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

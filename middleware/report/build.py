@@ -19,15 +19,16 @@ Counting rules (also in ``dpi-report --help``):
 from __future__ import annotations
 
 import math
+import os
 import time
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
 from middleware.attribution.prefix_table import PrefixTable
-from middleware.report.inputs import Collected, Corrupted, InputStats
+from middleware.report.inputs import MAX_TIME, Collected, Corrupted, InputStats
 from middleware.report.recover import Recovery, is_signed, recover
 from middleware.report.stats import fisher_greater, wilson
 from middleware.signed import KeyRing
@@ -191,9 +192,78 @@ def _interleave(groups: list[list[bytes]]) -> list[bytes]:
     return out
 
 
-def build_report(
-    collected: Collected,
-    table: PrefixTable | None,
+@dataclass
+class Tally:
+    """What a report is built from, with the AS table applied: requests per AS number,
+    the corrupted requests (each with its AS), the inputs, and the table's names of those
+    AS numbers. Every field is additive (:meth:`add`), and it holds no address but those of
+    corrupted requests: what ``dpi-report --partial`` writes and ``merge`` sums."""
+
+    requests: Counter[int] = field(default_factory=Counter)
+    corrupted: list[Corrupted] = field(default_factory=list)
+    inputs: list[InputStats] = field(default_factory=list)
+    names: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def has_logs(self) -> bool:
+        return any(i.kind != "events" for i in self.inputs)
+
+    def add(self, other: Tally) -> None:
+        self.requests.update(other.requests)
+        self.corrupted.extend(other.corrupted)
+        self.inputs.extend(other.inputs)
+        for asn, name in other.names.items():
+            self.names.setdefault(asn, name)
+
+
+def _asn(c: Corrupted) -> int:
+    return c.asn if c.asn is not None else 0
+
+
+def tally(collected: Collected, table: PrefixTable | None) -> Tally:
+    """``collected`` per AS number: a log line's AS from ``table`` (0 without one), an
+    event's from its attributor."""
+    cache: dict[str, int] = {}
+
+    def asn_of(client: str) -> int:
+        asn = cache.get(client)
+        if asn is None:
+            asn = table.lookup_asn(client) if table is not None else 0
+            cache[client] = asn
+        return asn
+
+    out = Tally(inputs=list(collected.inputs))
+    for client, n in collected.clients.items():
+        out.requests[asn_of(client.decode("ascii", "replace"))] += n
+    out.corrupted = [
+        c if c.asn is not None else replace(c, asn=asn_of(c.client)) for c in collected.corrupted
+    ]
+    if table is not None:
+        for asn in sorted(set(out.requests) | {_asn(c) for c in out.corrupted}):
+            name = table.name(asn)
+            if name:
+                out.names[asn] = name
+    return out
+
+
+def build_report(collected: Collected, table: PrefixTable | None, *, alpha: float = 0.05) -> Report:
+    """The report over what was read, without recovery (:func:`report_of` has every option)."""
+    return report_of(tally(collected, table), alpha=alpha)
+
+
+def generated_now() -> float:
+    """Now, or ``SOURCE_DATE_EPOCH`` when set (the reproducible-builds convention): two runs
+    over the same inputs then write the same bytes."""
+    fixed = os.environ.get("SOURCE_DATE_EPOCH", "")
+    try:
+        t = float(fixed) if fixed.strip() else None
+    except ValueError:
+        t = None
+    return t if t is not None and 0 <= t <= MAX_TIME else time.time()
+
+
+def report_of(
+    counts: Tally,
     *,
     alpha: float = 0.05,
     keys: KeyRing | None = None,
@@ -202,88 +272,17 @@ def build_report(
     recover_seconds: float | None = None,
     on_recovery: Callable[[int, int], None] | None = None,
 ) -> Report:
-    asn_cache: dict[str, int] = {}
-
-    def asn_of(client: str) -> int:
-        asn = asn_cache.get(client)
-        if asn is None:
-            asn = table.lookup_asn(client) if table is not None else 0
-            asn_cache[client] = asn
-        return asn
-
-    requests: Counter[int] = Counter()
-    for client, n in collected.clients.items():
-        requests[asn_of(client.decode("ascii", "replace"))] += n
-    has_logs = collected.has_logs
-    logs_span = span_of([i for i in collected.inputs if i.kind != "events"])
-    events_span = span_of([i for i in collected.inputs if i.kind == "events"])
-    corrupted, apart = _split(collected.corrupted, logs_span, has_logs)
-    names: dict[int, str] = {}
+    """The report over ``counts``: per-AS rows and the test, the timeline, recoveries."""
+    has_logs = counts.has_logs
+    logs_span = span_of([i for i in counts.inputs if i.kind != "events"])
+    corrupted, apart = _split(counts.corrupted, logs_span, has_logs)
     by_asn: dict[int, list[Corrupted]] = {}
     for c in corrupted:
-        asn = c.asn if c.asn is not None else asn_of(c.client)
-        by_asn.setdefault(asn, []).append(c)
-        if c.as_name:
-            names.setdefault(asn, c.as_name)
-    unmatched = [
-        Unmatched(c, c.asn if c.asn is not None else asn_of(c.client), reason)
-        for c, reason in apart
-    ]
-    total_n = sum(requests.values()) if has_logs else None
-    total_k = len(corrupted)
-    asns = set(requests) | set(by_asn)
-    tested = sum(1 for a in asns if requests.get(a, 0) > 0) if has_logs else 0
-    threshold = alpha / tested if tested else None
-    rows: list[AsnRow] = []
-    for asn in asns:
-        hits = by_asn.get(asn, [])
-        k = len(hits)
-        name = (table.name(asn) if table is not None else "") or names.get(asn, "")
-        row = AsnRow(asn, name, requests.get(asn, 0) if has_logs else None, k)
-        row.kinds = dict(Counter(c.kind for c in hits))
-        times = [c.time for c in hits if c.time > 0]
-        if times:
-            row.first, row.last = min(times), max(times)
-        if row.requests is not None and total_n:
-            # Every counted corrupted request is a logged request, so k <= n; the max()
-            # only guards the statistics against a line counted in one pass, not the other.
-            n = max(row.requests, k)
-            big_n = max(total_n, total_k)
-            row.rate = k / n if n else None
-            row.ci95 = wilson(k, n) if n else None
-            row.p_value = fisher_greater(k, n, total_k, big_n) if n else None
-            row.flagged = (
-                threshold is not None
-                and row.p_value is not None
-                and k > 0
-                and row.p_value < threshold
-            )
-        rows.append(row)
-    rows.sort(
-        key=lambda r: (
-            not r.flagged,
-            r.p_value if r.p_value is not None else 2.0,
-            -r.corrupted,
-            -(r.requests or 0),
-            r.asn,
-        )
-    )
-    counted_times = [c.time for c in corrupted if c.time > 0]
-    chart_span = logs_span if has_logs else None
-    if chart_span is None and counted_times:
-        chart_span = (min(counted_times), max(counted_times))
-    size, axis = _axis(chart_span)
-    timeline: dict[int, list[tuple[int, int]]] = {}
-    for asn, hits in by_asn.items():
-        buckets = Counter(int(c.time // size * size) for c in hits if c.time > 0)
-        timeline[asn] = sorted(buckets.items())
-    if axis is not None and counted_times:  # a log line's time outside its block's span
-        lo = int(min(counted_times) // size * size)
-        hi = int(max(counted_times) // size * size) + size
-        axis = (min(axis[0], lo), max(axis[1], hi))
-    recoveries = None
-    skipped = 0
-    if keys is not None:
+        by_asn.setdefault(_asn(c), []).append(c)
+    rows, test = _rows(counts, by_asn, alpha=alpha, total_k=len(corrupted))
+    size, axis, timeline = _timeline(by_asn, corrupted, logs_span if has_logs else None)
+    recoveries, skipped = None, 0
+    if keys is not None:  # the table's order, round-robin: the flagged networks first
         order = {r.asn: i for i, r in enumerate(rows)}
         groups = [
             [c.target for c in by_asn[asn] if c.target is not None and is_signed(c.target)]
@@ -299,22 +298,103 @@ def build_report(
         )
     return Report(
         rows=rows,
-        inputs=collected.inputs,
-        requests=total_n,
-        corrupted=total_k,
+        inputs=counts.inputs,
+        requests=sum(counts.requests.values()) if has_logs else None,
+        corrupted=len(corrupted),
         alpha=alpha,
-        threshold=threshold,
-        tested=tested,
+        threshold=test[1],
+        tested=test[0],
         bucket_seconds=size,
         timeline=timeline,
         recoveries=recoveries,
         logs_span=logs_span,
-        events_span=events_span,
+        events_span=span_of([i for i in counts.inputs if i.kind == "events"]),
         axis=axis,
-        unmatched=unmatched,
+        unmatched=[Unmatched(c, _asn(c), reason) for c, reason in apart],
         recovery_skipped=skipped,
+        generated_at=generated_now(),
         captured=[c for c in corrupted if c.capture is not None],
     )
+
+
+def _rows(
+    counts: Tally, by_asn: dict[int, list[Corrupted]], *, alpha: float, total_k: int
+) -> tuple[list[AsnRow], tuple[int, float | None]]:
+    """One row per AS number with requests or corrupted requests, flagged first; and the
+    test's ``(tested, threshold)``: Bonferroni over the AS numbers with requests."""
+    has_logs = counts.has_logs
+    requests = counts.requests
+    total_n = sum(requests.values()) if has_logs else None
+    asns = set(requests) | set(by_asn)
+    tested = sum(1 for a in asns if requests.get(a, 0) > 0) if has_logs else 0
+    threshold = alpha / tested if tested else None
+    event_names: dict[int, str] = {}
+    for asn, hits in by_asn.items():
+        for c in hits:
+            if c.as_name:
+                event_names.setdefault(asn, c.as_name)
+                break
+    rows: list[AsnRow] = []
+    for asn in asns:
+        hits = by_asn.get(asn, [])
+        name = counts.names.get(asn, "") or event_names.get(asn, "")
+        row = AsnRow(asn, name, requests.get(asn, 0) if has_logs else None, len(hits))
+        row.kinds = dict(Counter(c.kind for c in hits))
+        times = [c.time for c in hits if c.time > 0]
+        if times:
+            row.first, row.last = min(times), max(times)
+        if row.requests is not None and total_n:
+            _test(row, total_n, total_k, threshold)
+        rows.append(row)
+    rows.sort(
+        key=lambda r: (
+            not r.flagged,
+            r.p_value if r.p_value is not None else 2.0,
+            -r.corrupted,
+            -(r.requests or 0),
+            r.asn,
+        )
+    )
+    return rows, (tested, threshold)
+
+
+def _test(row: AsnRow, total_n: int, total_k: int, threshold: float | None) -> None:
+    """The row's rate, interval, p-value and flag."""
+    assert row.requests is not None
+    k = row.corrupted
+    # Every counted corrupted request is a logged request, so k <= n; the max() only
+    # guards the statistics against a line counted in one pass, not the other.
+    n = max(row.requests, k)
+    big_n = max(total_n, total_k)
+    row.rate = k / n if n else None
+    row.ci95 = wilson(k, n) if n else None
+    row.p_value = fisher_greater(k, n, total_k, big_n) if n else None
+    row.flagged = (
+        threshold is not None and row.p_value is not None and k > 0 and row.p_value < threshold
+    )
+
+
+def _timeline(
+    by_asn: dict[int, list[Corrupted]],
+    corrupted: list[Corrupted],
+    logs_span: tuple[float, float] | None,
+) -> tuple[int, tuple[int, int] | None, dict[int, list[tuple[int, int]]]]:
+    """``(bucket size, axis, corrupted per bucket per AS)``: the axis covers the logs'
+    span (else the corrupted requests'), widened to every counted request."""
+    counted_times = [c.time for c in corrupted if c.time > 0]
+    chart_span = logs_span
+    if chart_span is None and counted_times:
+        chart_span = (min(counted_times), max(counted_times))
+    size, axis = _axis(chart_span)
+    timeline: dict[int, list[tuple[int, int]]] = {}
+    for asn, hits in by_asn.items():
+        buckets = Counter(int(c.time // size * size) for c in hits if c.time > 0)
+        timeline[asn] = sorted(buckets.items())
+    if axis is not None and counted_times:  # a log line's time outside its block's span
+        lo = int(min(counted_times) // size * size)
+        hi = int(max(counted_times) // size * size) + size
+        axis = (min(axis[0], lo), max(axis[1], hi))
+    return size, axis, timeline
 
 
 def clean_float(x: float | None) -> float | None:

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
 import json
+import sys
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Literal, cast
 
 from middleware.capture import CaptureError, CaptureStats, Evidence, read_capture
 from middleware.capture import sniff as sniff_capture
@@ -38,6 +40,9 @@ _BLOCK: Final = 4 << 20
 # the ISO format handle). An event or log line outside is not one nginx or a sensor wrote.
 MAX_TIME: Final = 253402300799.0
 _EDGE_TRIES: Final = 16  # lines tried at each end of a block for the time span
+# The input "-": standard input (a log or events, streamed). Compared by identity: a file
+# named "-" is "./-", which Path would make equal to Path("-").
+STDIN: Final = Path("-")
 
 
 class InputError(ValueError):
@@ -111,6 +116,12 @@ class Collected:
 
 def _open(path: Path) -> tuple[io.BufferedIOBase, io.BufferedIOBase]:
     """``(reader, raw)``: ``raw.tell()`` is the progress in the file on disk."""
+    if path is STDIN:  # a pipe: peeked, never rewound, so read in one pass
+        stdin = cast(io.BufferedReader, sys.stdin.buffer)  # what Python gives a process
+        peek = getattr(stdin, "peek", None)  # (a test's stand-in may have none)
+        if peek is not None and peek(2)[:2] == b"\x1f\x8b":
+            return gzip.GzipFile(fileobj=stdin, mode="rb"), stdin
+        return stdin, stdin
     try:
         raw = path.open("rb")
     except OSError as exc:
@@ -251,19 +262,26 @@ def read_file(
     advance: Callable[[int], None] | None = None,
 ) -> InputStats:
     """Add one input's requests and corrupted requests to ``into``."""
-    if sniff_capture(path) is not None:
+    if path is not STDIN and sniff_capture(path) is not None:
         return _read_capture(path, into, trusted=trusted, advance=advance)
-    kind = sniff(_first_line(path))
-    stats = InputStats(str(path), kind)
     reader, raw = _open(path)
+    blocks = _blocks(reader, path)
+    if path is STDIN:  # a pipe: its kind from its first block, read once like the rest
+        first = next(blocks, b"")
+        kind = sniff(next((ln for ln in first.split(b"\n") if ln.strip()), b""))
+        blocks, advance = itertools.chain([first], blocks), None
+    else:
+        kind = sniff(_first_line(path))
+    stats = InputStats(str(path), kind)
     done = 0
     scan = CombinedScan(trusted) if kind == "nginx-combined" else None
     try:
-        for block in _blocks(reader, path):
+        for block in blocks:
             if scan is not None:
                 scan.feed(block)
                 into.clients.update(scan.take())  # a list: counted by C code
                 _block_span(block, stats)
+                _classify(scan, into, stats, trusted)
             else:
                 _read_json_lines(block, kind, into, stats, trusted)
             if advance is not None:
@@ -276,17 +294,25 @@ def read_file(
     if scan is not None:
         stats.lines += scan.lines
         stats.malformed += scan.malformed
-        for line in scan.candidates:
-            try:
-                record = parse_combined(line)
-            except MalformedLine:
-                stats.malformed += 1
-                continue
-            hit = _finding(record, trusted.client_of(record) if trusted else record.client)
-            if hit is not None:
-                into.corrupted.append(hit)
     into.inputs.append(stats)
     return stats
+
+
+def _classify(
+    scan: CombinedScan, into: Collected, stats: InputStats, trusted: RealClient | None
+) -> None:
+    """Parse and classify the block's candidate lines, then drop them: memory stays flat
+    however many lines hold an escape or a percent-encoded byte (every UTF-8 URL does)."""
+    for line in scan.candidates:
+        try:
+            record = parse_combined(line)
+        except MalformedLine:
+            stats.malformed += 1
+            continue
+        hit = _finding(record, trusted.client_of(record) if trusted else record.client)
+        if hit is not None:
+            into.corrupted.append(hit)
+    scan.candidates.clear()
 
 
 def _block_span(block: bytes, stats: InputStats) -> None:
@@ -381,6 +407,8 @@ def _read_capture(
 def total_size(paths: list[Path]) -> int:
     size = 0
     for p in paths:
+        if p is STDIN:
+            continue  # a pipe's size is unknown
         try:
             size += p.stat().st_size
         except OSError as exc:

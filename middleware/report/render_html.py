@@ -132,7 +132,8 @@ def _safe(text: str) -> str:
     return html.escape(text.encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
-def render_html(report: Report) -> str:
+def _rows_html(report: Report) -> str:
+    """The networks' rows: every flagged or corrupted one, then up to 50 in all."""
     e = _safe
     rows: list[str] = []
     for r in report.rows:
@@ -147,56 +148,79 @@ def render_html(report: Report) -> str:
             f"<td>{utc(r.first) if r.first else ''}</td><td>{utc(r.last) if r.last else ''}</td>"
             f"<td>{'significant' if r.flagged else ''}</td></tr>"
         )
-    flagged = ", ".join(f"AS{r.asn} {r.name}" for r in report.flagged) or "none"
-    test = (
+    return "".join(rows)
+
+
+def _test_html(report: Report) -> str:
+    if report.threshold is None:
+        return "No nginx log among the inputs: no denominators, no test."
+    return (
         f"Fisher's exact test, one-sided (is this network's rate above all others'?), "
         f"Bonferroni-corrected: p &lt; {report.alpha} / {report.tested} = "
         f"{report.threshold:.2g}."
-        if report.threshold is not None
-        else "No nginx log among the inputs: no denominators, no test."
     )
-    recovery = ""
-    if report.recoveries is not None:
-        ok = [r for r in report.recoveries if r.original is not None]
-        items = "".join(
-            f"<li><code>{e(escape_bytes(r.corrupted))}</code> → "
-            f"<code>{e(r.original.decode('ascii'))}</code></li>"
-            for r in ok[:50]
-            if r.original is not None
-        )
-        skipped = (
-            f" {count(report.recovery_skipped)} more were not tried: the recovery budget "
-            "ran out (<code>--recover-max</code>, <code>--recover-seconds</code>)."
-            if report.recovery_skipped
-            else ""
-        )
-        recovery = (
-            f"<h2>Signed URLs</h2><p>Recovered {count(len(ok))} of "
-            f"{count(len(report.recoveries))}: each recovered URL verifies with the site's "
-            f"key, so it was damaged in transit, not forged.{skipped}</p><ul>{items}</ul>"
-        )
-    unmatched = ""
-    if report.unmatched:
-        reasons = "".join(
-            f"<li>{count(n)} {e(REASONS[reason])}</li>"
-            for reason, n in report.unmatched_by_reason().items()
-        )
-        unmatched = (
-            f"<h2>Events set apart</h2><p>{count(len(report.unmatched))} event(s) describe "
-            "requests the logs read do not hold: they are in no count above and never flag "
-            f"a network.</p><ul>{reasons}</ul>"
-        )
-    inputs = "".join(
+
+
+def _recovery_html(report: Report) -> str:
+    if report.recoveries is None:
+        return ""
+    e = _safe
+    ok = [r for r in report.recoveries if r.original is not None]
+    items = "".join(
+        f"<li><code>{e(escape_bytes(r.corrupted))}</code> → "
+        f"<code>{e(r.original.decode('ascii'))}</code></li>"
+        for r in ok[:50]
+        if r.original is not None
+    )
+    skipped = (
+        f" {count(report.recovery_skipped)} more were not tried: the recovery budget "
+        "ran out (<code>--recover-max</code>, <code>--recover-seconds</code>)."
+        if report.recovery_skipped
+        else ""
+    )
+    return (
+        f"<h2>Signed URLs</h2><p>Recovered {count(len(ok))} of "
+        f"{count(len(report.recoveries))}: each recovered URL verifies with the site's "
+        f"key, so it was damaged in transit, not forged.{skipped}</p><ul>{items}</ul>"
+    )
+
+
+def _unmatched_html(report: Report) -> str:
+    if not report.unmatched:
+        return ""
+    reasons = "".join(
+        f"<li>{count(n)} {_safe(REASONS[reason])}</li>"
+        for reason, n in report.unmatched_by_reason().items()
+    )
+    return (
+        f"<h2>Events set apart</h2><p>{count(len(report.unmatched))} event(s) describe "
+        "requests the logs read do not hold: they are in no count above and never flag "
+        f"a network.</p><ul>{reasons}</ul>"
+    )
+
+
+def _inputs_html(report: Report) -> str:
+    e = _safe
+    return "".join(
         f"<li><code>{e(i.path)}</code> ({i.kind}): {count(i.lines)} lines, "
         f"{count(i.malformed)} malformed; "
         f"{e(span_text(i.span))}</li>"
         for i in report.inputs
     )
+
+
+def _spans_html(report: Report) -> str:
     spans = ""
     if report.logs_span is not None:
-        spans += f"Logs: {e(span_text(report.logs_span))}. "
+        spans += f"Logs: {_safe(span_text(report.logs_span))}. "
     if report.events_span is not None:
-        spans += f"Events: {e(span_text(report.events_span))}."
+        spans += f"Events: {_safe(span_text(report.events_span))}."
+    return spans
+
+
+def render_html(report: Report) -> str:
+    e = _safe
+    flagged = ", ".join(f"AS{r.asn} {r.name}" for r in report.flagged) or "none"
     requests = count(report.requests) if report.requests is not None else "—"
     unit = "hour" if report.bucket_seconds == HOUR else "day"
     return f"""<!doctype html>
@@ -216,20 +240,20 @@ svg text {{ font-size: 11px; fill: #555; }}
 <h1>Corrupted requests by network</h1>
 <p>{requests} requests, {count(report.corrupted)} corrupted.
 Significant: <strong>{e(flagged)}</strong>.</p>
-<p>{spans}</p>
-<p class="muted">{test}</p>
+<p>{_spans_html(report)}</p>
+<p class="muted">{_test_html(report)}</p>
 <h2>Corrupted requests per {unit} (UTC)</h2>
 {chart_svg(report)}
 <h2>Networks</h2>
 <table><tr><th>AS</th><th>name</th><th>requests</th><th>corrupted</th><th>rate</th>
 <th>95 % Wilson interval</th><th>p</th><th>first corrupted (UTC)</th>
 <th>last corrupted (UTC)</th><th></th></tr>
-{"".join(rows)}
+{_rows_html(report)}
 </table>
-{unmatched}
-{recovery}
+{_unmatched_html(report)}
+{_recovery_html(report)}
 {render_capture_html(report)}
-<h2>Inputs</h2><ul>{inputs}</ul>
+<h2>Inputs</h2><ul>{_inputs_html(report)}</ul>
 <p class="muted">Generated {utc(report.generated_at)} UTC by edgeward dpi-report.</p>
 </body></html>
 """

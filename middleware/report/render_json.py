@@ -64,23 +64,65 @@ def _span(span: tuple[float, float] | None) -> dict[str, str | None] | None:
     return None if span is None else {"first": iso(span[0]), "last": iso(span[1])}
 
 
-def to_dict(report: Report) -> dict[str, Any]:
-    recovery = None
-    if report.recoveries is not None:
-        recovery = {
-            "attempted": len(report.recoveries),
-            "recovered": sum(1 for r in report.recoveries if r.original is not None),
-            "skipped": report.recovery_skipped,
-            "items": [
-                {
-                    "corrupted": escape_bytes(r.corrupted),
-                    "original": r.original.decode("ascii") if r.original is not None else None,
-                    "kid": r.kid,
-                    "tries": r.tries,
-                }
-                for r in report.recoveries
-            ],
+def _recovery(report: Report) -> dict[str, Any] | None:
+    if report.recoveries is None:
+        return None
+    return {
+        "attempted": len(report.recoveries),
+        "recovered": sum(1 for r in report.recoveries if r.original is not None),
+        "skipped": report.recovery_skipped,
+        "items": [
+            {
+                "corrupted": escape_bytes(r.corrupted),
+                "original": r.original.decode("ascii") if r.original is not None else None,
+                "kid": r.kid,
+                "tries": r.tries,
+            }
+            for r in report.recoveries
+        ],
+    }
+
+
+def _asns(report: Report) -> list[dict[str, Any]]:
+    return [
+        {
+            "asn": r.asn,
+            "name": r.name,
+            "requests": r.requests,
+            "corrupted": r.corrupted,
+            "kinds": dict(sorted(r.kinds.items())),
+            "rate": clean_float(r.rate),
+            "ci95": [r.ci95[0], r.ci95[1]] if r.ci95 is not None else None,
+            "p_value": clean_float(r.p_value),
+            "flagged": r.flagged,
+            "first_corrupted": iso(r.first),
+            "last_corrupted": iso(r.last),
         }
+        for r in report.rows
+    ]
+
+
+def _unmatched(report: Report) -> dict[str, Any]:
+    by_asn = Counter(u.asn for u in report.unmatched)
+    return {
+        "count": len(report.unmatched),
+        "reasons": dict(report.unmatched_by_reason()),
+        "asns": {str(asn): n for asn, n in sorted(by_asn.items())},
+        "explained": dict(REASONS),
+    }
+
+
+def _timeline(report: Report) -> dict[str, Any]:
+    return {
+        "bucket_seconds": report.bucket_seconds,
+        "axis": list(report.axis) if report.axis is not None else None,
+        "series": {
+            str(asn): [[t, k] for t, k in points] for asn, points in sorted(report.timeline.items())
+        },
+    }
+
+
+def to_dict(report: Report) -> dict[str, Any]:
     total_rate = report.corrupted / report.requests if report.requests else None
     return {
         "schema": SCHEMA,
@@ -111,39 +153,10 @@ def to_dict(report: Report) -> dict[str, Any]:
             "tested": report.tested,
             "threshold": clean_float(report.threshold),
         },
-        "asns": [
-            {
-                "asn": r.asn,
-                "name": r.name,
-                "requests": r.requests,
-                "corrupted": r.corrupted,
-                "kinds": dict(sorted(r.kinds.items())),
-                "rate": clean_float(r.rate),
-                "ci95": [r.ci95[0], r.ci95[1]] if r.ci95 is not None else None,
-                "p_value": clean_float(r.p_value),
-                "flagged": r.flagged,
-                "first_corrupted": iso(r.first),
-                "last_corrupted": iso(r.last),
-            }
-            for r in report.rows
-        ],
-        "unmatched_events": {
-            "count": len(report.unmatched),
-            "reasons": dict(report.unmatched_by_reason()),
-            "asns": {
-                str(asn): n for asn, n in sorted(Counter(u.asn for u in report.unmatched).items())
-            },
-            "explained": dict(REASONS),
-        },
-        "timeline": {
-            "bucket_seconds": report.bucket_seconds,
-            "axis": list(report.axis) if report.axis is not None else None,
-            "series": {
-                str(asn): [[t, k] for t, k in points]
-                for asn, points in sorted(report.timeline.items())
-            },
-        },
-        "recovery": recovery,
+        "asns": _asns(report),
+        "unmatched_events": _unmatched(report),
+        "timeline": _timeline(report),
+        "recovery": _recovery(report),
         "captures": _captures(report),
     }
 

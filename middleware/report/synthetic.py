@@ -161,6 +161,93 @@ def corrupt(target: str, rng: random.Random) -> tuple[bytes, int]:
     return raw[:i] + sig + raw[i + 2 :], i
 
 
+def _client_pool(
+    networks: Sequence[Network], clients: int, rng: random.Random
+) -> tuple[list[tuple[str, int]], list[float], dict[int, list[str]]]:
+    """Each network's share of ``clients`` addresses (at least 2): ``(pool of (address,
+    ASN), each address's traffic weight, addresses by ASN)``."""
+    pool: list[tuple[str, int]] = []
+    pool_weights: list[float] = []
+    by_asn: dict[int, list[str]] = {}
+    for net in networks:
+        k = max(2, round(net.weight * clients))
+        addrs = []
+        for _ in range(k):
+            p = rng.choice(net.prefixes)
+            addrs.append(str(p.network_address + rng.randrange(1, p.num_addresses - 1)))
+        by_asn[net.asn] = addrs
+        for a in addrs:
+            pool.append((a, net.asn))
+            pool_weights.append(net.weight / k)
+    return pool, pool_weights, by_asn
+
+
+def _sessions(
+    pool_size: int, weights: list[float], lines: int, session_mean: float, rng: random.Random
+) -> list[int]:
+    """Each line's client (an index in the pool): a client, then a burst of requests."""
+    picks = rng.choices(range(pool_size), weights=weights, k=lines // int(session_mean) + 1)
+    seq: list[int] = []
+    for idx in picks:
+        seq.extend([idx] * max(1, int(rng.expovariate(1 / session_mean)) + 1))
+        if len(seq) >= lines:
+            break
+    while len(seq) < lines:
+        seq.append(rng.randrange(pool_size))
+    del seq[lines:]
+    return seq
+
+
+@dataclass
+class _Plan:
+    """What the corrupted lines need to know about the log being generated."""
+
+    pool: list[tuple[str, int]]
+    by_asn: dict[int, list[str]]
+    seq: list[int]
+    times: list[str]
+    step: float
+
+
+def _corrupt_lines(
+    plan: _Plan,
+    truth: Truth,
+    rng: random.Random,
+    *,
+    corrupted: int,
+    spread: Literal["one_asn", "even"],
+    corrupt_asn: int,
+    sign: Callable[[str], str] | None,
+) -> dict[int, str]:
+    """Line index → a corrupted line in its place (and ``truth`` told about each)."""
+    lines = len(plan.seq)
+    special: dict[int, str] = {}
+    if not corrupted:
+        return special
+    if spread == "even":
+        where = [int((j + 0.5) * lines / corrupted) for j in range(corrupted)]
+    else:
+        where = sorted(rng.sample(range(lines), corrupted))
+    index_of = {a: j for j, (a, _) in enumerate(plan.pool)}
+    for i in where:
+        if spread == "even":
+            client = plan.pool[plan.seq[i]][0]
+        else:
+            client = rng.choice(plan.by_asn[corrupt_asn])
+            plan.seq[i] = index_of[client]
+        original = f"/media/IMG_{rng.randrange(10000):04d}.jpg?w=640"
+        if sign is not None:
+            original = sign(original)
+        raw, _ = corrupt(original, rng)
+        escaped = _escape(b"GET " + raw + b" HTTP/1.1")
+        truth.corrupted_targets.append(_escape(raw))
+        truth.original_targets.append(original)
+        special[i] = f'{client}{plan.times[int(i * plan.step)]}"{escaped}" 400 157 "-" "-"\n'
+        asn = plan.pool[plan.seq[i]][1]
+        truth.corrupted[asn] = truth.corrupted.get(asn, 0) + 1
+    return special
+
+
 def generate_log(
     path: Path,
     networks: Sequence[Network],
@@ -181,65 +268,23 @@ def generate_log(
     signed URLs before they are corrupted, for the recovery tests.
     """
     rng = random.Random(seed)
-    # Client pools: each network's share of ``clients`` addresses (at least 2).
-    pool: list[tuple[str, int]] = []
-    pool_weights: list[float] = []
-    by_asn: dict[int, list[str]] = {}
-    for net in networks:
-        k = max(2, round(net.weight * clients))
-        addrs = []
-        for _ in range(k):
-            p = rng.choice(net.prefixes)
-            addrs.append(str(p.network_address + rng.randrange(1, p.num_addresses - 1)))
-        by_asn[net.asn] = addrs
-        for a in addrs:
-            pool.append((a, net.asn))
-            pool_weights.append(net.weight / k)
-    # Sessions: a client, then a burst of requests.
-    picks = rng.choices(range(len(pool)), weights=pool_weights, k=lines // int(session_mean) + 1)
-    seq: list[int] = []
-    for idx in picks:
-        seq.extend([idx] * max(1, int(rng.expovariate(1 / session_mean)) + 1))
-        if len(seq) >= lines:
-            break
-    while len(seq) < lines:
-        seq.append(rng.randrange(len(pool)))
-    del seq[lines:]
+    pool, pool_weights, by_asn = _client_pool(networks, clients, rng)
+    seq = _sessions(len(pool), pool_weights, lines, session_mean, rng)
     tails = [
         f'"GET {p.format(n=rng.randrange(1000))} HTTP/1.1" {rng.choice(_STATUS)} '
         f'{rng.randrange(200, 500_000)} "-" "{rng.choice(_AGENTS)}"\n'
         for p in rng.choices(_PATHS, k=4096)
     ]
     times = [f" - - [{_time_local(_START + s)}] " for s in range(duration + 1)]
-    n_tails = len(tails)
-    step = duration / lines
+    plan = _Plan(pool, by_asn, seq, times, duration / lines)
     truth = Truth(lines=lines)
-    special: dict[int, str] = {}  # line index → a corrupted line in its place
-    if corrupted:
-        if spread == "even":
-            where = [int((j + 0.5) * lines / corrupted) for j in range(corrupted)]
-        else:
-            where = sorted(rng.sample(range(lines), corrupted))
-        index_of = {a: j for j, (a, _) in enumerate(pool)}
-        for i in where:
-            if spread == "even":
-                client = pool[seq[i]][0]
-            else:
-                client = rng.choice(by_asn[corrupt_asn])
-                seq[i] = index_of[client]
-            original = f"/media/IMG_{rng.randrange(10000):04d}.jpg?w=640"
-            if sign is not None:
-                original = sign(original)
-            raw, _ = corrupt(original, rng)
-            escaped = _escape(b"GET " + raw + b" HTTP/1.1")
-            truth.corrupted_targets.append(_escape(raw))
-            truth.original_targets.append(original)
-            special[i] = f'{client}{times[int(i * step)]}"{escaped}" 400 157 "-" "-"\n'
-            asn = pool[seq[i]][1]
-            truth.corrupted[asn] = truth.corrupted.get(asn, 0) + 1
+    special = _corrupt_lines(
+        plan, truth, rng, corrupted=corrupted, spread=spread, corrupt_asn=corrupt_asn, sign=sign
+    )
     for c in seq:
         asn = pool[c][1]
         truth.requests[asn] = truth.requests.get(asn, 0) + 1
+    n_tails, step = len(tails), plan.step
     # Written a chunk at a time, so a log of any size needs memory for one chunk only.
     with path.open("w", encoding="ascii") as fh:
         for lo in range(0, lines, _CHUNK):

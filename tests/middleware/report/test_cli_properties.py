@@ -33,7 +33,11 @@ def world() -> Iterator[dict[str, str]]:
         (d / "mode000").write_bytes(b"k1 c2VjcmV0\n")
         (d / "mode000").chmod(0)
         (d / "sub").mkdir()
+        with contextlib.redirect_stderr(io.StringIO()):
+            assert main(["--partial", str(d / "p.json"), str(d / "access.log")]) == 0
+        logging.getLogger().handlers.clear()
         yield {
+            "partial": str(d / "p.json"),
             "log": str(d / "access.log"),
             "junk": str(d / "junk.bin"),
             "empty": str(d / "empty"),
@@ -80,6 +84,7 @@ OPTIONS = {
     "--asn-table": FILES,
     "--keys": FILES,
     "--html": st.sampled_from(["log", "dir", "missing", "html", "nonutf8"]),  # "log": an input
+    "--partial": st.sampled_from(["log", "dir", "missing", "html", "nonutf8"]),
     "--log-level": st.one_of(TEXT, st.just("debug")),
     "--log-format": st.one_of(TEXT, st.just("json")),
 }
@@ -147,6 +152,11 @@ TOOL_OPTIONS = {
     ("demo-log", "--table"): st.sampled_from(["dir", "missing", "nonutf8"]),
     ("fetch-table", "--timeout"): NUMBERS,
     ("fetch-table", "--max-bytes"): NUMBERS,
+    ("merge", "--alpha"): NUMBERS,
+    ("merge", "--top"): NUMBERS,
+    ("merge", "--recover-seconds"): NUMBERS,
+    ("merge", "--keys"): FILES,
+    ("merge", "--partial"): st.sampled_from(["partial", "dir", "missing", "html", "nonutf8"]),
 }
 
 
@@ -161,10 +171,12 @@ def test_any_value_of_a_commands_option_is_done_or_exit_2_naming_it(
         # Few lines whatever else is asked, so a valid draw stays quick.
         small = [] if option == "--lines" else ["--lines", "50"]
         argv = [command, os.path.join(world["dir"], "demo.log"), *small]
+    elif command == "merge":
+        argv = [command, world["partial"]]
     else:  # a port nothing listens on: a valid draw fails to download (exit 1)
         argv = [command, "http://127.0.0.1:9/t.tsv", os.path.join(world["dir"], "t.tsv")]
     code, err = call([*argv, f"{option}={value}"], world["dir"])
-    assert code in ((0, 2) if command == "demo-log" else (1, 2)), err
+    assert code in ((1, 2) if command == "fetch-table" else (0, 2)), err
     assert "Traceback" not in err
     if code == 2:
         assert option in err, err

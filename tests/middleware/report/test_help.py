@@ -21,7 +21,7 @@ def help_of(*command: str) -> str:
     return proc.stdout
 
 
-@pytest.mark.parametrize("command", [[], ["demo-log"], ["fetch-table"]])
+@pytest.mark.parametrize("command", [[], ["demo-log"], ["fetch-table"], ["merge"]])
 def test_help_is_tidy(command: list[str]) -> None:
     text = help_of(*command)
     options = text[text.index("options:") : text.index("examples:")]
@@ -43,6 +43,7 @@ def test_help_is_tidy(command: list[str]) -> None:
                                                  "--asn-table?)"),
         (["demo-log", "x.log", "--lnes", "5"], "unknown option '--lnes'"),
         (["fetch-table", "--forse", "http://127.0.0.1/", "t.tsv"], "unknown option '--forse'"),
+        (["merge", "--jsn", "p.json"], "unknown option '--jsn' (did you mean --json?)"),
     ],
 )  # fmt: skip
 def test_an_unknown_option_is_named_as_unknown(args: list[str], says: str) -> None:

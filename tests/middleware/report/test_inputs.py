@@ -6,6 +6,8 @@ import gzip
 import io
 import json
 import math
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -14,6 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
+from middleware.edge.fastscan import CombinedScan
+from middleware.report import inputs
 from middleware.report.build import build_report
 from middleware.report.inputs import MAX_TIME, Collected, InputError, event_of, read_file, sniff
 from middleware.report.render_html import render_html
@@ -167,3 +171,47 @@ def test_inputs_read_apart_and_absorbed_equal_one_read(tmp_path: Path) -> None:
     assert apart.corrupted == together.corrupted
     assert apart.inputs == together.inputs
     assert apart.clients[b"8.8.8.8"] == 3
+
+
+_STDIN_LOG = LINE * 3 + b'9.9.9.9 - - [27/Nov/2026:04:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"\n'
+
+
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [(_STDIN_LOG, "nginx-combined"), (gzip.compress(_STDIN_LOG), "nginx-combined"),
+     (b"\n" + EVENT * 2, "events")],
+)  # fmt: skip
+def test_standard_input_is_read_as_the_same_file_is(tmp_path: Path, data: bytes, kind: str) -> None:
+    """``-`` reads a pipe once (a 100M-line log is streamed, never stored): same counts."""
+    (tmp_path / "in").write_bytes(data)
+    cmd = [sys.executable, "-m", "middleware", "dpi-report", "--json", "--no-progress"]
+    piped = subprocess.run([*cmd, "-"], input=data, capture_output=True, timeout=120)
+    filed = subprocess.run([*cmd, str(tmp_path / "in")], capture_output=True, timeout=120)
+    assert piped.returncode == filed.returncode == 0, piped.stderr
+    a, b = json.loads(piped.stdout), json.loads(filed.stdout)
+    assert a["inputs"][0]["path"] == "-" and a["inputs"][0]["kind"] == kind
+    for doc in (a, b):
+        del doc["generated_at"], doc["inputs"][0]["path"]
+    assert a == b
+    assert a["totals"]["corrupted"] == (3 if kind == "nginx-combined" else 2)
+
+
+def test_a_block_s_candidates_are_classified_and_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Memory stays flat: lines that may be corrupted are not kept to the end of a file."""
+    held: list[int] = []
+
+    class Watched(CombinedScan):
+        def feed(self, chunk: bytes) -> None:
+            held.append(len(self.candidates))  # what earlier blocks left behind
+            super().feed(chunk)
+
+    monkeypatch.setattr(inputs, "CombinedScan", Watched)
+    path = tmp_path / "many.log"
+    encoded = b'1.2.3.4 - - [27/Nov/2026:03:35:15 +0000] "GET /caf%C3%A9 HTTP/1.1" 200 1 "-" "-"\n'
+    path.write_bytes((encoded * 30_000 + LINE) * 4)  # 4 MB blocks: several of them
+    into = Collected()
+    stats = read_file(path, into)
+    assert (stats.lines, stats.malformed, len(into.corrupted)) == (120_004, 0, 4)
+    assert len(held) > 1 and set(held) == {0}
