@@ -19,13 +19,14 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from edgeward.cli import EXIT_OK, UsageError, parser, run
+from edgeward.cli import EXIT_OK, UsageError, parser, run, whole
 from edgeward.logs import get_logger
 from middleware.attribution.prefix_table import PrefixTable, TableError
 from middleware.cli import dpi_report_tools
 from middleware.edge.realip import RealClient
 from middleware.report.build import build_report
-from middleware.report.inputs import Collected, InputError, read_file, total_size
+from middleware.report.inputs import Collected, InputError, total_size
+from middleware.report.parallel import cpus, read_all
 from middleware.report.recover import MAX_TRIES
 from middleware.report.render_html import render_html
 from middleware.report.render_json import render_json
@@ -40,6 +41,7 @@ TOOLS = {
     "fetch-table": (dpi_report_tools.fetch_parser, dpi_report_tools.run_fetch),
 }
 
+MAX_JOBS = 256  # more processes than that is a typo
 _PROGRESS_FROM = 16 << 20  # bytes of input from which a progress bar is worth showing
 _MAX_SECONDS = 7 * 86400.0  # a budget beyond a week is a typo (and inf/NaN are refused)
 RECOVER_MAX = 1000  # distinct corrupted signed URLs tried at most
@@ -176,6 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --keys: total seconds for recovery at most; a forged URL costs 70-260 ms",
     )
     p.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    p.add_argument(
+        "--jobs",
+        type=whole(1, MAX_JOBS),
+        default=cpus(),
+        metavar="N",
+        help="processes reading the inputs (large plain logs are split by byte range; "
+        "under 8 MB in all, one); the report is the same for every N",
+    )
     return p
 
 
@@ -213,9 +223,10 @@ def _load_keys(path: str) -> KeyRing:
         raise UsageError(f"--keys {p}: cannot read: {exc}") from None
 
 
-def _read_all(paths: list[Path], trusted: RealClient, err: Console, quiet: bool) -> Collected:
+def _read_all(
+    paths: list[Path], trusted: RealClient, err: Console, quiet: bool, jobs: int = 1
+) -> Collected:
     size = total_size(paths)
-    collected = Collected()
     # Nothing logs while the bar is live (a log line would land inside it): the per-input
     # summaries are logged once the bar is gone.
     with Progress(
@@ -227,10 +238,11 @@ def _read_all(paths: list[Path], trusted: RealClient, err: Console, quiet: bool)
         transient=True,
         disable=quiet or size < _PROGRESS_FROM,
     ) as progress:
-        task = progress.add_task("reading", total=size)
-        for path in paths:
-            progress.update(task, description=f"reading {path.name}")
-            read_file(path, collected, trusted=trusted, advance=lambda n: progress.advance(task, n))
+        names = ", ".join(p.name for p in paths[:3]) + (", ..." if len(paths) > 3 else "")
+        task = progress.add_task(f"reading {names}", total=size)
+        collected = read_all(
+            paths, jobs=jobs, trusted=trusted, advance=lambda n: progress.advance(task, n)
+        )
     if all(i.capture is None and i.lines == i.malformed for i in collected.inputs):
         what = ", ".join(
             f"{i.path}: {count(i.lines)} lines" + (" (all malformed)" if i.lines else "")
@@ -296,7 +308,7 @@ def _main(args: argparse.Namespace) -> int:
     paths = [Path(p) for p in args.inputs]
     err = Console(stderr=True, emoji=False)
     try:
-        collected = _read_all(paths, trusted, err, args.no_progress)
+        collected = _read_all(paths, trusted, err, args.no_progress, args.jobs)
     except InputError as exc:
         raise UsageError(str(exc)) from None
     with Progress(
