@@ -455,14 +455,17 @@ _RUNS: Final = re.compile(rb"%[0-9A-Fa-f]{2}(?:%[0-9A-Fa-f]{2})*")  # adjacent e
 def _candidates(
     lines: list[bytes], into: Collected, stats: InputStats, trusted: RealClient | None
 ) -> None:
-    """The corrupted requests among the scan's candidate lines, in line order.
+    """The corrupted requests among the scan's candidate lines, in time order.
 
     Most candidates are clean: percent-encoded UTF-8 in a search or a file name. Groups of
     lines are cleared at once (:func:`_clean`); a group that does not clear is halved down
     to a few lines, which are parsed and classified one by one.
     """
-    suspects: list[int] = []
-    _clear(lines, list(range(len(lines))), suspects)
+    # A line with a \x escape is a suspect at once (the seed's damage, as nginx logs it):
+    # left in a group, each would fail the joint check all the way down its halves.
+    suspects = [i for i, line in enumerate(lines) if b"\\x" in line]
+    escaped = set(suspects)
+    _clear(lines, [i for i in range(len(lines)) if i not in escaped], suspects)
     hits = []
     for i in suspects:
         try:
