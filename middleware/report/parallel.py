@@ -241,6 +241,7 @@ def _pooled(
         while feeder.is_alive():
             feeder.join(_POLL)
             show()
+        show()  # the workers' last bytes, when they finished before this process did
         if failed:
             raise failed[0]
     except BaseException:

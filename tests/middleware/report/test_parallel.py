@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import os
 import re
 import subprocess
 import sys
@@ -226,3 +227,23 @@ def test_help_names_jobs(capsys: pytest.CaptureFixture[str]) -> None:
 
     text = build_parser().format_help()
     assert "--jobs N" in text and "the report is the same for every N" in " ".join(text.split())
+
+
+def test_the_progress_bar_counts_every_part_on_a_terminal(
+    big: tuple[Path, list[Path]], tmp_path: Path
+) -> None:
+    table, logs = big
+    twice = tmp_path / "twice.log"
+    twice.write_bytes(logs[0].read_bytes() * 2)  # > 16 MB: a bar is shown
+    env = {**os.environ, "TTY_INTERACTIVE": "1", "TTY_COMPATIBLE": "1"}  # as on a terminal
+    proc = subprocess.run(
+        [*DPI_REPORT, "--jobs", "2", "--json", "--asn-table", str(table), str(twice)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "reading twice.log" in proc.stderr
+    mb = f"{twice.stat().st_size / 1e6:.1f}"
+    assert f"{mb}/{mb} MB" in proc.stderr  # the workers' bytes reached the bar too
