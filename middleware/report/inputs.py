@@ -145,8 +145,7 @@ def _blocks(reader: io.BufferedIOBase, path: Path, block: int = BLOCK) -> Iterat
         if not end:  # a line longer than a block: it is all the current block's
             rest += data
             continue
-        if rest or end > 1:
-            yield rest + data[:end]
+        yield rest + data[:end]  # (a blank line alone is a block, as a pread gives it)
         rest = data[end:]
     if rest:
         yield rest if rest.endswith(b"\n") else rest + b"\n"

@@ -247,3 +247,17 @@ def test_the_progress_bar_counts_every_part_on_a_terminal(
     assert "reading twice.log" in proc.stderr
     mb = f"{twice.stat().st_size / 1e6:.1f}"
     assert f"{mb}/{mb} MB" in proc.stderr  # the workers' bytes reached the bar too
+
+
+@pytest.mark.parametrize("block", [16, 64, 100])
+def test_a_gzip_stream_is_read_in_the_blocks_a_plain_file_is(tmp_path: Path, block: int) -> None:
+    """Blank lines at grid points included: each is a block of its own either way."""
+    content = b"".join(line(i) + (b"\n" if i % 3 == 0 else b"") for i in range(30))
+    (tmp_path / "a.log").write_bytes(content)
+    (tmp_path / "a.log.gz").write_bytes(gzip.compress(content))
+    plain, packed = (
+        read_part(plan([tmp_path / n], 1, block=block)[0][0]).collected
+        for n in ("a.log", "a.log.gz")
+    )
+    assert packed.inputs[0].malformed == plain.inputs[0].malformed > 0
+    assert (packed.clients, packed.inputs[0].lines) == (plain.clients, plain.inputs[0].lines)
