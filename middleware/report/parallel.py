@@ -18,10 +18,13 @@ guessed from the file's first lines and checked against what the previous part e
 with; a wrong guess (a log whose first lines are odd) re-reads that part here with the
 right value, so the counts are the same as one read's in every case.
 
-**Processes.** A ``forkserver`` pool: safe in a process with threads (the progress bar
-has one), and the server imports the reading code once for all workers. Workers ignore
-Ctrl-C; the parent stops them. Progress is a shared byte counter that the parent polls.
-Below :data:`POOL_FROM` bytes in all, starting processes costs more than it saves, and
+**Processes.** This process and ``N - 1`` workers of a ``forkserver`` pool take parts
+from one queue, biggest first: a worker needs about half a second to start (a fresh
+interpreter, the reading code, and multiprocessing re-running a console script's main
+module), which this process spends reading. ``forkserver`` is safe in a process with
+threads (the progress bar and the pool's feeder are threads). Workers ignore Ctrl-C; the
+parent stops them. Progress is a shared byte counter that the parent polls. Below
+:data:`POOL_FROM` bytes in all, starting processes costs more than it saves, and
 everything is read here.
 """
 

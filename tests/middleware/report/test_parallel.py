@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
+from middleware.edge.realip import RealClient
 from middleware.report.build import build_report
 from middleware.report.inputs import Collected, Part, PartRead, joined, read_part
 from middleware.report.parallel import _checked, _quotes, plan, read_all
@@ -261,3 +262,14 @@ def test_a_gzip_stream_is_read_in_the_blocks_a_plain_file_is(tmp_path: Path, blo
     )
     assert packed.inputs[0].malformed == plain.inputs[0].malformed > 0
     assert (packed.clients, packed.inputs[0].lines) == (plain.clients, plain.inputs[0].lines)
+
+
+def test_trusted_proxies_reach_the_workers(tmp_path: Path) -> None:
+    """Lines from a trusted proxy are attributed to the client it forwarded, in every part."""
+    content = b"".join(line(i, "10.0.0.1")[:-1] + b' "203.0.113.%d"\n' % (i % 5) for i in range(99))
+    paths = write(tmp_path, {"a.log": content, "b.log": log(50)})
+    trusted = RealClient(["10.0.0.0/8"])
+    one = read_all(paths, jobs=1, block=BLOCK, trusted=trusted)
+    two = read_all(paths, jobs=2, block=BLOCK, pool_from=0, trusted=trusted)
+    assert two == one
+    assert b"203.0.113.4" in two.clients and b"10.0.0.1" not in two.clients
