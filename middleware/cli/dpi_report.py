@@ -19,14 +19,15 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from edgeward.cli import EXIT_OK, UsageError, parser, run
+from edgeward.cli import EXIT_OK, UsageError, parser, run, whole
 from edgeward.logs import get_logger
 from middleware.attribution.prefix_table import PrefixTable, TableError
 from middleware.cli import dpi_report_tools
 from middleware.edge.realip import RealClient
 from middleware.report import dask_map
 from middleware.report.build import Report, Tally, report_of, tally
-from middleware.report.inputs import STDIN, Collected, InputError, read_file, total_size
+from middleware.report.inputs import STDIN, Collected, InputError, total_size
+from middleware.report.parallel import cpus, read_all
 from middleware.report.partial import (
     Partial,
     PartialError,
@@ -49,6 +50,7 @@ TOOLS = {
     "fetch-table": (dpi_report_tools.fetch_parser, dpi_report_tools.run_fetch),
 }
 
+MAX_JOBS = 256  # more processes than that is a typo
 _PROGRESS_FROM = 16 << 20  # bytes of input from which a progress bar is worth showing
 _MAX_SECONDS = 7 * 86400.0  # a budget beyond a week is a typo (and inf/NaN are refused)
 RECOVER_MAX = 1000  # distinct corrupted signed URLs tried at most
@@ -195,6 +197,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="read each input on a worker of the Dask scheduler at URL (tcp://HOST:PORT); "
         "HOST::PATH reads PATH on HOST's workers (the `dask` extra)",
     )
+    p.add_argument(
+        "--jobs",
+        type=whole(1, MAX_JOBS),
+        default=cpus(),
+        metavar="N",
+        help="processes reading the inputs (large plain logs are split by byte range; "
+        "under 8 MB in all, one); the report is the same for every N",
+    )
     return p
 
 
@@ -288,9 +298,10 @@ def _load_keys(path: str) -> KeyRing:
         raise UsageError(f"--keys {p}: cannot read: {exc}") from None
 
 
-def _read_all(paths: list[Path], trusted: RealClient, err: Console, quiet: bool) -> Collected:
+def _read_all(
+    paths: list[Path], trusted: RealClient, err: Console, quiet: bool, jobs: int = 1
+) -> Collected:
     size = total_size(paths)
-    collected = Collected()
     # Nothing logs while the bar is live (a log line would land inside it): the per-input
     # summaries are logged once the bar is gone.
     with Progress(
@@ -302,36 +313,12 @@ def _read_all(paths: list[Path], trusted: RealClient, err: Console, quiet: bool)
         transient=True,
         disable=quiet or size < _PROGRESS_FROM,
     ) as progress:
-        task = progress.add_task("reading", total=size)
-        for path in paths:
-            progress.update(task, description=f"reading {path.name}")
-            read_file(path, collected, trusted=trusted, advance=lambda n: progress.advance(task, n))
-    if all(i.capture is None and i.lines == i.malformed for i in collected.inputs):
-        what = ", ".join(
-            f"{i.path}: {count(i.lines)} lines" + (" (all malformed)" if i.lines else "")
-            for i in collected.inputs
+        names = ", ".join(p.name for p in paths[:3]) + (", ..." if len(paths) > 3 else "")
+        task = progress.add_task(f"reading {names}", total=size)
+        collected = read_all(
+            paths, jobs=jobs, trusted=trusted, advance=lambda n: progress.advance(task, n)
         )
-        raise InputError(
-            f"no nginx access-log line and no event in the inputs ({what}); dpi-report reads "
-            "nginx access logs (combined, edgeward_json), dpi-watch/attributor event files "
-            "and packet captures (pcap, pcapng)"
-        )
-    for stats in collected.inputs:
-        log.info(
-            "%s: %s, %s %s, %s malformed",
-            stats.path,
-            stats.kind,
-            count(stats.lines),
-            "requests" if stats.capture else "lines",
-            count(stats.malformed),
-        )
-        if stats.lines and stats.malformed == stats.lines:
-            log.warning(
-                "%s: no line is a %s line (all %s malformed)",
-                stats.path,
-                stats.kind,
-                count(stats.lines),
-            )
+    _check_read(collected)
     return collected
 
 
@@ -389,7 +376,7 @@ def _main(args: argparse.Namespace) -> int:
             _check_read(collected)
         else:
             paths = [STDIN if p == "-" else Path(p) for p in args.inputs]
-            collected = _read_all(paths, trusted, err, args.no_progress)
+            collected = _read_all(paths, trusted, err, args.no_progress, args.jobs)
     except InputError as exc:
         raise UsageError(str(exc)) from None
     counts = tally(collected, table)
@@ -491,17 +478,34 @@ def _write_report(report: Report, args: argparse.Namespace, err: Console) -> Non
 
 
 def _check_read(collected: Collected) -> None:
-    """What :func:`_read_all` checks after reading, for inputs read elsewhere (Dask)."""
+    """After reading (here or on Dask workers): refuse inputs without one usable line, and
+    log each input's summary (once any progress bar is gone)."""
     if all(i.capture is None and i.lines == i.malformed for i in collected.inputs):
-        what = ", ".join(f"{i.path}: {count(i.lines)} lines" for i in collected.inputs)
+        what = ", ".join(
+            f"{i.path}: {count(i.lines)} lines" + (" (all malformed)" if i.lines else "")
+            for i in collected.inputs
+        )
         raise InputError(
             f"no nginx access-log line and no event in the inputs ({what}); dpi-report reads "
             "nginx access logs (combined, edgeward_json), dpi-watch/attributor event files "
             "and packet captures (pcap, pcapng)"
         )
     for stats in collected.inputs:
-        log.info("%s: %s, %s lines, %s malformed", stats.path, stats.kind,
-                 count(stats.lines), count(stats.malformed))  # fmt: skip
+        log.info(
+            "%s: %s, %s %s, %s malformed",
+            stats.path,
+            stats.kind,
+            count(stats.lines),
+            "requests" if stats.capture else "lines",
+            count(stats.malformed),
+        )
+        if stats.lines and stats.malformed == stats.lines:
+            log.warning(
+                "%s: no line is a %s line (all %s malformed)",
+                stats.path,
+                stats.kind,
+                count(stats.lines),
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,6 +11,13 @@ its first non-empty line, so they can be mixed freely:
 
 Logs are read in blocks and scanned with :class:`~middleware.edge.fastscan.CombinedScan`,
 so a million lines cost about a second; lines that do not parse are counted, never fatal.
+
+**Blocks sit on a fixed grid**, so a file read in byte-range parts (``dpi-report --jobs``,
+:mod:`middleware.report.parallel`) is scanned exactly as when read whole: block ``k`` runs
+from the line start after offset ``k * block`` to the line start after ``(k + 1) * block``,
+where "the line start after ``o``" is ``0`` for ``o = 0`` and otherwise just past the first
+newline at or after ``o``. A :class:`Part` (``start``, ``end``) covers the lines whose blocks
+the same rule gives it, so consecutive parts share no line and miss none.
 """
 
 from __future__ import annotations
@@ -19,6 +26,9 @@ import gzip
 import io
 import itertools
 import json
+import os
+import re
+import stat
 import sys
 import zlib
 from collections import Counter
@@ -35,7 +45,7 @@ from middleware.edge.nginx_log import LogRecord, MalformedLine, parse_combined, 
 from middleware.edge.realip import RealClient
 
 InputKind = Literal["nginx-combined", "nginx-json", "events", "pcap", "pcapng"]
-_BLOCK: Final = 4 << 20
+BLOCK: Final = 4 << 20
 # Times a report can show: 1970 up to the end of year 9999 (what ``time.gmtime`` and
 # the ISO format handle). An event or log line outside is not one nginx or a sensor wrote.
 MAX_TIME: Final = 253402300799.0
@@ -133,24 +143,85 @@ def _open(path: Path) -> tuple[io.BufferedIOBase, io.BufferedIOBase]:
     return raw, raw
 
 
-def _blocks(reader: io.BufferedIOBase, path: Path) -> Iterator[bytes]:
-    """Blocks of complete lines (a last line without newline is completed)."""
-    rest = b""
+def _blocks(reader: io.BufferedIOBase, path: Path, block: int = BLOCK) -> Iterator[bytes]:
+    """A stream's grid blocks (see the module docstring), each of complete lines; a last
+    line without newline is completed. Read ``block`` bytes at a time, on the grid."""
+    rest = _read(reader, block, path)  # the current block, from its first line on
     while True:
-        try:
-            data = reader.read(_BLOCK)
-        except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
-            raise InputError(f"{path}: cannot read: {exc}") from None
+        data = _read(reader, block, path)
         if not data:
             break
-        end = data.rfind(b"\n")
-        if end < 0:
+        end = data.find(b"\n") + 1  # the first newline at or after the grid point
+        if not end:  # a line longer than a block: it is all the current block's
             rest += data
             continue
-        yield rest + data[: end + 1]
-        rest = data[end + 1 :]
+        yield rest + data[:end]  # (a blank line alone is a block, as a pread gives it)
+        rest = data[end:]
     if rest:
-        yield rest + b"\n"
+        yield rest if rest.endswith(b"\n") else rest + b"\n"
+
+
+def compressed(path: Path) -> bool:
+    """Whether ``path`` is gzipped (read as one stream, never by byte range)."""
+    reader, raw = _open(path)
+    reader.close()
+    raw.close()
+    return reader is not raw
+
+
+def head_lines(path: Path, size: int = 1 << 16) -> bytes:
+    """The complete lines among the first ``size`` bytes (decompressed)."""
+    reader, raw = _open(path)
+    try:
+        data = _read(reader, size, path)
+    finally:
+        reader.close()
+        raw.close()
+    return data[: data.rfind(b"\n") + 1]
+
+
+def _read(reader: io.BufferedIOBase, size: int, path: Path) -> bytes:
+    try:
+        return reader.read(size)
+    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
+        raise InputError(f"{path}: cannot read: {exc}") from None
+
+
+def line_start(fd: int, offset: int, size: int) -> int:
+    """Where the first line starting at or after ``offset`` in a plain file begins: just
+    past the first newline at or after ``offset`` (``0`` for ``0``, ``size`` if none)."""
+    if offset <= 0:
+        return 0
+    probe = 4096
+    while offset < size:
+        data = os.pread(fd, probe, offset)
+        if not data:
+            break
+        nl = data.find(b"\n")
+        if nl >= 0:
+            return offset + nl + 1
+        offset += len(data)
+        probe = min(probe * 2, 1 << 20)
+    return size
+
+
+def _range_blocks(
+    fd: int, start: int, end: int, size: int, block: int, path: Path
+) -> Iterator[bytes]:
+    """The grid blocks of a plain file's part ``[start, end)`` (nominal offsets), one
+    ``pread`` each: the kernel copies the bytes once."""
+    edges = [line_start(fd, start, size)]
+    edges += [line_start(fd, g, size) for g in range((start // block + 1) * block, end, block)]
+    edges.append(line_start(fd, end, size) if end < size else size)
+    for lo, hi in itertools.pairwise(edges):
+        if hi <= lo:
+            continue  # a line that spans this whole grid block belongs to the one before
+        try:
+            data = os.pread(fd, hi - lo, lo)
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        if data:
+            yield data if data.endswith(b"\n") else data + b"\n"
 
 
 def sniff(first_line: bytes) -> InputKind:
@@ -167,13 +238,21 @@ def sniff(first_line: bytes) -> InputKind:
 
 
 def _first_line(path: Path) -> bytes:
+    """The first line that is not blank (``b""`` if none)."""
     reader, raw = _open(path)
     try:
-        for block in _blocks(reader, path):
-            for line in block.split(b"\n"):
+        rest = b""
+        while True:
+            data = _read(reader, 1 << 16, path)
+            lines = (rest + data).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
                 if line.strip():
                     return line
-        return b""
+            if not data:
+                return rest if rest.strip() else b""
+            if not rest.strip():
+                rest = b""  # blank lines (a file of them) need not pile up
     finally:
         reader.close()
         raw.close()
@@ -254,6 +333,37 @@ def event_of(obj: object) -> Corrupted | None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Part:
+    """What one reader (a process of ``dpi-report --jobs``) reads: a whole input, or the
+    lines of a plain log between two byte offsets (see the module docstring). Small, so
+    sending it to another process costs nothing."""
+
+    path: str
+    kind: InputKind
+    start: int = 0
+    end: int | None = None  # None: to the end of the file
+    quotes: int | None = None  # a combined log's quotes per line, as learnt before ``start``
+    block: int = BLOCK
+
+
+@dataclass
+class PartRead:
+    """A part's requests and corrupted requests (``collected.inputs``: its one
+    :class:`InputStats`), and the quotes per line its scan had learnt by its end."""
+
+    collected: Collected
+    quotes: int | None = None
+
+
+def part_of(path: Path) -> Part:
+    """The whole of one input, its kind sniffed (capture magic bytes, else its first line)."""
+    capture = sniff_capture(path)
+    if capture is not None:
+        return Part(str(path), capture[0])
+    return Part(str(path), sniff(_first_line(path)))
+
+
 def read_file(
     path: Path,
     into: Collected,
@@ -262,28 +372,88 @@ def read_file(
     advance: Callable[[int], None] | None = None,
 ) -> InputStats:
     """Add one input's requests and corrupted requests to ``into``."""
-    if path is not STDIN and sniff_capture(path) is not None:
-        return _read_capture(path, into, trusted=trusted, advance=advance)
-    reader, raw = _open(path)
-    blocks = _blocks(reader, path)
-    if path is STDIN:  # a pipe: its kind from its first block, read once like the rest
-        first = next(blocks, b"")
-        kind = sniff(next((ln for ln in first.split(b"\n") if ln.strip()), b""))
-        blocks, advance = itertools.chain([first], blocks), None
-    else:
-        kind = sniff(_first_line(path))
-    stats = InputStats(str(path), kind)
-    done = 0
+    read = (
+        _read_stdin(trusted)
+        if path is STDIN
+        else read_part(part_of(path), trusted=trusted, advance=advance)
+    )
+    into.absorb(read.collected)
+    return read.collected.inputs[-1]
+
+
+def _read_stdin(trusted: RealClient | None) -> PartRead:
+    """Standard input, in one pass: its kind is sniffed from its first block."""
+    reader, _ = _open(STDIN)
+    blocks = _blocks(reader, STDIN)
+    first = next(blocks, b"")
+    kind = sniff(next((ln for ln in first.split(b"\n") if ln.strip()), b""))
+    return _scan_blocks(str(STDIN), kind, None, itertools.chain([first], blocks), trusted)
+
+
+def read_part(
+    part: Part,
+    *,
+    trusted: RealClient | None = None,
+    advance: Callable[[int], None] | None = None,
+) -> PartRead:
+    """Read one part: the same blocks, scanned the same way, as when its file is read whole."""
+    path = Path(part.path)
+    into = Collected()
+    if part.kind in ("pcap", "pcapng"):
+        _read_capture(path, into, trusted=trusted, advance=advance)
+        return PartRead(into)
+    blocks = _part_blocks(part, path, advance)
+    return _scan_blocks(part.path, part.kind, part.quotes, blocks, trusted)
+
+
+def _scan_blocks(
+    path: str,
+    kind: InputKind,
+    quotes: int | None,
+    blocks: Iterator[bytes],
+    trusted: RealClient | None,
+) -> PartRead:
+    into = Collected()
+    stats = InputStats(path, kind)
     scan = CombinedScan(trusted) if kind == "nginx-combined" else None
+    if scan is not None:
+        scan.quotes = quotes
+    for block in blocks:
+        if scan is not None:
+            scan.feed(block)
+            into.clients.update(scan.take())  # a list: counted by C code
+            _block_span(block, stats)
+            # Classified and dropped per block: memory stays flat however many lines
+            # hold a percent-encoded byte (every UTF-8 URL does).
+            _candidates(scan.candidates, into, stats, trusted)
+            scan.candidates.clear()
+        else:
+            _read_json_lines(block, kind, into, stats, trusted)
+    if scan is not None:
+        stats.lines += scan.lines
+        stats.malformed += scan.malformed
+        into.corrupted.sort(key=_in_order)  # as a whole read of the file orders them
+    into.inputs.append(stats)
+    return PartRead(into, scan.quotes if scan is not None else None)
+
+
+def _part_blocks(part: Part, path: Path, advance: Callable[[int], None] | None) -> Iterator[bytes]:
+    reader, raw = _open(path)
     try:
-        for block in blocks:
-            if scan is not None:
-                scan.feed(block)
-                into.clients.update(scan.take())  # a list: counted by C code
-                _block_span(block, stats)
-                _classify(scan, into, stats, trusted)
-            else:
-                _read_json_lines(block, kind, into, stats, trusted)
+        info = os.fstat(raw.fileno())
+        if reader is raw and stat.S_ISREG(info.st_mode):  # the part's grid blocks, one pread each
+            size = info.st_size
+            end = size if part.end is None else min(part.end, size)
+            for block in _range_blocks(raw.fileno(), part.start, end, size, part.block, path):
+                yield block
+                if advance is not None:
+                    advance(len(block))
+            return
+        if part.start or part.end is not None:  # a stream has no byte ranges to seek
+            raise ValueError(f"{path}: a compressed input or a stream is read whole")
+        done = 0
+        for block in _blocks(reader, path, part.block):
+            yield block
             if advance is not None:
                 pos = raw.tell()
                 advance(pos - done)
@@ -291,34 +461,101 @@ def read_file(
     finally:
         reader.close()
         raw.close()
-    if scan is not None:
-        stats.lines += scan.lines
-        stats.malformed += scan.malformed
-    into.inputs.append(stats)
-    return stats
 
 
-def _classify(
-    scan: CombinedScan, into: Collected, stats: InputStats, trusted: RealClient | None
+def joined(parts: list[PartRead]) -> Collected:
+    """The parts of ONE file, in order, as one read of it: their requests and corrupted
+    requests added, their statistics one :class:`InputStats` (lines and malformed lines
+    summed, the earliest first and the latest last)."""
+    out = Collected()
+    for part in parts:
+        out.absorb(part.collected)
+    if len(out.inputs) > 1:
+        first = out.inputs[0]
+        one = InputStats(first.path, first.kind, capture=first.capture)
+        for s in out.inputs:
+            one.lines += s.lines
+            one.malformed += s.malformed
+            for t in (s.first, s.last):
+                if t is not None:
+                    one.saw(t)
+        out.inputs = [one]
+        if one.kind == "nginx-combined":
+            out.corrupted.sort(key=_in_order)  # as one read of the file orders them
+    return out
+
+
+_GROUP_FROM: Final = 8  # candidate lines: a group this small is parsed line by line
+_PRINTABLE: Final = bytes(range(0x20, 0x7F))
+_RUNS: Final = re.compile(rb"%[0-9A-Fa-f]{2}(?:%[0-9A-Fa-f]{2})*")  # adjacent escapes
+
+
+def _candidates(
+    lines: list[bytes], into: Collected, stats: InputStats, trusted: RealClient | None
 ) -> None:
-    """Parse and classify the block's candidate lines, then drop them: memory stays flat
-    however many lines hold an escape or a percent-encoded byte (every UTF-8 URL does)."""
-    for line in scan.candidates:
+    """The corrupted requests among the scan's candidate lines, in time order.
+
+    Most candidates are clean: percent-encoded UTF-8 in a search or a file name. Groups of
+    lines are cleared at once (:func:`_clean`); a group that does not clear is halved down
+    to a few lines, which are parsed and classified one by one.
+    """
+    # A line with a \x escape is a suspect at once (the seed's damage, as nginx logs it):
+    # left in a group, each would fail the joint check all the way down its halves.
+    suspects = [i for i, line in enumerate(lines) if b"\\x" in line]
+    escaped = set(suspects)
+    _clear(lines, [i for i in range(len(lines)) if i not in escaped], suspects)
+    hits = []
+    for i in suspects:
         try:
-            record = parse_combined(line)
+            record = parse_combined(lines[i])
         except MalformedLine:
             stats.malformed += 1
             continue
         hit = _finding(record, trusted.client_of(record) if trusted else record.client)
         if hit is not None:
-            into.corrupted.append(hit)
-    scan.candidates.clear()
+            hits.append(hit)
+    into.corrupted += sorted(hits, key=_in_order)
+
+
+def _in_order(c: Corrupted) -> tuple[float, str, str, str, int, bytes]:
+    """A log's corrupted requests in time order (candidates come out in an order that
+    depends on where blocks start), ties broken by every other field a log line sets."""
+    return c.time, c.client, c.kind, c.evidence_hex, c.offset, c.target or b""
+
+
+def _clear(lines: list[bytes], group: list[int], suspects: list[int]) -> None:
+    """Add to ``suspects`` the lines of ``group`` that a joint check cannot clear."""
+    if len(group) <= _GROUP_FROM:
+        suspects.extend(group)
+        return
+    if _clean(b" ".join([lines[i] for i in group])):
+        return
+    mid = len(group) // 2
+    _clear(lines, group[:mid], suspects)
+    _clear(lines, group[mid:], suspects)
+
+
+def _clean(lines: bytes) -> bool:
+    """Whether :func:`classify` finds nothing in any request of these (space-joined) lines.
+
+    Sufficient, cheap and exact where it answers yes: when the lines are printable ASCII
+    without ``\\x`` escapes, the request's raw bytes hold nothing to find, and each byte
+    its percent-decoding adds comes from an escape. A corrupted sequence (``0x80 0x01``, a
+    control byte, bytes that are not UTF-8) lies within one run of adjacent escapes, and
+    ASCII around valid runs stays valid; so when every distinct run decodes clean, every
+    request does. Real logs repeat few distinct runs (``%C3%A9``), so the check is a
+    couple of C-level passes over the lines.
+    """
+    if b"\\x" in lines or lines.translate(None, _PRINTABLE):
+        return False
+    return all(classify(run) is None for run in set(_RUNS.findall(lines)))
 
 
 def _block_span(block: bytes, stats: InputStats) -> None:
     """Widen ``stats``' span by the first and last lines of ``block`` that parse."""
-    lines = block.split(b"\n")
-    for candidates in (lines[:_EDGE_TRIES], lines[::-1][:_EDGE_TRIES]):
+    head = block.split(b"\n", _EDGE_TRIES)[:_EDGE_TRIES]  # split only as far as needed
+    tail = block.rsplit(b"\n", _EDGE_TRIES)[-_EDGE_TRIES:]
+    for candidates in (head, tail[::-1]):
         for line in candidates:
             try:
                 t = parse_combined(line).time

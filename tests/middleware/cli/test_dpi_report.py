@@ -77,7 +77,7 @@ def test_errors_are_one_line_exit_2(
 
 
 def test_tools_are_routed_by_their_name(tmp_path: Path) -> None:
-    assert set(TOOLS) == {"demo-log", "fetch-table"}
+    assert set(TOOLS) == {"demo-log", "fetch-table", "merge"}
     code, out, _ = _main("demo-log", str(tmp_path / "x.log"), "--lines", "100", "--networks", "5")
     assert code == EXIT_OK and out.startswith(f"wrote {tmp_path / 'x.log'}")
 

@@ -28,7 +28,7 @@ from middleware.report.synthetic import (
     write_iptoasn,
 )
 from middleware.signed import KeyRing, sign_url
-from tests.middleware.capture.pcapgen import conversation, write
+from tests.support.pcapgen import conversation, write
 
 RING = KeyRing.from_secrets([("k1", b"secret-key-for-test-vectors-0001")])
 SECRET_B64 = "c2VjcmV0LWtleS1mb3ItdGVzdC12ZWN0b3JzLTAwMDE"

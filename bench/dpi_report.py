@@ -1,0 +1,151 @@
+"""``dpi-report`` measured as a user runs it: the whole command, wall time.
+
+Two figures, each a ratio against its peer measured in the same run, interleaved round by
+round (A, B, A, B...), the median of the per-round ratios (the machine is shared: a round
+that a neighbour slows is one sample, not the result):
+
+1. **lines/s on a 2,000,000-line log** (``dpi-report demo-log``'s generator: browsing
+   sessions from 400 networks, the seed's 76 corrupted lines), ``--jobs`` = the CPUs
+   against ``--jobs 1``; the absolute lines/s is printed beside it (target >= 1 M/s on
+   2 cores).
+2. **dpi-report lines/s ÷ asncounter addresses/s**, whole processes: the same 400,000
+   clients, as nginx log lines for us and one address per line for asncounter, and the
+   same table (one pyasn ``.dat`` file, which both read; asncounter from its cache folder,
+   counting by AS only, its fastest set-up). Target >= 3.
+
+``--quick`` shrinks both (a smoke run: the figures are then not the targets').
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from middleware.report.parallel import cpus
+from middleware.report.synthetic import generate_log, make_networks, write_pyasn
+
+BIN = Path(sys.executable).parent
+
+
+def _timed(argv: list[str], cpu: list[float] | None = None) -> float:
+    """Wall seconds of one whole command (its output thrown away; failure is fatal);
+    its CPU seconds appended to ``cpu`` (a forkserver's workers are not its children,
+    so only a one-process run's CPU time is whole)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    took = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if cpu is not None:
+        cpu.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return took
+
+
+def interleaved(a: Callable[[], float], b: Callable[[], float], rounds: int) -> list[float]:
+    """Per-round ``b() / a()`` ratios of seconds (so: a's speed over b's), A then B."""
+    ratios = []
+    for _ in range(rounds):
+        ta = a()
+        tb = b()
+        ratios.append(tb / ta)
+    return ratios
+
+
+def dpi_report(table: Path, log: Path, jobs: int) -> list[str]:
+    return [
+        str(BIN / "dpi-report"),
+        *("--asn-table", str(table), "--json", "--no-progress"),
+        *("--jobs", str(jobs), str(log)),
+    ]
+
+
+def asncounter(cache: Path, addresses: Path) -> list[str]:
+    return [
+        str(BIN / "asncounter"),
+        *("--cache-directory", str(cache), "--input", str(addresses)),
+        *("--output", str(cache / "counts.tsv"), "--no-resolve-asn", "--no-prefixes"),
+    ]
+
+
+def lines_per_second(d: Path, lines: int, rounds: int) -> None:
+    nets = make_networks(400, seed=1, incident_rank=40)
+    table = write_pyasn(nets, d / "ipasn.dat")
+    log = d / "big.log"
+    generate_log(log, nets, lines=lines, corrupted=76, seed=1, clients=60_000)
+    jobs = cpus()
+    many: list[float] = []
+    one: list[float] = []
+    one_cpu: list[float] = []
+
+    def run_many() -> float:
+        many.append(_timed(dpi_report(table, log, jobs)))
+        return many[-1]
+
+    def run_one() -> float:
+        one.append(_timed(dpi_report(table, log, 1), one_cpu))
+        return one[-1]
+
+    ratios = interleaved(run_many, run_one, rounds)
+    best = lines / statistics.median(many)
+    print(
+        f"dpi-report --jobs {jobs} ÷ --jobs 1, lines/s on a {lines:,}-line log "
+        f"({log.stat().st_size / 1e6:.0f} MB, whole command): {statistics.median(ratios):.2f}  "
+        f"({best / 1e6:.2f} M lines/s vs {lines / statistics.median(one) / 1e6:.2f} M; "
+        f"target >= 1 M lines/s on 2 cores; median of {rounds} interleaved rounds, "
+        f"ratios {min(ratios):.2f}-{max(ratios):.2f})"
+    )
+    print(
+        f"  (--jobs 1: {lines / statistics.median(one_cpu) / 1e6:.2f} M lines per CPU-second "
+        f"of the whole command, {statistics.median(one_cpu):.2f} CPU-s; on a busy machine "
+        "the wall figures above measure the neighbours as much as dpi-report)"
+    )
+
+
+def versus_asncounter(d: Path, lines: int, rounds: int) -> None:
+    nets = make_networks(400, seed=2, incident_rank=40)
+    table = write_pyasn(nets, d / "ipasn.dat")
+    log = d / "clients.log"
+    generate_log(log, nets, lines=lines, corrupted=76, seed=2, clients=60_000)
+    # The same clients, in the same order, one per line: what asncounter reads.
+    with log.open("rb") as src, (d / "addresses").open("wb") as out:
+        for line in src:
+            out.write(line[: line.index(b" ")] + b"\n")
+    cache = d / "cache"
+    cache.mkdir()
+    shutil.copy(table, cache / "ipasn_20261127.0000.dat")  # it loads the newest ipasn_*
+    ours_argv = dpi_report(table, log, cpus())
+    theirs_argv = asncounter(cache, d / "addresses")
+    ratios = interleaved(lambda: _timed(ours_argv), lambda: _timed(theirs_argv), rounds)
+    print(
+        f"dpi-report lines/s ÷ asncounter addresses/s (whole processes, {lines:,} clients, "
+        f"one {sum(len(n.prefixes) for n in nets):,}-prefix table): "
+        f"{statistics.median(ratios):.2f}  (target >= 3; median of {rounds} interleaved "
+        f"rounds, ratios {min(ratios):.2f}-{max(ratios):.2f}; --jobs {cpus()})"
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller logs, fewer rounds")
+    args = parser.parse_args()
+    rounds = 3 if args.quick else 5
+    with tempfile.TemporaryDirectory(prefix=f"edgeward-dpi-report-{os.getpid()}-") as tmp:
+        d = Path(tmp)
+        (d / "a").mkdir()
+        (d / "b").mkdir()
+        lines_per_second(d / "a", 200_000 if args.quick else 2_000_000, rounds)
+        versus_asncounter(d / "b", 40_000 if args.quick else 400_000, rounds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
