@@ -63,6 +63,7 @@ A line that does not parse is counted (result="malformed") and skipped, never fa
 
 exit codes: 0 stopped by SIGINT/SIGTERM, 1 cannot listen or read, 2 usage/config error.
 """
+_PER_MIN = whole(1, 100_000)  # --whois-per-minute (argparse names the option, exit 2)
 
 
 def add_common_arguments(p: argparse.ArgumentParser) -> None:
@@ -113,11 +114,7 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
         help="the DNS server ipwhois asks (default: the system's resolver)",
     )
     g.add_argument(
-        "--whois-per-minute",
-        type=whole(1, 100_000),
-        default=60,
-        metavar="N",
-        help="whois lookups a minute",
+        "--whois-per-minute", type=_PER_MIN, default=60, metavar="N", help="whois lookups a minute"
     )
     g.add_argument(
         "--top-n",
