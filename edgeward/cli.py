@@ -259,12 +259,5 @@ def whole(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-def link_seconds(text: str) -> int:
-    """argparse ``type=`` for a link's validity: whole seconds, one second to a week."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected whole seconds, got {text!r}") from None
-    if not 1 <= value <= 7 * 86400:
-        raise argparse.ArgumentTypeError("expected 1 to 604800 seconds (a week)")
-    return value
+# argparse ``type=`` for a link's validity: whole seconds, one second to a week.
+link_seconds: Final = whole(1, 7 * 86400)

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
+from edgeward.optional import MissingExtra, require
 from middleware.capture.packets import SUPPORTED
 
 Format = Literal["pcap", "pcapng"]
-EXTRA_HINT: Final = "pip install 'edgeward[capture]'"
 # microsecond, nanosecond and "modified" pcap, in either byte order
 _PCAP_MAGIC_BE: Final = (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d", b"\xa1\xb2\xcd\x34")
 _PCAP_MAGICS: Final = frozenset(m for be in _PCAP_MAGIC_BE for m in (be, be[::-1]))
@@ -61,12 +61,15 @@ def sniff(path: Path) -> tuple[Format, bool] | None:
 
 
 def _dpkt() -> Any:
+    # The extra's one-line message is edgeward.optional's; a capture error, so that
+    # callers that turn CaptureError into their own input error keep doing so.
+    needed_for = "reading packet captures needs dpkt"
     try:
-        import dpkt.pcap
-        import dpkt.pcapng
-    except ModuleNotFoundError:
-        raise CaptureError(f"reading packet captures needs dpkt: {EXTRA_HINT}") from None
-    return dpkt
+        for module in ("dpkt.pcap", "dpkt.pcapng"):  # dpkt does not import them itself
+            require(module, extra="capture", needed_for=needed_for)
+        return require("dpkt", extra="capture", needed_for=needed_for)
+    except MissingExtra as exc:
+        raise CaptureError(str(exc)) from None
 
 
 @dataclass

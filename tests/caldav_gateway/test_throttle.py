@@ -18,6 +18,7 @@ from starlette.types import Message, Receive, Scope, Send
 from caldav_gateway.throttle import LoginThrottle, ThrottleSettings
 from edgeward.config import ConfigError, load_mapping
 from tests.caldav_gateway.conftest import running_gateway
+from tests.support.wait import async_wait_until
 
 
 class FakeClock:
@@ -326,7 +327,11 @@ def test_a_real_user_passes_the_guessers_queue() -> None:
         guesses = [
             asyncio.create_task(_request(throttle, f"198.51.100.{i % 6}")) for i in range(72)
         ]
-        await asyncio.sleep(0.01)  # the guesses are queued
+        # every guess is queued, refused or done; one holds the single slot
+        await async_wait_until(
+            lambda: throttle._checks.waiting + sum(g.done() for g in guesses) == len(guesses) - 1,
+            what="the guesses to queue",
+        )
         user = asyncio.create_task(_request(throttle, "192.0.2.200"))
         await asyncio.gather(user, *guesses)
         return radicale.order

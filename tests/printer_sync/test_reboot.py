@@ -16,6 +16,7 @@ from printer_sync.emulator import Emulator, EmulatorThread
 from printer_sync.errors import ErrorKind, PushError
 from printer_sync.reboot import wait_for_certificate
 from tests.printer_sync.conftest import PASSWORD, PrinterEnv
+from tests.support.wait import async_wait_until
 
 
 def _printer(emu: Emulator) -> PrinterConfig:
@@ -28,16 +29,17 @@ def test_a_reboot_shorter_than_a_poll_is_seen(tmp_path: Path) -> None:
 
         async def scenario() -> None:
             waiting = asyncio.create_task(
-                wait_for_certificate(_printer(emu), expect=None, within=5, said_reboot=True)
+                wait_for_certificate(_printer(emu), expect=None, within=30, said_reboot=True)
             )
-            await asyncio.sleep(0.3)  # the waiter holds its connection; now a 20 ms reboot
+            # the waiter holds its connection; now a 20 ms reboot
+            await async_wait_until(lambda: emu._http._writers, what="the waiter to connect")
             asyncio.run_coroutine_threadsafe(emu._reboot(0.02), thread.loop).result(5)
             served = await waiting
             assert served.fingerprint == fingerprint(emu.served_certificate())
 
         started = time.monotonic()
         asyncio.run(scenario())
-    assert emu.reboots == 1 and time.monotonic() - started < 3
+    assert emu.reboots == 1 and time.monotonic() - started < 20  # seen, not timed out
 
 
 @pytest.mark.parametrize(

@@ -39,7 +39,7 @@ def started(
 
 
 def scrape(port: int) -> str:
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # generous: a loaded machine is slow
     while True:
         r = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30, follow_redirects=True)
         if r.status_code == 200 and "# TYPE" in r.text:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from edgeward.cli import seconds
 from middleware.cli.dpi_watch import add_common_arguments, run_daemon
 
 HELP = "follow access-log files like tail -F"
@@ -18,7 +19,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="read files present at start from their first line (default: only new lines)",
     )
     p.add_argument(
-        "--interval", type=float, default=0.25, metavar="SECONDS", help="time between polls"
+        "--interval",
+        type=seconds(most=3600),
+        default=0.25,
+        metavar="SECONDS",
+        help="time between polls",
     )
     add_common_arguments(p)
 

@@ -18,6 +18,7 @@ from printer_sync.emulator import Emulator, EmulatorThread
 from printer_sync.emulator.device import _parse_multipart
 from printer_sync.emulator.http import Request
 from tests.printer_sync.conftest import PASSWORD, Chain, exit_code, write_leaf
+from tests.support.wait import wait_until
 
 BASE = "PRESENTATION/ADVANCED/"
 
@@ -104,7 +105,7 @@ def test_tokens_are_fresh_and_single_use(
     ok = upload(client, first, {"key": files.key.read_bytes(), "cert0": files.cert.read_bytes()})
     assert "Shutting down" in ok
     # the same token once more (the printer reboots; the session is gone anyway)
-    time.sleep(emulator.reboot_seconds + 0.5)
+    wait_until(lambda: emulator.reboots == 1 and emulator.listening, what="the reboot to end")
     with web(emulator.url + "/") as again:
         login(again)
         replay = upload(again, first, {"key": b"x", "cert0": b"y"})
@@ -152,7 +153,7 @@ def test_upload_is_validated_like_the_device(
 def test_reboot_closes_the_socket_then_serves_the_upload(
     start_emulator: Callable[..., Emulator], chain: Chain, tmp_path: Path
 ) -> None:
-    emu = start_emulator(reboot_seconds=1.0)
+    emu = start_emulator(reboot_seconds=2.0)  # the 0.3 s look below must fall inside it
     files = write_leaf(tmp_path, chain)
     with web(emu.url + "/") as c:
         login(c)
@@ -167,16 +168,10 @@ def test_reboot_closes_the_socket_then_serves_the_upload(
         chain_pem = files.chain.read_bytes()
         parts = {"key": files.key.read_bytes(), "cert0": files.cert.read_bytes()}
         assert "Shutting down" in upload(c, tok, {**parts, "cert1": chain_pem})
-    deadline = time.monotonic() + 1
-    while not refused(emu.port):
-        assert time.monotonic() < deadline, "the socket never closed"
-        time.sleep(0.02)
-    time.sleep(0.3)
+    wait_until(lambda: refused(emu.port), 30, "the socket to close", interval=0.02)
+    time.sleep(0.3)  # the downtime under test, not a wait for something
     assert refused(emu.port)  # real downtime, not a quick blip
-    deadline = time.monotonic() + 5
-    while refused(emu.port):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: not refused(emu.port), what="the printer to come back")
     # Still the self-signed certificate until the switch...
     cert, _ = served_certificate(emu.host, emu.port)
     assert cert.subject == cert.issuer and emu.has_ca_signed and not emu.uses_ca_signed
@@ -195,16 +190,15 @@ def test_reboot_closes_the_socket_then_serves_the_upload(
             },
         )
         assert "Shutting down" in switched.text
-    deadline = time.monotonic() + 5
-    while True:
+
+    def serves_the_upload() -> bool:
         try:
-            cert, _ = served_certificate(emu.host, emu.port, timeout=0.5)
-            if fingerprint(cert) == files.fingerprint:
-                break
+            cert, _ = served_certificate(emu.host, emu.port, timeout=5)
         except OSError:
-            pass
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+            return False
+        return fingerprint(cert) == files.fingerprint
+
+    wait_until(serves_the_upload, what="the uploaded certificate to be served")
     assert emu.reboots == 2
 
 
