@@ -9,6 +9,7 @@ generator drives both sides of a ratio.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
@@ -18,8 +19,32 @@ import socket
 import subprocess
 import time
 import timeit
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+
+class PassThrough:
+    """The control: an ASGI layer that does nothing but call the app. What it costs is
+    what any middleware costs, and how far its ratio strays from 1 is the run's noise."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def bench_parser(description: str, serve: Sequence[str]) -> argparse.ArgumentParser:
+    """A benchmark's parser with the hidden ``--serve CONFIG --port N`` its own child
+    server processes are started with."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--serve", choices=serve, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    return parser
 
 
 def best_per_call(

@@ -17,7 +17,6 @@ Run: ``.venv/bin/python bench/signed_urls.py`` (about a minute; ``--quick`` for 
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import gc
@@ -33,13 +32,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from harness import best_per_call, child_server, cpu_seconds, free_port, load
+from harness import (
+    PassThrough,
+    bench_parser,
+    best_per_call,
+    child_server,
+    cpu_seconds,
+    free_port,
+    load,
+)
 from itsdangerous import Signer
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from middleware.signed import KeyRing, SignedURLMiddleware, sign_url, verify_url
 
@@ -135,17 +141,6 @@ def by_length(lengths: range, number: int, rounds: int) -> None:
 
 async def media(request: Request) -> PlainTextResponse:
     return PlainTextResponse("ok")
-
-
-class PassThrough:
-    """The control: an ASGI layer that does nothing. What it costs is what any middleware
-    costs under uvicorn, and how far its ratio strays from 1 is this run's noise."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.app(scope, receive, send)
 
 
 def build(config: str) -> object:
@@ -268,12 +263,8 @@ def in_process(number: int, rounds: int) -> None:
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    p = bench_parser(__doc__, ("with", "without", "empty"))
     p.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
-    p.add_argument("--serve", choices=["with", "without", "empty"], help=argparse.SUPPRESS)
-    p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.serve:
         serve(args.serve, args.port)
