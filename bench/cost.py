@@ -3,21 +3,35 @@
 Wall-clock and CPU-second ratios swing ±30 % round to round on a shared machine, so they
 cannot resolve a 3 % budget. Instructions executed can: each configuration runs as a
 uvicorn server (one process) under ``valgrind --tool=callgrind``, the requests come from a
-client outside valgrind (one keep-alive connection, one request at a time, so every run
-takes the same path), and ``callgrind_control`` reads the instruction counter between
-batches. A batch of N and one of 2N requests, each after zeroing the counter, differ by
-exactly N requests' work: whatever the counter collects besides requests (the zeroing,
-the event loop between batches) cancels out.
+client outside valgrind (one keep-alive connection, one request at a time), and
+``callgrind_control`` reads the instruction counter between batches. A batch of N and one
+of 2N requests, each after zeroing the counter, differ by exactly N requests' work:
+whatever the counter collects besides requests (the zeroing, the reading) cancels out.
+
+Two things made the count depend on time, and both are removed (measured: the spread
+within a run went from 1.4-4.2 % to under 0.2 %):
+
+- uvicorn's server loop wakes every 0.1 s (date header, exit check): about 63k
+  instructions a wake under callgrind, so a batch collected more the longer a loaded
+  machine made it last. The server here runs uvicorn without that timer (``QuietServer``);
+  an idle server then executes nothing (577 instructions over 2, 5 or 10 s).
+- the next request sometimes arrived while the server was still finishing the previous
+  one, which saved an event-loop iteration: the client sends each request only once the
+  server sleeps in ``epoll_wait`` (``/proc/PID/syscall``), so every request meets an idle
+  server and takes the same path.
+
+The garbage collector stays on and the hash seed is fixed (``PYTHONHASHSEED=0``).
 
 Configurations: ``without`` (a small Starlette app), ``signed`` (behind
 ``SignedURLMiddleware``), ``sensor`` (behind ``CorruptionSensorMiddleware`` with a prefix
 table, counting every request for its AS and classifying path, query, Referer and Cookie)
 and ``empty`` (behind a pass-through ASGI layer: the control, what any layer costs). Every
 configuration gets the same signed request with the same headers. Each figure is a ratio
-against ``without`` measured in the same run; the spread is over ``--rounds`` rounds.
+against ``without`` measured in the same run; the spread is over ``--rounds`` rounds, and
+with ``--runs K`` over K runs with fresh server processes (the ``SUMMARY`` lines).
 
-Run: ``.venv/bin/python bench/cost.py`` (a few minutes; instruction counts do not depend on
-the machine's load, only the time taken does).
+Run: ``.venv/bin/python bench/cost.py [--runs 3]`` (about 3 minutes per run on a quiet
+2-core machine, 10 under a load of 20; the counts do not depend on the load).
 """
 
 from __future__ import annotations

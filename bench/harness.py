@@ -17,6 +17,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import timeit
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -151,3 +152,27 @@ def load(
     if shutil.which("wrk"):
         return _wrk(port, target, seconds, conns, headers or {})
     return asyncio.run(_loop(port, target, seconds, conns, headers or {}))
+
+
+def summary(log: str) -> list[str]:
+    """The figure lines of a ``make bench`` log, one per figure: a bench's ``SUMMARY``
+    lines when it prints any, else its ratio lines (those holding "÷"). Each bench's
+    output starts with ``== bench/NAME.py``."""
+    out: list[str] = []
+    bench, lines = "", []
+    for line in [*log.splitlines(), "== "]:
+        if line.startswith("== "):
+            marked = [x.removeprefix("SUMMARY ") for x in lines if x.startswith("SUMMARY ")]
+            ratios = [x.strip() for x in lines if "÷" in x]
+            out += [f"{bench}: {x}" for x in marked or ratios]
+            bench, lines = line[3:].strip(), []
+        else:
+            lines.append(line)
+    return out
+
+
+if __name__ == "__main__":
+    # make bench: python bench/harness.py summary LOG
+    if sys.argv[1:2] != ["summary"] or len(sys.argv) != 3:
+        sys.exit("usage: python bench/harness.py summary LOG")
+    print("\n".join(summary(Path(sys.argv[2]).read_text(encoding="utf-8"))))
