@@ -30,8 +30,8 @@ configuration gets the same signed request with the same headers. Each figure is
 against ``without`` measured in the same run; the spread is over ``--rounds`` rounds, and
 with ``--runs K`` over K runs with fresh server processes (the ``SUMMARY`` lines).
 
-Run: ``.venv/bin/python bench/cost.py [--runs 3]`` (about 3 minutes per run on a quiet
-2-core machine, 10 under a load of 20; the counts do not depend on the load).
+Run: ``.venv/bin/python bench/cost.py [--runs 3]`` (about 10 minutes per run under a load
+of 20 on 2 cores; the counts do not depend on the load, only the time taken does).
 """
 
 from __future__ import annotations
