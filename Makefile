@@ -33,8 +33,15 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
+# Every benchmark, then one summary line per figure (each a ratio against its peer in the
+# same run); the full log stays in var/bench.log.
 bench: $(STAMP)
-	@set -e; for b in bench/*.py; do [ "$$b" = bench/harness.py ] && continue; echo "== $$b"; $(PY) $$b; done
+	@set -e; mkdir -p var; : > var/bench.log; \
+	for b in bench/*.py; do [ "$$b" = bench/harness.py ] && continue; \
+	  echo "== $$b" | tee -a var/bench.log; \
+	  (rc=0; $(PY) $$b 2>&1 || rc=$$?; echo $$rc > var/bench.rc) | tee -a var/bench.log; [ "$$(cat var/bench.rc)" = 0 ]; \
+	done; \
+	echo "== summary (full log: var/bench.log)"; $(PY) bench/harness.py summary var/bench.log
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache build *.egg-info

@@ -9,6 +9,7 @@ generator drives both sides of a ratio.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import os
@@ -16,10 +17,35 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import timeit
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+
+class PassThrough:
+    """The control: an ASGI layer that does nothing but call the app. What it costs is
+    what any middleware costs, and how far its ratio strays from 1 is the run's noise."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
+def bench_parser(description: str, serve: Sequence[str]) -> argparse.ArgumentParser:
+    """A benchmark's parser with the hidden ``--serve CONFIG --port N`` its own child
+    server processes are started with."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--serve", choices=serve, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    return parser
 
 
 def best_per_call(
@@ -126,3 +152,27 @@ def load(
     if shutil.which("wrk"):
         return _wrk(port, target, seconds, conns, headers or {})
     return asyncio.run(_loop(port, target, seconds, conns, headers or {}))
+
+
+def summary(log: str) -> list[str]:
+    """The figure lines of a ``make bench`` log, one per figure: a bench's ``SUMMARY``
+    lines when it prints any, else its ratio lines (those holding "÷"). Each bench's
+    output starts with ``== bench/NAME.py``."""
+    out: list[str] = []
+    bench, lines = "", []
+    for line in [*log.splitlines(), "== "]:
+        if line.startswith("== "):
+            marked = [x.removeprefix("SUMMARY ") for x in lines if x.startswith("SUMMARY ")]
+            ratios = [x.strip() for x in lines if "÷" in x]
+            out += [f"{bench}: {x}" for x in marked or ratios]
+            bench, lines = line[3:].strip(), []
+        else:
+            lines.append(line)
+    return out
+
+
+if __name__ == "__main__":
+    # make bench: python bench/harness.py summary LOG
+    if sys.argv[1:2] != ["summary"] or len(sys.argv) != 3:
+        sys.exit("usage: python bench/harness.py summary LOG")
+    print("\n".join(summary(Path(sys.argv[2]).read_text(encoding="utf-8"))))

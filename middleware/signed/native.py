@@ -35,6 +35,9 @@ _compare: Final = hmac.compare_digest
 _clock: Final = time.time
 _b2a: Final = binascii.b2a_base64
 _URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
+# Verdicts on the valid path are built from their tuple (NamedTuple's own constructor is a
+# Python function).
+_verdict: Final = tuple.__new__
 
 
 def sign_url(
@@ -92,23 +95,24 @@ def verify_url(
     inner.update(signed)
     outer = key.outer.copy()
     outer.update(inner.digest())
-    # b2a_base64 with its default newline ("...=\n"): a keyword argument costs more than
-    # the two bytes the slice drops anyway.
-    if not _compare(_b2a(outer.digest())[:SIG_LENGTH].translate(_URLSAFE), sig):
+    # b2a_base64 writes "...=\n"; translate maps to base64url and deletes both in one call.
+    if not _compare(_b2a(outer.digest()).translate(_URLSAFE, b"=\n"), sig):
         return _rejected(t, "bad_signature")
-    # The MAC matched, so ``signed`` is exactly what sign_url produced: its structure
+    # The MAC matched, so ``signed`` is exactly what a signer produced: its structure
     # needs no more checking, only reading from the end. (Slices compared, not endswith:
     # a method call costs more, and an empty slice cannot raise.)
     if rest[-1:] == b"&":  # an exp parameter may sit just before kid
         k = rest.rfind(b"exp=")
         digits = rest[k + 4 : -1]
         # A "?" counts only as the query's first one (a "?" inside a value is data).
-        if digits.isdigit() and (rest[k - 1 : k] == b"&" or t.find(b"?") == k - 1 >= 0):
+        # rest[k - 1] is an int: 38 is "&", 63 is "?" (k > 0: a target starts with "/").
+        if digits.isdigit() and k > 0 and (rest[k - 1] == 38 or t.find(b"?") == k - 1):
             exp = int(digits)
-            if exp + leeway < (_clock() if now is None else now):
-                return Verdict("expired", rest[: k - 1], key.kid, exp)
-            return Verdict("valid", rest[: k - 1], key.kid, exp)
-    return Verdict("valid", rest[:-1], key.kid)
+            verdict: Result = (
+                "expired" if exp + leeway < (_clock() if now is None else now) else "valid"
+            )
+            return _verdict(Verdict, (verdict, rest[: k - 1], key.kid, exp, None))
+    return _verdict(Verdict, ("valid", rest[:-1], key.kid, None, None))
 
 
 def _encode(target: str | bytes) -> bytes:

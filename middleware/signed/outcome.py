@@ -62,27 +62,18 @@ REASON: Final[dict[Result, str]] = {
 }
 
 
-class Verdict:
+class Verdict(NamedTuple):
     """The result of one check. ``target`` is the request-target without the signing
-    parameters (what the app should see); ``kid``/``exp`` are set when they were read."""
+    parameters (what the app should see); ``kid``/``exp`` are set when they were read.
 
-    # A plain slotted class: created once per request on the hot path, where a frozen
-    # dataclass's ``object.__setattr__`` calls would cost more than the parsing itself.
-    __slots__ = ("exp", "finding", "kid", "result", "target")
+    A named tuple: the verifier's valid path builds it with ``tuple.__new__`` (one C call;
+    a class's ``__init__`` storing five attributes cost about 7 % of the whole check)."""
 
-    def __init__(
-        self,
-        result: Result,
-        target: bytes = b"",
-        kid: str | None = None,
-        exp: int | None = None,
-        finding: Finding | None = None,
-    ) -> None:
-        self.result: Result = result
-        self.target = target
-        self.kid = kid
-        self.exp = exp
-        self.finding = finding
+    result: Result
+    target: bytes = b""
+    kid: str | None = None
+    exp: int | None = None
+    finding: Finding | None = None
 
     @property
     def ok(self) -> bool:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hmac
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -237,3 +240,27 @@ def test_arbitrary_bytes_never_raise(raw: bytes) -> None:
     ring = KeyRing.parse(f"k1 {VECTOR_SECRET}")
     for candidate in (raw, b"/media/" + raw, VALID.encode()[:40] + raw):
         assert verify_url(candidate, ring, now=NOW).result != "valid"
+
+
+_B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+@settings(max_examples=300)
+@given(
+    secret=st.binary(min_size=16, max_size=100),
+    body=st.binary(max_size=200),
+    exp=st.none() | st.integers(0, 10**20),
+    forged=st.none() | st.text(_B64URL, min_size=0, max_size=50),
+)
+def test_inlined_mac_accepts_exactly_the_standard_librarys_signature(
+    secret: bytes, body: bytes, exp: int | None, forged: str | None
+) -> None:
+    """verify_url computes the MAC and its base64url inline (a hot-path copy of
+    HmacSha256.b64url): it accepts a signature iff it is hmac.digest's, base64url without
+    padding, over the exact bytes before "&sig=", for any bytes there."""
+    ring = KeyRing.from_secrets([("k1", secret)])
+    signed = b"/" + body + b"?" + (b"" if exp is None else b"exp=%d&" % exp) + b"kid=k1"
+    reference = base64.urlsafe_b64encode(hmac.digest(secret, signed, "sha256")).rstrip(b"=")
+    sig = reference if forged is None else forged.encode()
+    verdict = verify_url(signed + b"&sig=" + sig, ring, now=0)
+    assert (verdict.result in ("valid", "expired")) == (sig == reference)
