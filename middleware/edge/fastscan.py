@@ -60,6 +60,47 @@ def needs_classify(request: bytes) -> bool:
     )
 
 
+def candidate_lines_reference(chunk: bytes) -> list[bytes]:
+    """The lines of ``chunk`` (complete, each ending in ``\\n``) that hold a ``\\xHH``
+    escape or an encoded control or high byte, those with an escape first; the plain
+    definition, kept as the reference :func:`candidate_lines` is tested against."""
+    out: list[bytes] = []
+    starts: set[int] = set()
+    for pattern in (_ESCAPED, _ENCODED):
+        pos = 0
+        while (m := pattern.search(chunk, pos)) is not None:
+            start = chunk.rfind(b"\n", 0, m.start()) + 1
+            pos = chunk.find(b"\n", m.end()) + 1  # chunks end in \n: never 0 here
+            if start not in starts:
+                starts.add(start)
+                out.append(chunk[start : pos - 1])
+    return out
+
+
+def candidate_lines(chunk: bytes) -> list[bytes]:
+    """Same as :func:`candidate_lines_reference`, faster on a clean chunk.
+
+    sre scans for a pattern's literal first byte at about 5 instructions a byte (the two
+    scans were a fifth of the ingest's instructions); ``bytes.find`` of one byte is
+    ``memchr``. So each regex search
+    starts at the next ``\\`` or ``%`` that ``find`` reports (no match can start before
+    it), and a chunk without either byte is never scanned by sre at all."""
+    out: list[bytes] = []
+    starts: set[int] = set()
+    for pattern, first in ((_ESCAPED, b"\\"), (_ENCODED, b"%")):
+        pos = 0
+        while (i := chunk.find(first, pos)) >= 0:
+            m = pattern.search(chunk, i)
+            if m is None:
+                break
+            start = chunk.rfind(b"\n", 0, m.start()) + 1
+            pos = chunk.find(b"\n", m.end()) + 1  # chunks end in \n: never 0 here
+            if start not in starts:
+                starts.add(start)
+                out.append(chunk[start : pos - 1])
+    return out
+
+
 class CombinedScan:
     """Accumulates per-client request counts over chunks of complete ``combined`` lines."""
 
@@ -117,15 +158,7 @@ class CombinedScan:
             self.quotes = q
         self.clients += clients
         self.lines += n
-        starts: set[int] = set()
-        for pattern in (_ESCAPED, _ENCODED):
-            pos = 0
-            while (m := pattern.search(chunk, pos)) is not None:
-                start = chunk.rfind(b"\n", 0, m.start()) + 1
-                pos = chunk.find(b"\n", m.end()) + 1  # chunks end in \n: never 0 here
-                if start not in starts:
-                    starts.add(start)
-                    self.candidates.append(chunk[start : pos - 1])
+        self.candidates += candidate_lines(chunk)
 
     def take(self) -> list[bytes]:
         """The clients collected so far (one per parsed line); the scan forgets them."""

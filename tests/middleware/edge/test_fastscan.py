@@ -8,7 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from middleware.edge.fastscan import CombinedScan, needs_classify
+from middleware.edge.fastscan import (
+    CombinedScan,
+    candidate_lines,
+    candidate_lines_reference,
+    needs_classify,
+)
 from middleware.edge.nginx_log import MalformedLine, parse_combined
 from middleware.edge.realip import RealClient
 
@@ -141,3 +146,53 @@ def test_trusted_proxy_lines_are_attributed_to_the_forwarded_client() -> None:
 )
 def test_needs_classify(request_line: bytes, suspect: bool) -> None:
     assert needs_classify(request_line) is suspect
+
+
+# Bytes that steer the candidate search: both patterns' first bytes, near misses (``\\``
+# without ``x``, ``%`` before a clean or short hex pair), and what completes a match.
+_PIECES = [
+    b"\\",
+    b"x",
+    b"\\x",
+    b"%",
+    b"%2",
+    b"%20",
+    b"%80",
+    b"%7f",
+    b"%7F",
+    b"%0",
+    b"G",
+    b" ",
+    b"a",
+]
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(
+        st.lists(st.one_of(st.sampled_from(_PIECES), st.binary(max_size=4)), max_size=12).map(
+            lambda parts: b"".join(parts).replace(b"\n", b"")
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_candidate_lines_equal_the_reference(lines: list[bytes]) -> None:
+    chunk = b"".join(x + b"\n" for x in lines)
+    assert candidate_lines(chunk) == candidate_lines_reference(chunk)
+
+
+@pytest.mark.parametrize(
+    ("chunk", "expected"),
+    [
+        (CLEAN + b"\n", []),
+        (line(b"1.1.1.1", b"/a%20b") + b"\n", []),  # a '%' that starts no match
+        (line(b"1.1.1.1", b"/a\\b") + b"\n", []),  # a backslash without 'x'
+        (  # escapes first, then encodings, each line once
+            b"a%80\n" + b"b\\x01\n" + b"c%20\\x%ff\n",
+            [b"b\\x01", b"c%20\\x%ff", b"a%80"],
+        ),
+    ],
+)
+def test_candidate_lines(chunk: bytes, expected: list[bytes]) -> None:
+    assert candidate_lines(chunk) == expected == candidate_lines_reference(chunk)
