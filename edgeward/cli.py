@@ -242,8 +242,10 @@ def seconds(*, zero: bool = False, most: float = 86400.0) -> Callable[[str], flo
     return parse
 
 
-def whole(low: int, high: int) -> Callable[[str], int]:
-    """An argparse ``type``: a whole number from ``low`` to ``high``."""
+def whole(low: int, high: int, unit: str = "") -> Callable[[str], int]:
+    """An argparse ``type``: a whole number (of ``unit``, named in the error) from ``low``
+    to ``high``."""
+    what = f"a whole number of {unit}" if unit else "a whole number"
 
     def parse(text: str) -> int:
         try:
@@ -251,13 +253,11 @@ def whole(low: int, high: int) -> Callable[[str], int]:
         except ValueError:
             value = low - 1
         if not low <= value <= high:
-            raise argparse.ArgumentTypeError(
-                f"expected a whole number from {low} to {high}, got {text!r}"
-            )
+            raise argparse.ArgumentTypeError(f"expected {what} from {low} to {high}, got {text!r}")
         return value
 
     return parse
 
 
 # argparse ``type=`` for a link's validity: whole seconds, one second to a week.
-link_seconds: Final = whole(1, 7 * 86400)
+link_seconds: Final = whole(1, 7 * 86400, "seconds")

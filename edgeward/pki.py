@@ -15,10 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import ipaddress
-import os
 import socket
 import ssl
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from edgeward.files import atomic_write as atomic_write  # its home; kept here for callers
 
 KeyType = Literal["rsa2048", "rsa3072", "rsa4096", "ec256", "ec384"]
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
@@ -177,22 +177,6 @@ def self_signed(common_name: str, names: Sequence[str] = (), *, days: int = 3650
     """A self-signed leaf, as devices (printers) ship out of the box."""
     ca = make_ca(common_name, days=days)
     return issue(ca, [common_name, *names], days=days) if names else ca
-
-
-def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` so readers see the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_pair(

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from edgeward import cli
-from edgeward.pki import atomic_write
+from edgeward.files import atomic_write
 from vpn_provision.common import add_state_argument, open_state, tidy_help
 from vpn_provision.render import snapshot
 from vpn_provision.render.qr import png, terminal

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, NoReturn, TypeVar, get_args
 
-from edgeward import pki
+from edgeward.files import atomic_write
 from middleware.capture import CaptureStats, Evidence
 from middleware.capture.files import Format
 from middleware.capture.scan import Checksum, Field
@@ -128,7 +128,7 @@ def write_partial(path: Path, partial: Partial) -> None:
     """Written whole or not at all (a merge never reads half a partial); mode 0600: it
     holds the addresses of the clients whose requests were corrupted."""
     data = json.dumps(to_dict(partial), ensure_ascii=True, allow_nan=False) + "\n"
-    pki.atomic_write(path, data.encode("ascii"), mode=0o600)
+    atomic_write(path, data.encode("ascii"), mode=0o600)
 
 
 # --- reading -------------------------------------------------------------------------

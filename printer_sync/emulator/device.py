@@ -47,7 +47,11 @@ class Session:
     tokens: set[str] = field(default_factory=set)
 
 
-def _parse_multipart(request: Request) -> dict[str, tuple[str | None, bytes]] | None:
+# A multipart form's fields: name → (file name or None, content).
+Parts = dict[str, tuple[str | None, bytes]]
+
+
+def _parse_multipart(request: Request) -> Parts | None:
     ctype = request.headers.get("content-type", "")
     if not ctype.startswith("multipart/form-data"):
         return None
@@ -323,7 +327,9 @@ class Emulator:
     def _refuse(self, text: str) -> Response:
         return Response(pages.message("Error", text))
 
-    def _import_chain(self, request: Request, session: Session | None) -> Response:
+    def _posted_form(self, request: Request, session: Session | None) -> Parts | Response:
+        """A POSTed setting form's fields, or the page the printer shows instead: a body
+        that is not multipart, or a setup token already spent (another tab, a replay)."""
         assert session is not None
         parts = _parse_multipart(request)
         if parts is None:
@@ -331,6 +337,12 @@ class Emulator:
         token = parts.get("INPUTT_SETUPTOKEN", (None, b""))[1].decode("ascii", "replace")
         if not self._spend_token(session, token):
             return self._refuse("The setting has been changed by another user. Try again.")
+        return parts
+
+    def _import_chain(self, request: Request, session: Session | None) -> Response:
+        parts = self._posted_form(request, session)
+        if isinstance(parts, Response):
+            return parts
         if parts.get("format", (None, b""))[1] != b"pem_der":
             return self._refuse("Select the file format.")
         if "refuse-upload" in self.faults:
@@ -404,13 +416,9 @@ class Emulator:
         return Response(pages.ca_form(self._new_token(session)))
 
     def _import_ca(self, request: Request, session: Session | None) -> Response:
-        assert session is not None
-        parts = _parse_multipart(request)
-        if parts is None:
-            return self._refuse("Invalid request.")
-        token = parts.get("INPUTT_SETUPTOKEN", (None, b""))[1].decode("ascii", "replace")
-        if not self._spend_token(session, token):
-            return self._refuse("The setting has been changed by another user. Try again.")
+        parts = self._posted_form(request, session)
+        if isinstance(parts, Response):
+            return parts
         cert = _load_cert(parts.get("cert", (None, b""))[1])
         if cert is None:
             return self._refuse("The file is invalid.")

@@ -14,7 +14,7 @@ import hashlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, NamedTuple
 
-from edgeward.pki import atomic_write
+from edgeward.files import atomic_write
 
 if TYPE_CHECKING:
     from vpn_provision.render.snapshot import Snapshot

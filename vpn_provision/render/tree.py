@@ -14,7 +14,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Final, NamedTuple
 
-from edgeward.pki import atomic_write
+from edgeward.files import atomic_write
 from vpn_provision.render import firewall, iked, profiles, qr, strongswan, unbound, wireguard
 from vpn_provision.render.cache import Entry
 from vpn_provision.render.snapshot import Snapshot
