@@ -36,7 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from edgeward.pki import Issued, atomic_write, issue, make_ca  # noqa: E402
+from edgeward.files import atomic_write  # noqa: E402
+from edgeward.pki import Issued, issue, make_ca  # noqa: E402
 from printer_sync.config import load_config  # noqa: E402
 from printer_sync.emulator import Emulator, EmulatorThread  # noqa: E402
 from printer_sync.push import push_all  # noqa: E402

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from edgeward import cli
+from edgeward.files import atomic_write
 from edgeward.secrets import Secret
 
 HELP = "write an Apple profile (.mobileconfig) that sets up a user's account in one tap"
@@ -210,10 +211,9 @@ def _deliver(args: argparse.Namespace, data: bytes, collections: Path | None) ->
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
         return cli.EXIT_OK
-    from edgeward import pki
 
     try:
-        pki.atomic_write(out, data, mode=0o600)  # 0600: it may hold a password
+        atomic_write(out, data, mode=0o600)  # 0600: it may hold a password
     except OSError as exc:
         print(f"error: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
         return cli.EXIT_FAILED

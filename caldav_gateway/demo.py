@@ -21,6 +21,7 @@ from caldav_gateway import links
 from caldav_gateway.profile import Account, build
 from edgeward import pki
 from edgeward.appleprofile import sign
+from edgeward.files import atomic_write
 from edgeward.qr import terminal
 from edgeward.secrets import Secret
 
@@ -64,12 +65,12 @@ def prepare(var: Path) -> list[str]:
         pki.write_pair(pki.issue(ca, ["localhost", "127.0.0.1", "::1"], days=90), key, cert)
     password_file = folder / "demo-password"
     if not password_file.exists():
-        pki.atomic_write(password_file, secrets.token_urlsafe(12).encode() + b"\n", mode=0o600)
+        atomic_write(password_file, secrets.token_urlsafe(12).encode() + b"\n", mode=0o600)
     password = password_file.read_text(encoding="utf-8").strip()
     htpasswd = folder / "users.htpasswd"
     if not htpasswd.exists():
         hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(10)).decode()
-        pki.atomic_write(htpasswd, f"demo:{hashed}\n".encode(), mode=0o600)
+        atomic_write(htpasswd, f"demo:{hashed}\n".encode(), mode=0o600)
     toml = folder / "gateway.toml"
     if not toml.exists():
         toml.write_text(GATEWAY_TOML, encoding="utf-8")

@@ -26,8 +26,8 @@ from urllib.parse import parse_qs
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from caldav_gateway import metrics
-from edgeward import pki
 from edgeward.appleprofile import CONTENT_TYPE
+from edgeward.files import atomic_write
 from edgeward.onetime import Bundle, Download, NonceStore, make_link, onetime_app
 from middleware.signed import KeyRing
 from middleware.signed.keyring import new_key_line
@@ -53,7 +53,7 @@ def ensure_state(collections: Path) -> Path:
     folder = state_dir(collections)
     _profiles(folder).mkdir(parents=True, exist_ok=True, mode=0o700)
     if not _keys(folder).exists():
-        pki.atomic_write(_keys(folder), (new_key_line("k1") + "\n").encode(), mode=0o600)
+        atomic_write(_keys(folder), (new_key_line("k1") + "\n").encode(), mode=0o600)
     return folder
 
 
@@ -61,7 +61,7 @@ def issue(collections: Path, user: str, profile: bytes, *, base_url: str, expire
     """Keep ``profile`` for one download and return its signed single-use link."""
     folder = ensure_state(collections)
     subject = secrets.token_urlsafe(12)
-    pki.atomic_write(_profiles(folder) / f"{subject}.mobileconfig", profile, mode=0o600)
+    atomic_write(_profiles(folder) / f"{subject}.mobileconfig", profile, mode=0o600)
     (_profiles(folder) / f"{subject}.user").write_text(user, encoding="utf-8")
     return make_link(
         NonceStore(folder / "links.db"),

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from edgeward.files import atomic_write as atomic_write  # its home; kept here for callers
+from edgeward.files import atomic_write
 
 KeyType = Literal["rsa2048", "rsa3072", "rsa4096", "ec256", "ec384"]
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey

@@ -22,6 +22,7 @@ from typing import Final
 
 from edgeward import pki
 from edgeward.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from edgeward.files import atomic_write
 from edgeward.nginx_conf import (
     NginxPorts,
     leftover_production_paths,
@@ -59,7 +60,7 @@ def _certificate(certs: Path) -> Path:
         ca = pki.make_ca("edgeward demo nginx CA (make run)")
         leaf = pki.issue(ca, ["localhost", "127.0.0.1"], days=3650)
         pki.write_pair(leaf, certs / "privkey.pem", certs / "fullchain.pem")
-        pki.atomic_write(ca_file, ca.cert_pem())
+        atomic_write(ca_file, ca.cert_pem())
     return ca_file
 
 

@@ -21,6 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from edgeward import pki
+from edgeward.files import atomic_write
 
 PRINTERS_TOML = """\
 # Written by printer_sync/demo.py for `make run`; paths are relative to this file.
@@ -69,9 +70,9 @@ def renew(var: Path) -> str:
     _, inter = _ca(base / "ca")
     leaf = pki.issue(inter, ["printer.demo.test", "127.0.0.1"], days=90)
     certs = base / "certs"
-    pki.atomic_write(certs / "chain.pem", inter.cert_pem())
-    pki.atomic_write(certs / "privkey.pem", leaf.key_pem(), mode=0o600)
-    pki.atomic_write(certs / "cert.pem", leaf.cert_pem())
+    atomic_write(certs / "chain.pem", inter.cert_pem())
+    atomic_write(certs / "privkey.pem", leaf.key_pem(), mode=0o600)
+    atomic_write(certs / "cert.pem", leaf.cert_pem())
     return leaf.fingerprint
 
 
@@ -81,14 +82,14 @@ def prepare(var: Path) -> list[str]:
     _ca(base / "ca")
     password = base / "emulator.pass"
     if not password.exists():
-        pki.atomic_write(password, (secrets.token_urlsafe(12) + "\n").encode(), mode=0o600)
+        atomic_write(password, (secrets.token_urlsafe(12) + "\n").encode(), mode=0o600)
     leaf = _load(base / "certs" / "cert.pem", base / "certs" / "privkey.pem")
     soon = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
     if leaf is None or leaf.cert.not_valid_after_utc < soon:
         renew(var)
     config = base / "printers.toml"
     if not config.exists() or config.read_text(encoding="utf-8") != PRINTERS_TOML:
-        pki.atomic_write(config, PRINTERS_TOML.encode())
+        atomic_write(config, PRINTERS_TOML.encode())
     return [
         f"printer: emulated Epson at https://127.0.0.1:9443, admin password in {password}",
         f"$ printer-sync status --config {config}   # push, history alike",

@@ -39,6 +39,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, ObjectIdentifier
 
 from edgeward import pki
 from edgeward.cli import UsageError
+from edgeward.files import atomic_write
 from edgeward.logs import get_logger
 from edgeward.secrets import Secret
 from vpn_provision import keys
@@ -374,7 +375,7 @@ class State:
         ca = self.ca
         days = max(1, (ca.cert.not_valid_after_utc - dt.datetime.now(dt.UTC)).days)
         crl = pki.revocation_list(ca, self.revoked(), days=days)
-        pki.atomic_write(self.root / "ca" / "crl.pem", crl.public_bytes(serialization.Encoding.PEM))
+        atomic_write(self.root / "ca" / "crl.pem", crl.public_bytes(serialization.Encoding.PEM))
 
 
 # The profile identifiers a device keeps for life (uuid4, fixed at `add`), so a re-rendered
@@ -434,12 +435,12 @@ def init(root: Path, settings: Settings) -> State:
             usages=(ExtendedKeyUsageOID.SERVER_AUTH, IPSEC_IKE),
         )
         pki.write_pair(server, root / "server" / "ikev2-key.pem", root / "server" / "ikev2.pem")
-    pki.atomic_write(
+    atomic_write(
         root / "server" / "wg.key", (keys.wg_private_key().reveal() + "\n").encode(), mode=0o600
     )
     from middleware.signed import new_key_line  # here: other commands need no web stack
 
-    pki.atomic_write(root / "links.keys", (new_key_line("k1") + "\n").encode(), mode=0o600)
+    atomic_write(root / "links.keys", (new_key_line("k1") + "\n").encode(), mode=0o600)
     db_path = root / "state.db"
     db_path.touch(mode=0o600)
     os.chmod(db_path, 0o600)

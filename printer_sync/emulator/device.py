@@ -23,7 +23,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from edgeward.pki import atomic_write, fingerprint, self_signed
+from edgeward.files import atomic_write
+from edgeward.pki import fingerprint, self_signed
 from edgeward.secrets import Secret
 from printer_sync.emulator import pages
 from printer_sync.emulator.http import HTTPServer, Request, Response, log

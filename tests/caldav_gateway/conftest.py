@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from edgeward import pki
+from edgeward.files import atomic_write
 from tests.support.net import free_port, wait_port
 from tests.support.servers import process
 
@@ -64,7 +65,7 @@ def write_htpasswd(path: Path, users: dict[str, str]) -> None:
         f"{user}:{bcrypt.hashpw(pw.encode(), bcrypt.gensalt(4)).decode()}\n"
         for user, pw in users.items()
     ]
-    pki.atomic_write(path, "".join(lines).encode(), mode=0o600)
+    atomic_write(path, "".join(lines).encode(), mode=0o600)
 
 
 @contextlib.contextmanager

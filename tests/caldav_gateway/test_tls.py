@@ -22,6 +22,7 @@ from prometheus_client import REGISTRY
 
 from caldav_gateway.tls import CertificateError, CertificateReloader, load_pair, validity_problem
 from edgeward import pki
+from edgeward.files import atomic_write
 from tests.caldav_gateway.conftest import Gateway, running_gateway, write_htpasswd
 from tests.support.tools import require_tool
 
@@ -88,8 +89,8 @@ def test_renewal_reaches_new_handshakes_and_spares_open_connections(tmp_path: Pa
 
         # A broken pair (key of another certificate) is refused; the renewed one stays.
         other = pki.issue(gw.ca_issued, ["localhost"])
-        pki.atomic_write(gw.cert, other.cert_pem())
-        pki.atomic_write(gw.key, renewed.key_pem(), mode=0o600)
+        atomic_write(gw.cert, other.cert_pem())
+        atomic_write(gw.key, renewed.key_pem(), mode=0o600)
         _wait_for(lambda: "new certificate refused" in gw.log_text(), "the refusal log line")
         assert _served(gw, None) == renewed.fingerprint
         r = httpx.request("PROPFIND", gw.url + "/", verify=gw.ssl_context())

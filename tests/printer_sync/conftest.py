@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from edgeward.pki import Issued, KeyType, atomic_write, issue, make_ca
+from edgeward.files import atomic_write
+from edgeward.pki import Issued, KeyType, issue, make_ca
 from printer_sync.emulator import Emulator, EmulatorThread
 from tests.support.snmpd import AGENTS, snmpd
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
-from edgeward.pki import atomic_write, fingerprint, issue, make_ca, served_certificate
+from edgeward.files import atomic_write
+from edgeward.pki import fingerprint, issue, make_ca, served_certificate
 from printer_sync.cli import main
 from printer_sync.config import load_config
 from printer_sync.emulator import Emulator

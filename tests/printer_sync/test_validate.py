@@ -13,7 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgeward.pki import atomic_write, make_ca
+from edgeward.files import atomic_write
+from edgeward.pki import make_ca
 from printer_sync.config import PrinterConfig
 from printer_sync.errors import ErrorKind, PushError
 from printer_sync.push import normalise_fingerprint
