@@ -57,7 +57,7 @@ class Lifecycle:
         self._closers.append(closer)
 
     async def start_server(
-        self, server: uvicorn.Server, what: str, sock: socket.socket | None = None
+        self, server: uvicorn.Server, what: str, sock: socket.socket
     ) -> asyncio.Task[None]:
         """Start ``server`` (returns once it serves); it is stopped on exit."""
         task = await start(server, what, sock)
@@ -74,7 +74,7 @@ class Lifecycle:
         self,
         server: uvicorn.Server,
         what: str,
-        sock: socket.socket | None = None,
+        sock: socket.socket,
         *,
         ready: Callable[[], None] | None = None,
     ) -> None:

@@ -7,7 +7,10 @@
 - :class:`EmbeddedServer` leaves SIGINT/SIGTERM to the program: a daemon that serves
   ``/metrics`` beside its real work (the log sensor, the printer sidecar) keeps its own
   handlers.
-- :func:`start` runs the server as a task and returns once it serves.
+- :func:`start` runs the server as a task on such a socket and returns once it serves. The
+  socket is required: left to bind by itself, uvicorn answers a taken port with
+  ``sys.exit`` from inside its task, and ``SystemExit`` leaves ``asyncio.run`` before any
+  caller can name the address.
 """
 
 from __future__ import annotations
@@ -47,13 +50,11 @@ def bind_tcp(listen: str, *, backlog: int = 1024) -> socket.socket:
     return sock
 
 
-async def start(
-    server: uvicorn.Server, what: str, sock: socket.socket | None = None
-) -> asyncio.Task[None]:
-    """Run ``server`` as a task of the current loop (on ``sock`` if given); return when it
-    serves. Stop it with ``server.should_exit = True`` and await the task.
+async def start(server: uvicorn.Server, what: str, sock: socket.socket) -> asyncio.Task[None]:
+    """Run ``server`` as a task of the current loop on ``sock`` (from :func:`bind_tcp`);
+    return when it serves. Stop it with ``server.should_exit = True`` and await the task.
     """
-    task = asyncio.create_task(server.serve(sockets=[sock] if sock is not None else None))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():
             with contextlib.suppress(SystemExit):
