@@ -36,6 +36,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import hmac
+import ipaddress
 import string
 import time
 from typing import Final
@@ -55,6 +56,45 @@ MAX_TIME: Final = 2**63 - 1  # nginx's NGX_MAX_TIME_T_VALUE on 64-bit systems
 
 class TemplateError(ValueError):
     pass
+
+
+def remote_addr_text(address: str) -> str:
+    """``address`` spelt as nginx spells ``$remote_addr``, the text a link is hashed with.
+
+    IPv4 is dotted decimal. IPv6 follows nginx's ``ngx_inet6_ntop``: lower-case hex
+    without leading zeros, the first longest run of two or more zero groups as ``::``,
+    and the last 32 bits in dotted form for an IPv4-mapped address (``::ffff:1.2.3.4``)
+    and for most addresses under ``::/96`` (``::1.2.3.4``; but ``::1`` and ``::N`` for
+    N < 256 stay hex). Python's own spelling differs for those (``::ffff:102:304``), so a
+    link signed for a mapped client would never match. Raises ``ValueError`` for text
+    that is not an address.
+    """
+    ip = ipaddress.ip_address(address)
+    if ip.version == 4:
+        return str(ip)
+    raw = ip.packed
+    groups = [raw[i] << 8 | raw[i + 1] for i in range(0, 16, 2)]
+    start, length = -1, 1  # a single zero group is written out, as nginx does
+    run = 0
+    for i, group in enumerate([*groups, 1]):  # the sentinel closes a trailing run
+        if group == 0:
+            run += 1
+        else:
+            if run > length:
+                start, length = i - run, run
+            run = 0
+    dotted = start == 0 and (
+        (length == 5 and groups[5] == 0xFFFF)
+        or length == 6
+        or (length == 7 and raw[14] != 0 and raw[15] != 1)
+    )
+    if dotted:  # the run starts the address; a run into the last 32 bits stops there
+        tail = [f"{g:x}" for g in groups[length:6]]
+        return "::" + ":".join([*tail, str(ipaddress.IPv4Address(raw[12:]))])
+    hexes = [f"{g:x}" for g in groups]
+    if start < 0:
+        return ":".join(hexes)
+    return ":".join(hexes[:start]) + "::" + ":".join(hexes[start + length :])
 
 
 def parse_template(template: str) -> tuple[tuple[bytes, str | None], ...]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import time
 from datetime import UTC, datetime
 from typing import Final
@@ -11,7 +10,7 @@ from typing import Final
 from edgeward.cli import UsageError
 from edgeward.secrets import read_secret_file
 from middleware.signed.keyring import KeyFileError, KeyRing
-from middleware.signed.nginx_scheme import DEFAULT_TEMPLATE, MAX_TIME, NginxScheme
+from middleware.signed.nginx_scheme import DEFAULT_TEMPLATE, MAX_TIME, NginxScheme, remote_addr_text
 
 TIME_NOTE: Final = "unix time T: whole seconds since 1970, at most 9223372036854775807"
 NGINX_DEFAULT_EXPIRES_IN: Final = 3600
@@ -68,8 +67,8 @@ def nginx(args: argparse.Namespace) -> tuple[NginxScheme, str]:
     if "{remote_addr}" in args.template and remote_addr is None:
         raise UsageError("the template uses {remote_addr}: give --remote-addr ADDR")
     if remote_addr is not None:
-        try:  # nginx's $remote_addr is always an address
-            remote_addr = str(ipaddress.ip_address(remote_addr))
+        try:  # nginx's $remote_addr is always an address, in nginx's own spelling
+            remote_addr = remote_addr_text(remote_addr)
         except ValueError:
             raise UsageError(f"--remote-addr: {remote_addr[:60]!r} is not an IP address") from None
     return scheme, remote_addr or ""

@@ -20,19 +20,22 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import logging
+import random
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
+import httpx
 import pytest
 from starlette.types import Receive, Scope, Send
 
 from edgeward.secrets import Secret
 from middleware.cli.signed_url import main as signed_url
 from middleware.signed.middleware import SignedURLMiddleware
-from middleware.signed.nginx_scheme import DEFAULT_TEMPLATE, NginxScheme
+from middleware.signed.nginx_scheme import DEFAULT_TEMPLATE, NginxScheme, remote_addr_text
 from tests.support.net import free_port
 from tests.support.rawhttp import get
 from tests.support.servers import nginx, uvicorn_server
@@ -56,9 +59,17 @@ LOCATION = """
         if ($secure_link = "0") { return 410; }
         return 200 "ok\\n";
     }"""
+# nginx re-spells an address given in X-Real-IP as it spells every $remote_addr. Set for
+# the server (the post-read phase): in a location, realip runs after "return". Requests
+# without the header, as the other tests send, keep their own address.
+REMOTE_ADDR = """
+    set_real_ip_from 127.0.0.1;
+    real_ip_header X-Real-IP;
+    location = /remote-addr { return 200 "$remote_addr"; }"""
 HTTP_BLOCK = (
     "access_log off;\nserver {\n    listen 127.0.0.1:%(port)d;"
     + "".join(LOCATION % {"prefix": p, "expression": e} for p, e in EXPRESSIONS.items())
+    + REMOTE_ADDR
     + "\n}\n"
 )
 Verdict = Literal["valid", "expired", "refused"]
@@ -314,3 +325,33 @@ def test_nginx_api_cli_and_middleware_agree(
         "cli": _cli(target, source, secret, capsys),
     }
     assert got == dict.fromkeys(got, want)
+
+
+def _addresses() -> list[str]:
+    """Every shape ngx_inet6_ntop treats apart, and random addresses with zero runs."""
+    rng = random.Random(15)
+    shapes = [
+        "::", "::1", "::2", "::ff", "::100", "::101", "::102", "::1.2.3.4", "::0:1:0",
+        "::ffff:127.0.0.1", "::ffff:0.0.0.1", "::fffe:1.2.3.4", "1::", "1::1",
+        "2001:db8::1", "2001:db8:0:0:1:0:0:1", "1:0:0:2:0:0:0:3", "fe80::1:0:0:0",
+        "1:2:3:4:5:6:7:8", "0:1:2:3:4:5:6:7", "1:0:2:0:3:0:4:0", "127.0.0.1", "10.0.0.255",
+    ]  # fmt: skip
+    for _ in range(200):
+        groups = [rng.choice((0, 0, 0, 1, 0xFFFF, rng.randrange(1 << 16))) for _ in range(8)]
+        shapes.append(str(ipaddress.IPv6Address(b"".join(g.to_bytes(2, "big") for g in groups))))
+    return shapes
+
+
+def test_remote_addr_text_is_how_nginx_spells_remote_addr(servers: tuple[int, int]) -> None:
+    """A link signed with ``--remote-addr`` must hash the text nginx hashes: every address
+    (sent fully written out, so nginx does the spelling) comes back as we spell it."""
+    port, _ = servers
+    wrong = []
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+        for address in _addresses():
+            written_out = ipaddress.ip_address(address).exploded
+            reply = client.get("/remote-addr", headers={"X-Real-IP": written_out})
+            assert reply.status_code == 200, address
+            if reply.text != remote_addr_text(address):
+                wrong.append((address, reply.text, remote_addr_text(address)))
+    assert not wrong

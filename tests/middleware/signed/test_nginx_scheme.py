@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,6 +14,7 @@ from middleware.signed.nginx_scheme import (
     TemplateError,
     decode_token,
     nginx_uri,
+    remote_addr_text,
     strip_params,
 )
 from middleware.signed.outcome import RESULTS
@@ -207,3 +210,28 @@ _EXPIRIES = st.one_of(
 )
 def test_verify_never_raises(target: bytes, client: str, now: float) -> None:
     assert DOCS.verify(target, client, now=now).result in RESULTS
+
+
+@pytest.mark.parametrize(
+    ("address", "nginx_spells"),
+    [
+        ("127.0.0.1", "127.0.0.1"),
+        ("0:0:0:0:0:ffff:7f00:1", "::ffff:127.0.0.1"),  # Python: ::ffff:7f00:1
+        ("::102:304", "::1.2.3.4"),  # under ::/96: dotted
+        ("::1", "::1"),  # but not ::1 ...
+        ("::ff", "::ff"),  # ... nor ::N below 256 ...
+        ("::101", "::101"),  # ... nor any ::N whose last byte is 1 (nginx's test)
+        ("::100", "::0.0.1.0"),
+        ("2001:DB8:0:0:1:0:0:1", "2001:db8::1:0:0:1"),  # the first longest run
+        ("1:0:2:3:4:5:6:7", "1:0:2:3:4:5:6:7"),  # a lone zero group stays
+        ("fe80::1:0:0:0", "fe80::1:0:0:0"),
+    ],
+)
+def test_remote_addr_text(address: str, nginx_spells: str) -> None:
+    assert remote_addr_text(address) == nginx_spells
+
+
+@given(st.ip_addresses())
+def test_remote_addr_text_names_the_same_address(address: object) -> None:
+    text = remote_addr_text(str(address))
+    assert ipaddress.ip_address(text) == address

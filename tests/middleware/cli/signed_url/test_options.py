@@ -102,6 +102,8 @@ def test_keyring_reads_the_file(files: dict[str, Path]) -> None:
     [
         (["--secret-file", "{secret}", "--remote-addr", "127.0.0.1"], "127.0.0.1"),
         (["--secret-file", "{secret}", "--remote-addr", "2001:DB8::1"], "2001:db8::1"),
+        # nginx's spelling of a mapped client, not Python's ::ffff:7f00:1
+        (["--secret-file", "{secret}", "--remote-addr", "::ffff:7f00:1"], "::ffff:127.0.0.1"),
         (["--secret-file", "{secret}", "--template", "{expires}{uri} {secret}"], ""),
         ([], "--scheme nginx needs --secret-file FILE"),
         (["--secret-file", "{dir}"], "--secret-file: "),
