@@ -4,6 +4,7 @@ one clear error for anything else. Captures are written with dpkt's writer."""
 from __future__ import annotations
 
 import gzip
+import struct
 import sys
 from pathlib import Path
 
@@ -91,6 +92,8 @@ def test_open_frames_refuses_with_one_line(tmp_path: Path, content: bytes, messa
     ("fmt", "cut"),
     [
         ("pcap", 62),  # the last record's header is half there
+        ("pcap", 10),  # the last record's frame is cut: not handed over as a short frame
+        ("pcap", 1),
         ("pcapng", 30),  # the last block is half there
         ("pcapng", 62),
     ],
@@ -104,6 +107,47 @@ def test_a_file_cut_short_is_read_up_to_there(tmp_path: Path, fmt: str, cut: int
     got = [data for _, data in frames]
     assert got == whole[:-1]
     assert frames.cut_short
+
+
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_a_record_claiming_more_than_any_frame_stops_the_read(
+    tmp_path: Path, order: str, gz: bool
+) -> None:
+    """A corrupt record length is reported, not read (4 GiB would be allocated at once)."""
+    ok = bytes(range(60))  # any frame: this layer does not parse them
+    header = struct.pack(order + "IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, LINK_ETHERNET)
+    body = struct.pack(order + "IIII", 1, 0, len(ok), len(ok)) + ok
+    body += struct.pack(order + "IIII", 2, 0, 0xFFFFFFFF, 0xFFFFFFFF) + ok
+    content = header + body
+    path = tmp_path / "x.pcap"
+    path.write_bytes(gzip.compress(content, mtime=0) if gz else content)
+    frames = open_frames(path)
+    assert [data for _, data in frames] == [ok]
+    assert "4294967295 bytes" in frames.cut_short
+
+
+@pytest.mark.parametrize(
+    ("magic", "header", "divisor"),
+    [
+        (0xA1B2C3D4, "IIII", 1e6),
+        (0xA1B23C4D, "IIII", 1e9),  # nanoseconds
+        (0xA1B2CD34, "IIII8x", 1e6),  # "modified" pcap: 24-byte record headers
+    ],
+)
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_every_pcap_flavour_reads_its_records(
+    tmp_path: Path, magic: int, header: str, divisor: float, order: str
+) -> None:
+    frames_in = [bytes(range(60)), bytes(range(100, 180))]
+    content = struct.pack(order + "IHHiIII", magic, 2, 4, 0, 0, 65535, LINK_ETHERNET)
+    for i, frame in enumerate(frames_in):
+        content += struct.pack(order + header, 1000 + i, 250, len(frame), len(frame)) + frame
+    path = tmp_path / "x.pcap"
+    path.write_bytes(content)
+    frames = open_frames(path)
+    assert list(frames) == [(1000 + i + 250 / divisor, f) for i, f in enumerate(frames_in)]
+    assert frames.cut_short == ""
 
 
 def test_position_follows_the_bytes_read(tmp_path: Path) -> None:
