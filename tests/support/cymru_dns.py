@@ -33,6 +33,7 @@ class CymruDNS:
     delay: float = 0.0
     port: int = 0
     queries: list[str] = field(default_factory=list)
+    arrivals: list[float] = field(default_factory=list)  # time.monotonic() of each query
 
     def origin(self, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
         best: tuple[int, str] | None = None
@@ -75,6 +76,7 @@ class CymruDNS:
         question = query.question[0]
         qname = question.name.to_text()
         self.queries.append(qname)
+        self.arrivals.append(time.monotonic())
         if self.delay:
             time.sleep(self.delay)
         response = dns.message.make_response(query)
