@@ -1,164 +1,25 @@
-"""The real gateway over TLS on loopback, for every caldav_gateway test module.
+"""Fixtures for every caldav_gateway test module (the servers they start live in
+``tests/support/gateway.py``).
 
-``gateway`` (module-scoped) starts ``python -m caldav_gateway serve`` as a child process on
-a free port with a temporary CA and certificate (``localhost``, ``127.0.0.1``, ``::1``), an
-htpasswd file of bcrypt hashes for ``alice`` and ``bob`` (random passwords), temporary
-collections and ``--metrics-listen`` on another free port. :func:`running_gateway` does the
-same with extra flags, for tests that need their own instance.
+``gateway`` (module-scoped): the real gateway over TLS on loopback, with users ``alice``
+and ``bob`` (random passwords). ``password_file``: a password file for
+``doctor --password-file``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import secrets
-import ssl
-import sys
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
-import bcrypt
-import httpx
 import pytest
 
-from edgeward import pki
-from edgeward.files import atomic_write
-from tests.support.net import free_port, wait_port
-from tests.support.servers import process
-
-USERS = ("alice", "bob")
-
-
-@dataclass
-class Gateway:
-    url: str  # https://127.0.0.1:PORT (no trailing slash)
-    host: str
-    port: int
-    ca: Path  # PEM of the CA that signed the served certificate (ssl_verify_cert=...)
-    cert: Path
-    key: Path
-    htpasswd: Path
-    collections: Path
-    metrics_url: str  # http://127.0.0.1:PORT/metrics
-    log: Path  # the gateway's stdout+stderr
-    users: dict[str, str] = field(default_factory=dict)  # username → password
-    ca_issued: pki.Issued | None = None  # to issue renewed certificates in tests
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def ssl_context(self) -> ssl.SSLContext:
-        """A client context trusting only the test CA (for httpx ``verify=``, http.client)."""
-        return ssl.create_default_context(cafile=str(self.ca))
-
-    def mkcalendar(self, user: str, name: str) -> None:
-        """Create ``/<user>/<name>/`` as that user (already there is fine)."""
-        auth = (user, self.users[user])
-        with httpx.Client(base_url=self.url, verify=self.ssl_context(), auth=auth) as http:
-            r = http.request("MKCALENDAR", f"/{user}/{name}/")
-        assert r.status_code in (201, 409), r.text  # 409: made by an earlier test
-
-
-def write_htpasswd(path: Path, users: dict[str, str]) -> None:
-    # Cost 4: real bcrypt hashes that do not make each request cost 250 ms.
-    lines = [
-        f"{user}:{bcrypt.hashpw(pw.encode(), bcrypt.gensalt(4)).decode()}\n"
-        for user, pw in users.items()
-    ]
-    atomic_write(path, "".join(lines).encode(), mode=0o600)
-
-
-@contextlib.contextmanager
-def running_gateway(
-    tmp: Path,
-    extra: Sequence[str] = (),
-    *,
-    users: Sequence[str] = USERS,
-    env: dict[str, str] | None = None,
-    prefix: Sequence[str] = (),
-) -> Iterator[Gateway]:
-    tmp.mkdir(parents=True, exist_ok=True)
-    ca = pki.make_ca("edgeward test CA")
-    leaf = pki.issue(ca, ["localhost", "127.0.0.1", "::1"])
-    cert, key, ca_path = tmp / "cert.pem", tmp / "key.pem", tmp / "ca.pem"
-    pki.write_pair(leaf, key, cert)
-    ca_path.write_bytes(ca.cert_pem())
-    passwords = {u: secrets.token_urlsafe(12) for u in users}
-    htpasswd = tmp / "users.htpasswd"
-    write_htpasswd(htpasswd, passwords)
-    port, metrics_port = free_port(), free_port()
-    log = tmp / "gateway.log"
-    argv = [
-        *prefix,  # e.g. prlimit with its options
-        sys.executable,
-        "-m",
-        "caldav_gateway",
-        "serve",
-        "--listen",
-        f"127.0.0.1:{port}",
-        "--cert",
-        str(cert),
-        "--key",
-        str(key),
-        "--htpasswd",
-        str(htpasswd),
-        "--collections",
-        str(tmp / "collections"),
-        "--metrics-listen",
-        f"127.0.0.1:{metrics_port}",
-        *extra,
-    ]
-    with process(argv, port=port, log=log, env=env, timeout=60):
-        # The CalDAV socket is bound before the app is built; /metrics comes up last.
-        wait_port(metrics_port, timeout=60)
-        yield Gateway(
-            url=f"https://127.0.0.1:{port}",
-            host="127.0.0.1",
-            port=port,
-            ca=ca_path,
-            cert=cert,
-            key=key,
-            htpasswd=htpasswd,
-            collections=tmp / "collections",
-            metrics_url=f"http://127.0.0.1:{metrics_port}/metrics",
-            log=log,
-            users=passwords,
-            ca_issued=ca,
-        )
+from tests.support.gateway import DOCTOR_PASSWORD, Gateway, running_gateway
 
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     with running_gateway(tmp_path_factory.mktemp("gateway")) as gw:
         yield gw
-
-
-@contextlib.contextmanager
-def direct_radicale(
-    tmp: Path, cert: Path, key: Path, htpasswd: Path, *, collections: Path | None = None
-) -> Iterator[int]:
-    """``python -m radicale`` serving TLS itself, no gateway: the peer and the misconfiguration.
-
-    Its settings mirror what the gateway gives the embedded Radicale (htpasswd autodetect,
-    ``owner_only`` rights, no auth delay, no web UI), so any difference a test sees comes
-    from the gateway. Yields the port.
-    """
-    port = free_port()
-    conf = tmp / "radicale.conf"
-    conf.write_text(
-        f"[server]\nhosts = 127.0.0.1:{port}\nssl = True\ncertificate = {cert}\nkey = {key}\n"
-        f"[auth]\ntype = htpasswd\nhtpasswd_filename = {htpasswd}\n"
-        "htpasswd_encryption = autodetect\ndelay = 0\nrealm = CalDAV\n"
-        "[rights]\ntype = owner_only\n"
-        f"[storage]\nfilesystem_folder = {collections or tmp / 'collections'}\n"
-        "[web]\ntype = none\n[logging]\nmask_passwords = True\n"
-    )
-    argv = [sys.executable, "-m", "radicale", "-C", str(conf)]
-    with process(argv, port=port, log=tmp / "radicale.log", timeout=60):
-        yield port
-
-
-DOCTOR_PASSWORD = "doctor-s3cret-Pw!"  # distinctive: the doctor tests grep output for it
 
 
 @pytest.fixture

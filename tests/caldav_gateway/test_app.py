@@ -17,7 +17,7 @@ from caldav_gateway.policy import ProbePolicy
 from caldav_gateway.principals import HtpasswdPrincipals, StaticPrincipals
 from caldav_gateway.settings import GatewaySettings
 from caldav_gateway.throttle import LoginThrottle
-from tests.caldav_gateway.conftest import write_htpasswd
+from tests.support.gateway import write_htpasswd
 
 PASSWORD = "app-test-Pw-1"
 

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from caldav_gateway.body_guard import XMLRefused, check_xml
-from tests.caldav_gateway.conftest import Gateway, running_gateway
 from tests.support.attack import DeepXMLFlood, median_sync, record_figure
+from tests.support.gateway import Gateway, running_gateway
 
 PROPFIND = (
     b'<?xml version="1.0" encoding="utf-8"?>'

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from caldav.davclient import DAVClient
 
-from tests.caldav_gateway.conftest import Gateway
+from tests.support.gateway import Gateway
 
 pytestmark = pytest.mark.slow
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.caldav_gateway.conftest import direct_radicale, running_gateway
 from tests.support import thirdparty
+from tests.support.gateway import direct_radicale, running_gateway
 
 pytestmark = pytest.mark.slow
 

@@ -30,7 +30,7 @@ from caldav_gateway.settings import GatewaySettings
 from caldav_gateway.throttle import ThrottleSettings
 from edgeward import pki
 from edgeward.cli import one_line
-from tests.caldav_gateway.conftest import write_htpasswd
+from tests.support.gateway import write_htpasswd
 
 
 class _Reached(Exception):

@@ -11,11 +11,8 @@ Expired and wrong-host certificates and an nginx that picks certificates by SNI 
 from __future__ import annotations
 
 import base64
-import contextlib
-import datetime as dt
 import json
 import ssl
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,8 +20,7 @@ import httpx
 import pytest
 
 from caldav_gateway.cli import main
-from edgeward import pki
-from tests.caldav_gateway.conftest import DOCTOR_PASSWORD, Gateway, direct_radicale, write_htpasswd
+from tests.support.gateway import DOCTOR_PASSWORD, Gateway, doctor, plain_radicale, write_pki
 from tests.support.net import free_port
 
 PASSWORD = DOCTOR_PASSWORD
@@ -35,40 +31,6 @@ class Served:
     url: str
     ca: Path
     password_file: Path
-
-
-def write_pki(
-    tmp: Path,
-    leaf_names: tuple[str, ...],
-    not_before: dt.datetime | None = None,
-    not_after: dt.datetime | None = None,
-) -> tuple[Path, Path, Path]:
-    ca = pki.make_ca()
-    leaf = pki.issue(ca, leaf_names, not_before=not_before, not_after=not_after)
-    pki.write_pair(leaf, tmp / "key.pem", tmp / "cert.pem")
-    (tmp / "ca.pem").write_bytes(ca.cert_pem())
-    return tmp / "ca.pem", tmp / "cert.pem", tmp / "key.pem"
-
-
-@contextlib.contextmanager
-def plain_radicale(tmp: Path, cert: Path, key: Path) -> Iterator[int]:
-    write_htpasswd(tmp / "users", {"alice": PASSWORD, "bob": PASSWORD})
-    with direct_radicale(tmp, cert, key, tmp / "users") as port:
-        yield port
-
-
-def doctor(
-    capsys: pytest.CaptureFixture[str], url: str, pw: Path, ca: Path | None, user: str = "alice"
-) -> tuple[int, dict[str, dict[str, str]], str]:
-    argv = ["doctor", url, "--user", user, "--password-file", str(pw), "--json"]
-    if ca is not None:
-        argv += ["--ca", str(ca)]
-    code = main(argv)
-    out, err = capsys.readouterr()
-    assert PASSWORD not in out + err, "the doctor printed the password"
-    doc = json.loads(out)
-    assert doc["ok"] is (code == 0)
-    return code, {c["id"]: c for c in doc["checks"]}, out + err
 
 
 def test_plain_radicale_fails_on_probes_and_names_the_fix(

@@ -22,8 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from caldav_gateway.cli import main
 from edgeward import pki
 from edgeward.appleprofile import unwrap
-from tests.caldav_gateway.conftest import Gateway
-from tests.caldav_gateway.test_profile import check
+from tests.support.gateway import Gateway, check, make_profile, profile_args
 from tests.support.tools import require_tool
 
 
@@ -35,32 +34,6 @@ def _in_a_temporary_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 
 
 pytestmark = pytest.mark.slow
-
-
-def profile_args(gw: Gateway, user: str, *extra: str) -> list[str]:
-    return [
-        "profile",
-        user,
-        "--host",
-        gw.host,
-        "--port",
-        str(gw.port),
-        "--cert",
-        str(gw.cert),
-        "--key",
-        str(gw.key),
-        "--collections",
-        str(gw.collections),
-        "--ca",
-        str(gw.ca),
-        *extra,
-    ]
-
-
-def make_profile(gw: Gateway, tmp: Path, user: str, *extra: str) -> Path:
-    out = tmp / f"{user}-{len(list(tmp.iterdir()))}.mobileconfig"
-    assert main([*profile_args(gw, user, "--out", str(out)), *extra]) == 0
-    return out
 
 
 def payload(profile: dict[str, Any], kind: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import pytest
 
 from caldav_gateway.cmd_serve import add_arguments, settings_from
 from edgeward import pki
-from tests.caldav_gateway.conftest import running_gateway, write_htpasswd
+from tests.support.gateway import running_gateway, write_htpasswd
 from tests.support.net import free_port
 from tests.support.servers import process
 from tests.support.wait import wait_until

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 
 from caldav_gateway.connections import ClientConnections, RateLimitedLoopErrors
-from tests.caldav_gateway.conftest import Gateway, running_gateway
 from tests.support.attack import (
     PARTIAL_HELLO,
     IdleFlood,
@@ -23,6 +22,7 @@ from tests.support.attack import (
     raise_open_file_limit,
     record_figure,
 )
+from tests.support.gateway import Gateway, running_gateway
 from tests.support.tools import require_tool
 from tests.support.wait import wait_until
 

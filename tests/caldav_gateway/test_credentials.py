@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from caldav_gateway.credentials import basic_problem
-from tests.caldav_gateway.conftest import running_gateway
+from tests.support.gateway import running_gateway
 
 
 def basic(raw: bytes) -> bytes:

@@ -16,7 +16,7 @@ from caldav_gateway.cli import main
 from edgeward.appleprofile import CONTENT_TYPE, unwrap
 from edgeward.onetime import NonceStore, make_link
 from middleware.signed import KeyRing
-from tests.caldav_gateway.conftest import Gateway
+from tests.support.gateway import Gateway
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-from tests.caldav_gateway.conftest import Gateway
+from tests.support.gateway import Gateway
 
 IOS = "iOS/17.5 (21F79) dataaccessd/1.0"
 MACOS = "macOS/15.4.1 (24E263) accountsd/113"

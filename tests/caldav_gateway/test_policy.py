@@ -22,7 +22,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from caldav_gateway.policy import ProbePolicy
 from caldav_gateway.principals import StaticPrincipals
-from tests.caldav_gateway.conftest import Gateway, running_gateway
+from tests.support.gateway import Gateway, running_gateway
 
 NO_THROTTLE = "[throttle]\nbase_delay = 0.0\nmax_delay = 0.0\nlimit = 1000000\n"
 POLICY_404_BODY = b"Not Found\n"

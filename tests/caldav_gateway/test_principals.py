@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from passlib.hash import sha512_crypt
 
 from caldav_gateway.principals import HtpasswdPrincipals, parse_htpasswd, read_htpasswd
-from tests.caldav_gateway.conftest import Gateway, write_htpasswd
+from tests.support.gateway import Gateway, write_htpasswd
 
 BCRYPT = "$2b$04$abcdefghijklmnopqrstuuJ2kCnFbwXyH0F3W5Qm7uQKfBrNcYEy2"
 

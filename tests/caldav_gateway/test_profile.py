@@ -26,43 +26,7 @@ from caldav_gateway.profile import (
 )
 from edgeward import pki
 from edgeward.secrets import Secret
-from tests.support.appleschema import COMMON, ROOT, B, K, S
-from tests.support.appleschema import INT as I
-from tests.support.appleschema import check_profile as check_schema
-
-CALDAV = {  # com.apple.caldav.account.yaml
-    **COMMON,
-    "CalDAVAccountDescription": K(S),
-    "CalDAVHostName": K(S, True),
-    "CalDAVUsername": K(S),
-    "CalDAVPassword": K(S),
-    "CalDAVPrincipalURL": K(S),
-    "CalDAVUseSSL": K(B),
-    "CalDAVPort": K(I),
-    "VPNUUID": K(S),
-}
-CARDDAV = {  # com.apple.carddav.account.yaml
-    **COMMON,
-    "CardDAVAccountDescription": K(S),
-    "CardDAVHostName": K(S, True),
-    "CardDAVUsername": K(S),
-    "CardDAVPassword": K(S),
-    "CardDAVPrincipalURL": K(S),
-    "CardDAVUseSSL": K(B),
-    "CardDAVPort": K(I),
-    "CommunicationServiceRules": K(dict),
-    "VPNUUID": K(S),
-}
-PAYLOADS = {
-    "com.apple.caldav.account": CALDAV,
-    "com.apple.carddav.account": CARDDAV,
-    "com.apple.security.root": ROOT,
-}
-
-
-def check(profile: dict[str, Any]) -> list[str]:
-    return check_schema(profile, PAYLOADS)
-
+from tests.support.gateway import check
 
 CA = pki.make_ca("profile test CA")
 CASES = [

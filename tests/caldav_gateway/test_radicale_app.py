@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from caldav_gateway.radicale_app import radicale_asgi, radicale_config, radicale_level_for
-from tests.caldav_gateway.conftest import write_htpasswd
+from tests.support.gateway import write_htpasswd
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from caldav_gateway.doctor.dav import CALDAV, DAV, parse_multistatus
 from edgeward import pki
-from tests.caldav_gateway.conftest import Gateway, direct_radicale, write_htpasswd
+from tests.support.gateway import Gateway, direct_radicale, write_htpasswd
 
 CS = "http://calendarserver.org/ns/"
 ICAL = "http://apple.com/ns/ical/"

@@ -18,7 +18,7 @@ from caldav_gateway.server import (
 from caldav_gateway.settings import GatewaySettings
 from caldav_gateway.tls import CertificateError
 from edgeward import pki
-from tests.caldav_gateway.conftest import write_htpasswd
+from tests.support.gateway import write_htpasswd
 from tests.support.net import free_port
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.caldav_gateway.conftest import Gateway, direct_radicale
+from tests.support.gateway import Gateway, direct_radicale
 
 # Features whose difference is intended, with the reason; empty: none is.
 INTENTIONAL: dict[str, str] = {}

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from caldav_gateway.supervisor import backoff, describe_exit
-from tests.caldav_gateway.conftest import Gateway, running_gateway
+from tests.support.gateway import Gateway, running_gateway
 
 
 @pytest.mark.parametrize(

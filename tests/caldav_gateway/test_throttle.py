@@ -17,7 +17,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from caldav_gateway.throttle import LoginThrottle, ThrottleSettings
 from edgeward.config import ConfigError, load_mapping
-from tests.caldav_gateway.conftest import running_gateway
+from tests.support.gateway import running_gateway
 from tests.support.wait import async_wait_until
 
 

@@ -23,7 +23,7 @@ from prometheus_client import REGISTRY
 from caldav_gateway.tls import CertificateError, CertificateReloader, load_pair, validity_problem
 from edgeward import pki
 from edgeward.files import atomic_write
-from tests.caldav_gateway.conftest import Gateway, running_gateway, write_htpasswd
+from tests.support.gateway import Gateway, running_gateway, write_htpasswd
 from tests.support.tools import require_tool
 
 

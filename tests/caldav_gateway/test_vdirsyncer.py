@@ -18,8 +18,8 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.caldav_gateway.conftest import Gateway, running_gateway
 from tests.support import thirdparty
+from tests.support.gateway import Gateway, running_gateway
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 

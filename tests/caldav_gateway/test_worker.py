@@ -16,7 +16,7 @@ from caldav_gateway.server import bind_all
 from caldav_gateway.settings import GatewaySettings
 from caldav_gateway.worker import serve_worker, uvicorn_config
 from edgeward import pki
-from tests.caldav_gateway.conftest import write_htpasswd
+from tests.support.gateway import write_htpasswd
 from tests.support.net import free_port, refused
 
 

@@ -21,7 +21,7 @@ import pytest
 from caldav.davclient import DAVClient
 
 from caldav_gateway.wsgi_environ import RadicaleServerEnviron, wsgi_to_text
-from tests.caldav_gateway.conftest import Gateway, direct_radicale, running_gateway
+from tests.support.gateway import Gateway, direct_radicale, running_gateway
 
 USERS = ("alice", "jürgen", "zoë😀")
 

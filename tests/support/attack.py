@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 from caldav.davclient import DAVClient
 
-from tests.caldav_gateway.conftest import Gateway
+from tests.support.gateway import Gateway
 
 FIGURES = Path(__file__).parents[2] / "var" / "figures"
 

@@ -7,7 +7,7 @@ import pytest
 from caldav_gateway.doctor.discovery_checks import check_discovery
 from caldav_gateway.doctor.target import Target
 from edgeward.secrets import Secret
-from tests.caldav_gateway.conftest import Gateway
+from tests.support.gateway import Gateway
 
 STEPS = ["discovery.principal", "discovery.home", "discovery.calendars", "discovery.options"]
 

@@ -15,7 +15,7 @@ from caldav_gateway.doctor.probe_checks import (
 )
 from caldav_gateway.doctor.target import Target
 from edgeward.secrets import Secret
-from tests.caldav_gateway.conftest import Gateway, direct_radicale
+from tests.support.gateway import Gateway, direct_radicale
 
 
 @pytest.mark.parametrize(

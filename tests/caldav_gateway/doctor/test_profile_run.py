@@ -9,8 +9,7 @@ from pathlib import Path
 
 from caldav_gateway.cli import main
 from edgeward import pki
-from tests.caldav_gateway.conftest import Gateway
-from tests.caldav_gateway.test_cmd_profile import make_profile, profile_args
+from tests.support.gateway import Gateway, make_profile, profile_args
 
 
 def _doctor(*argv: str) -> tuple[int, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from caldav_gateway.doctor.runner import run_doctor
 from caldav_gateway.doctor.target import Target
 from edgeward.secrets import Secret
-from tests.caldav_gateway.conftest import Gateway
+from tests.support.gateway import Gateway
 
 
 def _group(check_id: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 
 from caldav_gateway.doctor.tls_checks import covers
 from edgeward import pki
-from tests.caldav_gateway.test_cmd_doctor import (
+from tests.support.gateway import (
     doctor,
     plain_radicale,
     write_pki,
