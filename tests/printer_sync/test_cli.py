@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from printer_sync.config import Config, PrinterConfig
-from tests.printer_sync.conftest import exit_code, write_config
 from tests.support.net import free_port
+from tests.support.printers import exit_code, write_config
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from edgeward.pki import served_certificate
-from tests.printer_sync.conftest import PASSWORD, exit_code
-from tests.printer_sync.emulator.test_device import login, web
 from tests.support.net import free_port
+from tests.support.printers import PASSWORD, exit_code, login, web
 from tests.support.servers import process
 
 

@@ -9,7 +9,7 @@ import pytest
 from printer_sync.cli import main
 from printer_sync.config import load_config
 from printer_sync.history import History
-from tests.printer_sync.conftest import PrinterEnv
+from tests.support.printers import PrinterEnv
 
 
 def test_history_command_lists_rows_and_pins(

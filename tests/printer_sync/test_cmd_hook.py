@@ -16,7 +16,7 @@ from edgeward.pki import fingerprint
 from printer_sync.cli import main
 from printer_sync.emulator import Emulator
 from printer_sync.history import History
-from tests.printer_sync.conftest import PASSWORD, PrinterEnv, write_leaf
+from tests.support.printers import PASSWORD, PrinterEnv, write_leaf
 
 ROOT = Path(__file__).resolve().parents[2]
 

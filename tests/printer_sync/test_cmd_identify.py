@@ -8,8 +8,8 @@ import socket
 import pytest
 
 from printer_sync.cli import main
-from tests.printer_sync.conftest import exit_code
 from tests.support.net import free_port
+from tests.support.printers import exit_code
 from tests.support.snmpd import AGENTS, COMMUNITY
 
 

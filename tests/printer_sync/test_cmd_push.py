@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from printer_sync.cli import main
-from tests.printer_sync.conftest import PrinterEnv, exit_code
+from tests.support.printers import PrinterEnv, exit_code
 
 pytestmark = pytest.mark.slow
 

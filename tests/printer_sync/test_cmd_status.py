@@ -11,12 +11,12 @@ import pytest
 from edgeward.pki import Issued, make_ca
 from printer_sync.cli import main
 from printer_sync.history import History
-from tests.printer_sync.test_status import (
+from tests.support.printers import (
     NOW,
     issue_leaf,
     local_files,
+    status_config,
     tls_server,
-    write_config,
 )
 
 
@@ -31,7 +31,7 @@ def test_status_text_shows_both_certificates_and_the_last_push(
     ours = issue_leaf(ca, 45)
     with tls_server(tmp_path / "srv", ours) as port:
         files = local_files(tmp_path, "p", ours)
-        cfg = write_config(
+        cfg = status_config(
             tmp_path, [{"name": "office", "url": f"https://127.0.0.1:{port}", **files}]
         )
         with History(tmp_path / "state" / "printer-sync.db") as h:
@@ -57,7 +57,7 @@ def test_status_usage_errors_exit_2(
     tmp_path: Path, ca: Issued, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
     files = local_files(tmp_path, "p", issue_leaf(ca, 60))
-    cfg = write_config(tmp_path, [{"name": "office", "url": "https://127.0.0.1:1", **files}])
+    cfg = status_config(tmp_path, [{"name": "office", "url": "https://127.0.0.1:1", **files}])
     args = [a.format(tmp=tmp_path, cfg=cfg) for a in argv]
     assert main(args) == 2
     assert message in capsys.readouterr().err

@@ -17,9 +17,8 @@ import pytest
 from printer_sync.cli import main
 from printer_sync.emulator import Emulator
 from printer_sync.history import History
-from tests.printer_sync.conftest import PASSWORD, PrinterEnv, exit_code, write_leaf
-from tests.printer_sync.test_watch import results, served_fp
 from tests.support.net import free_port
+from tests.support.printers import PASSWORD, PrinterEnv, exit_code, results, served_fp, write_leaf
 from tests.support.servers import process
 
 

@@ -20,8 +20,8 @@ from printer_sync.cli import main
 from printer_sync.config import load_config
 from printer_sync.emulator import Emulator
 from printer_sync.history import History
-from tests.printer_sync.conftest import PASSWORD, PrinterEnv, write_leaf
 from tests.support.net import free_port
+from tests.support.printers import PASSWORD, PrinterEnv, write_leaf
 
 pytestmark = pytest.mark.slow
 

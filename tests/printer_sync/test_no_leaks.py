@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY, generate_latest
 from printer_sync.cli import main
 from printer_sync.config import load_config
 from printer_sync.push import PushResult
-from tests.printer_sync.conftest import PASSWORD, PrinterEnv
+from tests.support.printers import PASSWORD, PrinterEnv
 
 pytestmark = pytest.mark.slow
 

@@ -22,7 +22,7 @@ from printer_sync.config import load_config
 from printer_sync.emulator import Emulator
 from printer_sync.history import History
 from printer_sync.push import Finished, Push, PushOptions
-from tests.printer_sync.conftest import PASSWORD, PrinterEnv, write_leaf
+from tests.support.printers import PASSWORD, PrinterEnv, write_leaf
 from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.slow

@@ -15,7 +15,7 @@ from printer_sync.config import PrinterConfig
 from printer_sync.emulator import Emulator, EmulatorThread
 from printer_sync.errors import ErrorKind, PushError
 from printer_sync.reboot import wait_for_certificate
-from tests.printer_sync.conftest import PASSWORD, PrinterEnv
+from tests.support.printers import PASSWORD, PrinterEnv
 from tests.support.wait import async_wait_until
 
 

@@ -8,100 +8,29 @@ usage errors of the command are in ``test_cmd_status.py``.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
-import socket
-import ssl
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from edgeward.pki import Issued, fingerprint, issue, make_ca, write_pair
+from edgeward.pki import Issued, fingerprint, make_ca
 from printer_sync.cli import main
 from printer_sync.history import History
-from tests.printer_sync import conftest
-from tests.printer_sync.conftest import PASSWORD, PrinterEnv
 from tests.support.net import free_port
-
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+from tests.support.printers import (
+    PASSWORD,
+    PrinterEnv,
+    issue_leaf,
+    local_files,
+    status_config,
+    tls_server,
+)
 
 
 @pytest.fixture(scope="module")
 def ca() -> Issued:
     return make_ca("status test CA")
-
-
-def issue_leaf(ca: Issued, days_left: float, name: str = "printer.test") -> Issued:
-    end = NOW + dt.timedelta(days=days_left)
-    return issue(ca, [name, "127.0.0.1"], not_before=end - dt.timedelta(days=90), not_after=end)
-
-
-@contextlib.contextmanager
-def tls_server(tmp: Path, served: Issued | None, *, sni: Issued | None = None) -> Iterator[int]:
-    """A TLS listener on 127.0.0.1 serving ``served`` (``None``: accept and stay silent).
-
-    With ``sni``, a client that sends SNI gets that certificate instead: what a shared
-    reverse proxy does, and what a printer check must not be fooled by.
-    """
-    tmp.mkdir(parents=True, exist_ok=True)
-
-    def context(issued: Issued, stem: str) -> ssl.SSLContext:
-        write_pair(issued, tmp / f"{stem}.key", tmp / f"{stem}.pem")
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(tmp / f"{stem}.pem", tmp / f"{stem}.key")
-        return ctx
-
-    ctx = context(served, "default") if served else None
-    if ctx is not None and sni is not None:
-        other = context(sni, "sni")
-
-        def pick(sock: ssl.SSLObject, name: str | None, _: ssl.SSLContext) -> None:
-            if name:
-                sock.context = other
-
-        ctx.sni_callback = pick  # type: ignore[assignment]
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    stop = threading.Event()
-    held: list[socket.socket] = []
-
-    def serve() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            if ctx is None:
-                held.append(conn)  # a printer that accepts and never answers
-                continue
-            with contextlib.suppress(OSError), ctx.wrap_socket(conn, server_side=True) as tls:
-                tls.settimeout(2)
-                tls.recv(1)
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield port
-    finally:
-        stop.set()
-        thread.join(5)
-        listener.close()
-        for c in held:
-            c.close()
-
-
-def write_config(tmp: Path, printers: list[dict[str, object]]) -> Path:
-    return conftest.write_config(tmp / "printers.toml", printers, state_dir=tmp / "state")
-
-
-def local_files(tmp: Path, name: str, issued: Issued) -> dict[str, str]:
-    key, cert = tmp / name / "privkey.pem", tmp / name / "cert.pem"
-    write_pair(issued, key, cert)
-    return {"key": str(key), "cert": str(cert)}
 
 
 @pytest.mark.parametrize(
@@ -139,7 +68,7 @@ def test_status_state_and_exit_code(
         files = local_files(tmp_path, "p", ours)
         if case == "local_missing":
             Path(files["cert"]).unlink()
-        cfg = write_config(
+        cfg = status_config(
             tmp_path,
             [{"name": "office", "url": f"https://127.0.0.1:{port}", **files, "timeout": 3.0}],
         )
@@ -181,7 +110,7 @@ def test_status_fetches_without_sni(
     ours, proxy = issue_leaf(ca, 60), issue_leaf(ca, 60, "localhost")
     with tls_server(tmp_path / "srv", ours, sni=proxy) as port:
         files = local_files(tmp_path, "p", ours)
-        cfg = write_config(
+        cfg = status_config(
             tmp_path, [{"name": "office", "url": f"https://localhost:{port}", **files}]
         )
         assert main(["status", "--config", str(cfg), "--json"]) == 0
@@ -199,7 +128,7 @@ def test_silent_printers_are_checked_concurrently(
         for i in range(10):
             port = stack.enter_context(tls_server(tmp_path / f"s{i}", None if i % 2 else ours))
             printers.append({"name": f"p{i}", "url": f"https://127.0.0.1:{port}", **files})
-        cfg = write_config(tmp_path, printers)
+        cfg = status_config(tmp_path, printers)
         started = time.monotonic()
         code = main(["status", "--config", str(cfg), "--json", "--timeout", "1.5"])
         elapsed = time.monotonic() - started

@@ -22,7 +22,7 @@ from printer_sync.config import load_config
 from printer_sync.emulator import Emulator
 from printer_sync.history import History
 from printer_sync.push import push_printer
-from tests.printer_sync.conftest import PrinterEnv, write_leaf
+from tests.support.printers import PrinterEnv, write_leaf
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,7 @@ from printer_sync.config import PrinterConfig
 from printer_sync.errors import ErrorKind, PushError
 from printer_sync.push import normalise_fingerprint
 from printer_sync.validate import Bundle, Limits, load_bundle
-from tests.printer_sync.conftest import Chain, LeafFiles, write_leaf
+from tests.support.printers import Chain, LeafFiles, write_leaf
 
 EPSON = Limits(slots=3, rsa_bits=(2048, 4096), ecdsa=False)
 

@@ -4,7 +4,6 @@ mismatch, unreachable back-off, pins left by an interrupted push."""
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,12 +17,8 @@ from printer_sync.emulator import Emulator
 from printer_sync.history import History
 from printer_sync.status import State
 from printer_sync.watch import Watcher, affected, files_of, folders_to_watch
-from tests.printer_sync.conftest import PrinterEnv
 from tests.support.net import free_port
-
-
-def served_fp(emu: Emulator) -> str:
-    return fingerprint(emu.served_certificate())
+from tests.support.printers import PrinterEnv, results, served_fp
 
 
 def test_unreachable_printer_sets_gauges_and_pushes_nothing(
@@ -78,7 +73,7 @@ def test_a_change_wakes_only_the_printers_with_files_in_that_folder(tmp_path: Pa
 
 
 def _two_printers(tmp: Path, a: tuple[Path, Path], b: tuple[Path, Path]) -> Path:
-    from tests.printer_sync.conftest import write_config
+    from tests.support.printers import write_config
 
     return write_config(
         tmp / "p.toml",
@@ -164,8 +159,3 @@ def test_a_pin_left_behind_by_an_interrupted_push_follows_our_certificate(
         pin = history.pin("office")
     assert pin is not None and pin.fingerprint == printer_env.files.fingerprint
     assert printer_env.emulator.uploads == uploads
-
-
-def results(db: Path) -> list[str]:
-    with sqlite3.connect(db) as c:
-        return [r[0] for r in c.execute("SELECT result FROM pushes ORDER BY id")]

@@ -15,7 +15,7 @@ from printer_sync.drivers.epson import PATHS, EpsonDriver
 from printer_sync.emulator import Emulator
 from printer_sync.errors import ErrorKind, PushError
 from printer_sync.push import _client
-from tests.printer_sync.conftest import PASSWORD
+from tests.support.printers import PASSWORD
 
 
 def test_the_ca_import_paths_are_marked_as_modelled() -> None:

@@ -26,7 +26,7 @@ from printer_sync.drivers.transport import MAX_ANSWER_BYTES
 from printer_sync.errors import ErrorKind
 from printer_sync.history import History
 from printer_sync.push import PushResult, Retry, push_printer
-from tests.printer_sync.conftest import PrinterEnv
+from tests.support.printers import PrinterEnv
 
 # (connection, stop, bytes sent so far: the answer adds to [0] as it goes)
 Answer = Callable[[ssl.SSLSocket, threading.Event, list[int]], None]

@@ -17,32 +17,14 @@ from printer_sync.drivers import html
 from printer_sync.emulator import Emulator, EmulatorThread
 from printer_sync.emulator.device import _parse_multipart
 from printer_sync.emulator.http import Request
-from tests.printer_sync.conftest import PASSWORD, Chain, exit_code, write_leaf
+from tests.support.printers import BASE, PASSWORD, Chain, exit_code, login, web, write_leaf
 from tests.support.wait import wait_until
-
-BASE = "PRESENTATION/ADVANCED/"
-
-
-def web(base_url: str) -> httpx.Client:
-    """A browser that accepts whatever the printer serves (pinning is push's business)."""
-    return httpx.Client(base_url=base_url, verify=False, timeout=5)  # noqa: S501
 
 
 @pytest.fixture
 def client(emulator: Emulator) -> Iterator[httpx.Client]:
     with web(emulator.url + "/") as c:
         yield c
-
-
-def login(c: httpx.Client, password: str = PASSWORD) -> httpx.Response:
-    form = {
-        "INPUTT_USERNAME": "",
-        "access": "https",
-        "INPUTT_PASSWORD": password,
-        "INPUTT_ACCSESSMETHOD": "0",
-        "INPUTT_DUMMY": "",
-    }
-    return c.post(BASE + "PASSWORD/SET", data=form)
 
 
 def token(c: httpx.Client, path: str) -> str:

@@ -39,7 +39,7 @@ import pytest
 
 from edgeward.pki import fingerprint, served_certificate
 from printer_sync.emulator import Emulator
-from tests.printer_sync.conftest import PASSWORD, PrinterEnv
+from tests.support.printers import PASSWORD, PrinterEnv
 
 COOKIE = "EPSON_COOKIE_SESSION"
 

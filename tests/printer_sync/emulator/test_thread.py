@@ -9,8 +9,8 @@ import pytest
 
 from edgeward.pki import served_certificate
 from printer_sync.emulator import Emulator, EmulatorThread
-from tests.printer_sync.conftest import PASSWORD
 from tests.support.net import refused
+from tests.support.printers import PASSWORD
 
 
 @pytest.mark.parametrize("count", [1, 3])
