@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.test_container import STAGES, TARGETS
+from tests.support.container import STAGES, TARGETS
 from tests.support.render import DEPLOY
 from tests.support.services import BIN
 
