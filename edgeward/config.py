@@ -233,6 +233,8 @@ class _Loader:
 
         if origin in (types.UnionType, typing.Union):
             options = [a for a in get_args(tp) if a is not type(None)]
+            if len(options) == 1:  # "X | None": X's own error says more than "expected X"
+                return self.convert(options[0], value, key)
             for option in options:
                 try:
                     return self.convert(option, value, key)
@@ -268,7 +270,11 @@ class _Loader:
             raise wrong()
         if tp is Path:
             if isinstance(value, str) and value and "\x00" not in value:
-                p = Path(value).expanduser()
+                try:
+                    p = Path(value).expanduser()
+                except RuntimeError:  # "~name" of a user this machine does not have
+                    user = value[1:].split("/", 1)[0]
+                    raise self.fail(key, f"no user {_shown(user)[:40]} to expand ~ for") from None
                 return p if p.is_absolute() else self.base_dir / p
             raise wrong()
         if origin is Literal:

@@ -70,6 +70,10 @@ def test_loads_valid_file_with_defaults_and_relative_paths(tmp_path: Path) -> No
         ("tags = [1]", "tags[0]: expected a string, got 1"),
         ("printer = 3", "printer: expected a list of table, got 3"),
         ("ratio = ", "not valid TOML"),
+        (  # Path("~nobody-here").expanduser() raises RuntimeError
+            "[[printer]]\nname='a'\nurl='u'\nkey='~no-such-user-0/k.pem'",
+            "printer[0].key: no user 'no-such-user-0' to expand ~ for",
+        ),
     ],
 )
 def test_errors_name_file_key_and_expectation(tmp_path: Path, toml: str, expected: str) -> None:
