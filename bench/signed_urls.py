@@ -322,7 +322,7 @@ def main() -> int:
         return 0
     print(f"signed URLs: {URL}  (python {sys.version.split()[0]}, {os.cpu_count()} cpus)")
     micro(number=5_000, rounds=30 if args.quick else 150)
-    by_length(range(40, 201), number=25, batches=5, rounds=9 if args.quick else 31)
+    by_length(range(40, 201), number=25, batches=5, rounds=15 if args.quick else 41)
     # Short rounds, many of them: on a loaded machine only a short round escapes preemption.
     in_process(number=20, rounds=300 if args.quick else 1500)
     end_to_end(seconds=2, rounds=2 if args.quick else 12, conns=32)
