@@ -6,13 +6,13 @@ import base64
 import hmac
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from middleware.signed.keyring import KeyRing
-from middleware.signed.native import sign_url, verify_url
+from middleware.signed.native import _verify_plain, sign_url, verify_url
 from middleware.signed.quoting import TargetError
-from tests.middleware.signed.conftest import NOW, OTHER_SECRET, VECTOR_SECRET
+from tests.middleware.signed.conftest import NOW, OTHER_SECRET, VECTOR_SECRET, VECTOR_SECRET_BYTES
 
 VECTORS = [
     (
@@ -264,3 +264,62 @@ def test_inlined_mac_accepts_exactly_the_standard_librarys_signature(
     sig = reference if forged is None else forged.encode()
     verdict = verify_url(signed + b"&sig=" + sig, ring, now=0)
     assert (verdict.result in ("valid", "expired")) == (sig == reference)
+
+
+# --- the hot path equals the plain parse -------------------------------------------------
+
+# Pieces that make the parse from the end ambiguous: separators, parameter names inside
+# values and paths, digits that int() reads but isdigit() refuses, known and unknown kids.
+_PIECES = [
+    "/", "a", "?", "&", "=", "exp", "kid", "sig", "exp=", "kid=", "&exp=", "?exp=",
+    "&kid=", "?kid=", "k1", "k2", "zz", "0", "12", "4000000000", "+7", "1_0", " ", "%80%01",
+]  # fmt: skip
+_PREFIXES = ["", "/a", "/a?x=1", "/a?x?", "/a&kid=x", "/a?kid=k1", "/a&exp=5"]
+_signed_bodies = st.builds(
+    str.__add__,
+    st.sampled_from(_PREFIXES),
+    st.lists(st.sampled_from(_PIECES), max_size=8).map("".join),
+)
+_exps = st.sampled_from(["", "&exp=99", "?exp=99", "exp=99", "&exp=", "&exp=+7", "?exp=1_0"])
+_kids = st.sampled_from(["", "&kid=k1", "?kid=k1", "kid=k1", "&kid=k2", "&kid=zz", "&kid="])
+
+
+@settings(max_examples=500)
+# Shapes where only one branch of the hot path decides (each example fails a variant of
+# verify_url that lacks that branch).
+@example(body="/a?x", exp="?exp=99", kid="&kid=k1", mac_valid=True, now=0.0, leeway=0)
+@example(body="/a&kid=x", exp="&exp=99", kid="?kid=k1", mac_valid=True, now=0.0, leeway=0)
+@example(body="/a", exp="&exp=99", kid="?kid=k1", mac_valid=True, now=0.0, leeway=0)
+@example(body="/a?x=1", exp="&exp=+7", kid="&kid=k1", mac_valid=True, now=0.0, leeway=0)
+@example(body="/a", exp="?exp=99", kid="&kid=k1", mac_valid=True, now=100.0, leeway=0)
+@example(body="12", exp="", kid="&kid=k1", mac_valid=True, now=0.0, leeway=0)
+@given(
+    body=_signed_bodies,
+    exp=_exps,
+    kid=_kids,
+    mac_valid=st.booleans(),
+    now=st.sampled_from([0.0, 98.0, 99.0, 100.0, NOW]),
+    leeway=st.sampled_from([0, 1]),
+)
+def test_hot_path_equals_the_plain_parse(
+    body: str, exp: str, kid: str, mac_valid: bool, now: float, leeway: int
+) -> None:
+    """verify_url reads kid after "&kid=" and exp after "&exp=" or the query's "?exp="
+    and falls back to the plain parse (``_verify_plain``: the last "kid=", exp checked
+    character by character) for every other shape. Both give the same Verdict for any
+    bytes, including links whose MAC matches (a signer other than sign_url, holding the
+    key, could produce any of these shapes)."""
+    ring = KeyRing.parse(f"k1 {VECTOR_SECRET}\nk2 {OTHER_SECRET}")
+    signed = (body + exp + kid).encode()
+    mac = base64.urlsafe_b64encode(hmac.digest(VECTOR_SECRET_BYTES, signed, "sha256"))
+    sig = mac.rstrip(b"=") if mac_valid else b"A" * 43
+    url = signed + b"&sig=" + sig
+    assert verify_url(url, ring, now=now, leeway=leeway) == _verify_plain(url, ring, now, leeway)
+
+
+@settings(max_examples=300)
+@given(raw=st.binary(max_size=120), now=st.sampled_from([0.0, NOW]))
+def test_hot_path_equals_the_plain_parse_on_any_bytes(raw: bytes, now: float) -> None:
+    ring = KeyRing.parse(f"k1 {VECTOR_SECRET}\nk2 {OTHER_SECRET}")
+    for url in (raw, b"/media/" + raw, VALID.encode()[:40] + raw, raw + b"&kid=k1&sig=" + raw):
+        assert verify_url(url, ring, now=now) == _verify_plain(url, ring, now, 0)
