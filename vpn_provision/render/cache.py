@@ -6,6 +6,10 @@ device in pure Python, so a render of 1,000 devices would take ~15 s. The cache 
 device's files by a SHA-256 of **everything** they are made from, so a hit returns
 exactly what a fresh render would: the render stays a pure function of the state, only
 faster. The cache lives in the state directory (0700), beside the keys it is made from.
+
+Entries are written without an fsync (a first render writes 1,000 of them) and carry a
+SHA-256 of their content: what a crash leaves of an entry (empty, truncated, garbage) is
+a miss, redrawn by the next render, never a wrong file.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ if TYPE_CHECKING:
     from vpn_provision.state import Device
 
 # Bump when the rendering of client files changes, so old entries stop matching.
-VERSION: Final = b"clients-2"
+VERSION: Final = b"clients-3"
 
 
 class Entry(NamedTuple):
@@ -65,7 +69,8 @@ class ClientCache:
             raw = path.read_bytes()
         except FileNotFoundError:
             return None
-        entries = parse(raw)
+        body = unseal(raw)
+        entries = None if body is None else parse(body)
         if entries is not None:
             self.used.add(key)
         return entries
@@ -74,7 +79,7 @@ class ClientCache:
         chunks = []
         for name, e in files.items():
             chunks.append(f"{name} {e.mode:o} {len(e.data)}\n".encode("ascii") + e.data)
-        atomic_write(self.folder / key, b"".join(chunks), mode=0o600)
+        atomic_write(self.folder / key, seal(b"".join(chunks)), mode=0o600, durable=False)
         self.used.add(key)
 
     def prune(self) -> int:
@@ -87,6 +92,18 @@ class ClientCache:
                 p.unlink()
                 gone += 1
         return gone
+
+
+def seal(body: bytes) -> bytes:
+    return hashlib.sha256(body).hexdigest().encode("ascii") + b"\n" + body
+
+
+def unseal(raw: bytes) -> bytes | None:
+    """The body of a sealed entry; None when it does not match its digest."""
+    digest, newline, body = raw.partition(b"\n")
+    if not newline or digest != hashlib.sha256(body).hexdigest().encode("ascii"):
+        return None
+    return body
 
 
 def parse(raw: bytes) -> dict[str, Entry] | None:

@@ -14,7 +14,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Final, NamedTuple
 
-from edgeward.files import atomic_write
+from edgeward.files import atomic_write_many
 from vpn_provision.render import firewall, iked, profiles, qr, strongswan, unbound, wireguard
 from vpn_provision.render.cache import Entry
 from vpn_provision.render.snapshot import Snapshot
@@ -148,7 +148,7 @@ def _clients(snap: Snapshot) -> dict[str, File]:
     if len(pngs) < WRITERS_MIN:
         per_device = [client_files(snap, d, pngs) for d in snap.devices]
     else:
-        # Many misses: each is a cache file fsync'ed in turn; threads overlap the waits.
+        # Many misses: each writes a cache file; threads overlap the file creations.
         with ThreadPoolExecutor(max_workers=16) as pool:
             per_device = list(pool.map(lambda d: client_files(snap, d, pngs), snap.devices))
     return {
@@ -193,15 +193,11 @@ def write_tree(out: Path, files: Mapping[str, File]) -> list[Path]:
                 if existing.read() == f.data:
                     continue
         changed.append((Path(path), f))
-    if len(changed) < WRITERS_MIN:
-        for target, f in changed:
-            atomic_write(target, f.data, mode=f.mode)
-    else:
-        # Each file is fsync'ed before its rename (~7 ms on this disk): 6,000 in a row
-        # were most of a first render's wall time. Threads overlap them (fsync releases
-        # the GIL) and the file system commits them together.
-        with ThreadPoolExecutor(max_workers=16) as pool:
-            list(pool.map(lambda tf: atomic_write(tf[0], tf[1].data, mode=tf[1].mode), changed))
+    # One durability barrier for all of them (edgeward.files.atomic_write_many): one fsync
+    # per file was most of a first render's wall time (~6,000 journal commits in a row).
+    # Threads overlap the file creations, which wait on the file system.
+    writers = 16 if len(changed) >= WRITERS_MIN else 1
+    atomic_write_many([(p, f.data, f.mode) for p, f in changed], threads=writers)
     removed = []
     for top in ("server", "clients"):
         root = os.path.join(base, top)

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vpn_provision.render import render, snapshot
-from vpn_provision.render.cache import Entry, parse
+from vpn_provision.render.cache import Entry, parse, seal, unseal
 from vpn_provision.state import State
 
 
@@ -53,3 +53,38 @@ def test_cache_round_trip() -> None:
     }
     assert parse(b"a.conf 600 9\nabc") is None  # truncated
     assert ClientCache  # the writer is exercised by the render tests
+
+
+def _truncated(raw: bytes) -> bytes:
+    return raw[: len(raw) // 2]
+
+
+def _flipped(raw: bytes) -> bytes:
+    return raw[:-10] + bytes([raw[-10] ^ 1]) + raw[-9:]
+
+
+def _unsealed(raw: bytes) -> bytes:
+    return raw.partition(b"\n")[2]  # the body alone, a well-formed but unchecked entry
+
+
+def test_what_a_crash_leaves_of_an_entry_is_a_miss(state: State) -> None:
+    """Entries are written without an fsync: after a crash one may be empty, cut short
+    or hold garbage. Each is a miss, and the render equals a fresh one."""
+    import dataclasses
+
+    fresh = render(dataclasses.replace(snapshot(state), cache=None), ["linux", "openbsd"])
+    render(snapshot(state), ["linux", "openbsd"])
+    entries = sorted((state.root / "cache" / "clients").iterdir())
+    damages = [lambda raw: b"", _truncated, _flipped, _unsealed]
+    for damage in damages:
+        for entry in entries:
+            entry.write_bytes(damage(entry.read_bytes()))
+        assert render(snapshot(state), ["linux", "openbsd"]) == fresh
+        assert all(unseal(e.read_bytes()) is not None for e in entries)  # redrawn
+
+
+@given(st.binary(max_size=300))
+def test_unseal_takes_only_what_seal_made(body: bytes) -> None:
+    assert unseal(seal(body)) == body
+    assert unseal(body) is None  # bytes that were not sealed (a digest cannot be guessed)
+    assert unseal(seal(body)[:-1] if body else b"\n") is None  # cut short
