@@ -18,7 +18,6 @@ import platform
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from pathlib import Path
 
@@ -36,34 +35,23 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, durable: bool = 
         raise
 
 
-def atomic_write_many(files: Sequence[tuple[Path, bytes, int]], *, threads: int = 1) -> None:
+def atomic_write_many(files: Sequence[tuple[Path, bytes, int]]) -> None:
     """Write each ``(path, data, mode)`` as :func:`atomic_write` would, with one durability
     barrier for all: every temporary is written, then made durable (Linux: one ``syncfs``
     per file system; elsewhere one fsync each), and only then renamed; on Linux a second
-    ``syncfs`` makes the renames durable before this returns. ``threads`` write the
-    temporaries in parallel (file creation waits on the file system, not the CPU). On an
-    error no temporary is left and no file has been replaced."""
+    ``syncfs`` makes the renames durable before this returns. On an error no temporary is
+    left and no file has been replaced."""
     for parent in {p.parent for p, _, _ in files}:
         parent.mkdir(parents=True, exist_ok=True)
     syncfs = _syncfs()
-    written: list[str] = []
-
-    def one(item: tuple[Path, bytes, int]) -> str:
-        path, data, mode = item
-        tmp = _write_temporary(path, data, mode, fsync=syncfs is None)
-        written.append(tmp)  # list.append is atomic: the threads share the list
-        return tmp
-
+    temporaries: list[str] = []
     try:
-        if threads > 1 and len(files) > 1:
-            with ThreadPoolExecutor(max_workers=threads) as pool:
-                temporaries = list(pool.map(one, files))
-        else:
-            temporaries = [one(item) for item in files]
+        for path, data, mode in files:
+            temporaries.append(_write_temporary(path, data, mode, fsync=syncfs is None))
         if syncfs is not None:
             syncfs({p.parent for p, _, _ in files})
     except BaseException:
-        for tmp in written:
+        for tmp in temporaries:
             Path(tmp).unlink(missing_ok=True)
         raise
     for (path, _, _), tmp in zip(files, temporaries, strict=True):

@@ -42,10 +42,9 @@ def test_it_needs_no_cryptography() -> None:
 # atomic_write_many: one durability barrier for many files (a VPN render writes ~5,700).
 
 
-@pytest.mark.parametrize("threads", [1, 4])
 @pytest.mark.parametrize("barrier", ["syncfs", "fsync each"])
 def test_many_files_hold_their_data_and_modes(
-    tmp_path: Path, threads: int, barrier: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, barrier: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from edgeward import files
 
@@ -60,7 +59,7 @@ def test_many_files_hold_their_data_and_modes(
         tmp_path / "a" / "new": (b"", 0o644),
         tmp_path / "b" / "c" / "deep": (b"x" * 70000, 0o640),
     }
-    files.atomic_write_many([(p, d, m) for p, (d, m) in wanted.items()], threads=threads)
+    files.atomic_write_many([(p, d, m) for p, (d, m) in wanted.items()])
     for path, (data, mode) in wanted.items():
         assert path.read_bytes() == data
         assert stat.S_IMODE(path.stat().st_mode) == mode
@@ -96,7 +95,6 @@ def test_a_failed_batch_replaces_nothing_and_leaves_no_temporary(tmp_path: Path)
     with pytest.raises(TypeError):
         files.atomic_write_many(
             [(tmp_path / "a", b"new", 0o644), (tmp_path / "b", "not bytes", 0o644)],  # type: ignore[list-item]
-            threads=2,
         )
     assert (tmp_path / "a").read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["a"]
