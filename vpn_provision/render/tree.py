@@ -86,8 +86,9 @@ SERVER: Final[dict[ServerOS, Callable[[Snapshot], dict[str, File]]]] = {
 def client_files(
     snap: Snapshot, d: Device, pngs: Mapping[str, bytes] | None = None
 ) -> dict[str, File]:
-    """One device's files, by file name (from the cache when it has them; ``pngs``: QR
-    codes already drawn, by the config they encode)."""
+    """One device's files, by file name (from the cache when it has them, else kept
+    there until ``snap.cache.save()``; ``pngs``: QR codes already drawn, by the config
+    they encode)."""
     if snap.cache is None:
         return _client_files(snap, d, pngs or {})
     key = snap.cache.key(snap.cache_digest, d)
@@ -149,6 +150,8 @@ def _clients(snap: Snapshot) -> dict[str, File]:
     # contention) and, measured under load here, more wall time too.
     pngs = _draw_missing(snap)
     per_device = [client_files(snap, d, pngs) for d in snap.devices]
+    if snap.cache is not None:
+        snap.cache.save()
     return {
         f"clients/{d.name}/{name}": f
         for d, files in zip(snap.devices, per_device, strict=True)
