@@ -23,6 +23,7 @@ import functools
 import operator
 import re
 from collections.abc import Callable
+from itertools import chain
 from typing import Final, NamedTuple
 
 # Table 9, level M: (error correction codewords per block, (blocks, data codewords each),
@@ -142,12 +143,11 @@ def _codewords(data: bytes, version: int) -> bytes:
             start += size
             blocks.append(block)
             eccs.append(_remainder(block, ecc_len, table))
-    out = bytearray()
-    for i in range(max(len(b) for b in blocks)):
-        out += bytes(b[i] for b in blocks if i < len(b))
-    for i in range(ecc_len):
-        out += bytes(e[i] for e in eccs)
-    return bytes(out)
+    # Interleaved column by column; the longer blocks (the second group) have one more.
+    short = min(len(b) for b in blocks)
+    out = bytes(chain.from_iterable(zip(*blocks)))  # zip stops at the shortest
+    out += bytes(b[short] for b in blocks if len(b) > short)
+    return out + bytes(chain.from_iterable(zip(*eccs)))
 
 
 def _remainder(block: bytes, ecc_len: int, table: tuple[int, ...]) -> bytes:
