@@ -145,9 +145,9 @@ def _codewords(data: bytes, version: int) -> bytes:
             eccs.append(_remainder(block, ecc_len, table))
     # Interleaved column by column; the longer blocks (the second group) have one more.
     short = min(len(b) for b in blocks)
-    out = bytes(chain.from_iterable(zip(*blocks)))  # zip stops at the shortest
+    out = bytes(chain.from_iterable(zip(*blocks, strict=False)))  # up to the shortest
     out += bytes(b[short] for b in blocks if len(b) > short)
-    return out + bytes(chain.from_iterable(zip(*eccs)))
+    return out + bytes(chain.from_iterable(zip(*eccs, strict=True)))
 
 
 def _remainder(block: bytes, ecc_len: int, table: tuple[int, ...]) -> bytes:
