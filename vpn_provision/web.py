@@ -65,6 +65,8 @@ def bundle(state: State, device_id: int) -> Bundle | None:
         return None
     snap = snapshot(state, (device,))
     files = client_files(snap, device)
+    if snap.cache is not None:
+        snap.cache.save()  # a device added since the last render: its files, drawn once
     downloads = []
     for name, f in files.items():
         if name.endswith((".png", ".crt")):

@@ -10,11 +10,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Final, NamedTuple
 
-from edgeward.files import atomic_write
+from edgeward.files import atomic_write_many
 from vpn_provision.render import firewall, iked, profiles, qr, strongswan, unbound, wireguard
 from vpn_provision.render.cache import Entry
 from vpn_provision.render.snapshot import Snapshot
@@ -86,8 +86,9 @@ SERVER: Final[dict[ServerOS, Callable[[Snapshot], dict[str, File]]]] = {
 def client_files(
     snap: Snapshot, d: Device, pngs: Mapping[str, bytes] | None = None
 ) -> dict[str, File]:
-    """One device's files, by file name (from the cache when it has them; ``pngs``: QR
-    codes already drawn, by the config they encode)."""
+    """One device's files, by file name (from the cache when it has them, else kept
+    there until ``snap.cache.save()``; ``pngs``: QR codes already drawn, by the config
+    they encode)."""
     if snap.cache is None:
         return _client_files(snap, d, pngs or {})
     key = snap.cache.key(snap.cache_digest, d)
@@ -115,24 +116,25 @@ def _client_files(snap: Snapshot, d: Device, pngs: Mapping[str, bytes]) -> dict[
     return files
 
 
-# Drawing a QR code is most of what a device's files cost (~15 ms of CPU each, pure
-# Python), so a first render of a large fleet draws the missing ones on every core. Below
-# this many, starting the worker processes costs more than it saves.
-POOL_MIN: Final = 64
-# Files written by one thread below this many; above, by several (see write_tree).
-WRITERS_MIN: Final = 64
+# A first render of a large fleet could draw the missing QR codes on every core, but a
+# code costs ~0.8 ms of CPU (edgeward.qrmatrix) and starting the forkserver and its
+# workers (each importing cryptography) ~1-2 s of wall time here: more than drawing
+# 1,000 codes in this process. Worth it only for fleets far beyond a family's.
+POOL_MIN: Final = 4096
+
+
+def _missing(snap: Snapshot) -> list[Device]:
+    """The devices the cache has no files for (all of them without a cache)."""
+    cache = snap.cache
+    if cache is None:
+        return list(snap.devices)
+    return [d for d in snap.devices if not cache.has(cache.key(snap.cache_digest, d))]
 
 
 def _draw_missing(snap: Snapshot) -> dict[str, bytes]:
     """QR codes of the devices the cache has no files for, drawn in worker processes when
     there are many (the same bytes :func:`qr.png` gives in this process: it is pure)."""
-    cache = snap.cache
-    confs = [
-        wireguard.client_conf(snap, d)
-        for d in snap.devices
-        if "wireguard" in d.protos
-        and (cache is None or not cache.has(cache.key(snap.cache_digest, d)))
-    ]
+    confs = [wireguard.client_conf(snap, d) for d in _missing(snap) if "wireguard" in d.protos]
     workers = min(len(os.sched_getaffinity(0)), 8)
     if len(confs) < POOL_MIN or workers < 2:
         return {}
@@ -144,13 +146,12 @@ def _draw_missing(snap: Snapshot) -> dict[str, bytes]:
 
 
 def _clients(snap: Snapshot) -> dict[str, File]:
+    # One thread: threads overlapping the cache files' creation cost more CPU (kernel lock
+    # contention) and, measured under load here, more wall time too.
     pngs = _draw_missing(snap)
-    if len(pngs) < WRITERS_MIN:
-        per_device = [client_files(snap, d, pngs) for d in snap.devices]
-    else:
-        # Many misses: each is a cache file fsync'ed in turn; threads overlap the waits.
-        with ThreadPoolExecutor(max_workers=16) as pool:
-            per_device = list(pool.map(lambda d: client_files(snap, d, pngs), snap.devices))
+    per_device = [client_files(snap, d, pngs) for d in snap.devices]
+    if snap.cache is not None:
+        snap.cache.save()
     return {
         f"clients/{d.name}/{name}": f
         for d, files in zip(snap.devices, per_device, strict=True)
@@ -193,15 +194,11 @@ def write_tree(out: Path, files: Mapping[str, File]) -> list[Path]:
                 if existing.read() == f.data:
                     continue
         changed.append((Path(path), f))
-    if len(changed) < WRITERS_MIN:
-        for target, f in changed:
-            atomic_write(target, f.data, mode=f.mode)
-    else:
-        # Each file is fsync'ed before its rename (~7 ms on this disk): 6,000 in a row
-        # were most of a first render's wall time. Threads overlap them (fsync releases
-        # the GIL) and the file system commits them together.
-        with ThreadPoolExecutor(max_workers=16) as pool:
-            list(pool.map(lambda tf: atomic_write(tf[0], tf[1].data, mode=tf[1].mode), changed))
+    # One durability barrier for all of them (edgeward.files.atomic_write_many): one fsync
+    # per file was most of a first render's wall time (~6,000 journal commits in a row).
+    # What remains is creating each file (~0.2 ms of kernel time on a quiet machine here,
+    # 1-2 ms under load); threads overlapping those cost more, in CPU and in wall time.
+    atomic_write_many([(p, f.data, f.mode) for p, f in changed])
     removed = []
     for top in ("server", "clients"):
         root = os.path.join(base, top)

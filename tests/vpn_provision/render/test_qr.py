@@ -35,7 +35,6 @@ def test_qr_codes_drawn_in_worker_processes_are_a_fresh_render(
         pytest.skip("one core: the render never starts worker processes")
     serial = render(dataclasses.replace(snapshot(state), cache=None), ["linux", "openbsd"])
     monkeypatch.setattr(tree, "POOL_MIN", 1)  # alice and bob are enough to use the pool
-    monkeypatch.setattr(tree, "WRITERS_MIN", 1)  # and the threads that write the cache
     drawn = tree._draw_missing(snapshot(state))
     assert sorted(drawn.values()) == sorted(
         serial[f"clients/{n}/{n}.png"].data for n in ("alice", "bob")
