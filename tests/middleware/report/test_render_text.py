@@ -8,7 +8,8 @@ import pytest
 from rich.console import Console
 
 from middleware.report.build import AsnRow, Report
-from middleware.report.render_text import count, duration, rate_and_interval, render_text
+from middleware.report.counts import count
+from middleware.report.render_text import duration, rate_and_interval, render_text
 
 LONG = "SINGTEL-AS-AP Singapore Telecommunications Ltd, Magix Services " * 3
 
