@@ -1,7 +1,7 @@
 """``dpi-report --jobs N``: the inputs read by N processes, the report the same as with one.
 
 **Parts.** Each input is one :class:`~middleware.report.inputs.Part`, except a large plain
-log, which is split by byte range into a few parts per process; parts start and end on
+log, which is split by byte range into parts that shrink along the file; parts start and end on
 the block grid (:mod:`middleware.report.inputs`), so every block is the one a whole read
 scans. Compressed files and captures are read whole. A worker reads parts (a path and two
 offsets) and sends back a :class:`~middleware.report.inputs.PartRead` per part: the
@@ -38,6 +38,7 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import gc
+import itertools
 import math
 import mmap
 import os
@@ -70,7 +71,6 @@ from middleware.report.inputs import (
 )
 
 POOL_FROM: Final = 8 << 20  # bytes of input in all below which no process is started
-PARTS_PER_JOB: Final = 3  # a few parts per process: a slow one does not hold the rest
 _POLL: Final = 0.1  # seconds between progress updates while the workers finish
 _SLOT: Final = struct.Struct("q")  # one shared 64-bit counter
 
@@ -87,7 +87,8 @@ def plan(
     paths: Sequence[Path], jobs: int, *, trusted: RealClient | None = None, block: int = BLOCK
 ) -> list[list[Part]]:
     """The parts of each input, in order. A plain log of at least two blocks is split
-    into up to ``PARTS_PER_JOB * jobs`` parts of whole blocks when ``jobs > 1``."""
+    into parts of whole blocks when ``jobs > 1``, each a ``2 * jobs``-th of what is left
+    (:func:`shares`)."""
     out: list[list[Part]] = []
     for path in paths:
         whole = dataclasses.replace(part_of(path), block=block)
@@ -96,21 +97,34 @@ def plan(
         if jobs == 1 or blocks < 2 or whole.kind in ("pcap", "pcapng") or compressed(path):
             out.append([whole])
             continue
-        step = math.ceil(blocks / min(blocks, jobs * PARTS_PER_JOB)) * block
         quotes = _quotes(path, trusted) if whole.kind == "nginx-combined" else None
+        starts = [0, *itertools.accumulate(n * block for n in shares(blocks, jobs))]
         out.append(
             [
                 Part(
                     whole.path,
                     whole.kind,
                     start=start,
-                    end=start + step if start + step < size else None,
+                    end=end if end < size else None,
                     quotes=quotes if start else None,
                     block=block,
                 )
-                for start in range(0, size, step)
+                for start, end in itertools.pairwise(starts)
             ]
         )
+    return out
+
+
+def shares(blocks: int, jobs: int) -> list[int]:
+    """A file's parts, in blocks: each a ``2 * jobs``-th of the blocks left, so they
+    shrink along the file (taken biggest first, the last ones taken are one block: the
+    processes finish within a block's reading of each other, where equal parts leave
+    one process reading the last big part alone)."""
+    out: list[int] = []
+    left = blocks
+    while left:
+        out.append(min(left, max(1, math.ceil(left / (2 * jobs)))))
+        left -= out[-1]
     return out
 
 

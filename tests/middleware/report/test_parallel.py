@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import math
 import os
 import re
 import signal
@@ -24,7 +25,7 @@ from middleware.edge.realip import RealClient
 from middleware.report import parallel
 from middleware.report.build import build_report
 from middleware.report.inputs import Collected, InputError, Part, PartRead, joined, read_part
-from middleware.report.parallel import _checked, _quotes, plan, read_all
+from middleware.report.parallel import _checked, _quotes, plan, read_all, shares
 from middleware.report.render_json import render_json
 from middleware.report.render_text import render_text
 from middleware.report.synthetic import generate_log, make_networks, write_iptoasn
@@ -375,3 +376,12 @@ def test_every_part_is_read_once_whoever_takes_it(tmp_path: Path, jobs: int) -> 
     """Many small parts, more processes than cores: each part lands in the result once."""
     paths = write(tmp_path, {f"{i}.log": log(40 + i) for i in range(12)})
     assert read_all(paths, jobs=jobs, block=64, pool_from=0) == read_all(paths, jobs=1, block=64)
+
+
+@given(st.integers(1, 100_000), st.integers(1, 256))
+def test_parts_cover_the_file_and_shrink_to_one_block(blocks: int, jobs: int) -> None:
+    sizes = shares(blocks, jobs)
+    assert sum(sizes) == blocks and min(sizes) >= 1
+    assert sizes == sorted(sizes, reverse=True)  # the queue takes them in file order
+    assert sizes[-1] == 1  # the last part taken is one block: the processes end together
+    assert len(sizes) <= 2 * jobs * (1 + math.log(blocks)) + 1  # few parts to merge
