@@ -16,6 +16,7 @@ from middleware.edge.realip import RealClient
 from middleware.report.counts import count
 from middleware.report.inputs import STDIN, Collected, InputError, total_size
 from middleware.report.parallel import Reading, cpus, start
+from middleware.report.recover import MAX_TRIES
 
 # A plain run (`--asn-table T --json LOG`) imports only what reads, counts and writes JSON:
 # every other feature (rich's bar and tables, HTML, partials, Dask, signed-URL recovery,
@@ -198,8 +199,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_outputs(p: argparse.ArgumentParser) -> None:
     """What a run and ``merge`` share: the outputs, the test, the recovery keys."""
-    from middleware.report.recover import MAX_TRIES
-
     p.add_argument("--keys", metavar="FILE", help="signed-url key file: recover corrupted URLs")
     p.add_argument(
         "--max-tries",

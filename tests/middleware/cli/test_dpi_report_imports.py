@@ -46,6 +46,7 @@ SIGNED_MIDDLEWARE = ["starlette", "prometheus_client", "http.server", "ssl", "ur
 PROBE = """
 import json, sys
 import middleware.cli.dpi_report as cli
+cli.build_parser()  # what a run has done when its workers are forked
 loaded = sorted(sys.modules)
 if len(sys.argv) > 1:
     import contextlib, io
@@ -58,8 +59,9 @@ print(json.dumps([loaded, sorted(sys.modules)]))
 
 @pytest.fixture(scope="module")
 def modules(tmp_path_factory: pytest.TempPathFactory) -> tuple[set[str], set[str]]:
-    """The modules loaded by importing the command, and by a plain run over a log big
-    enough to be read by two processes."""
+    """The modules loaded by importing the command and building its parser (all a run
+    has done when it forks its workers), and by a plain run over a log big enough to be
+    read by two processes."""
     d = tmp_path_factory.mktemp("imports")
     nets = make_networks(30, seed=3, incident_rank=3)
     generate_log(d / "a.log", nets, lines=60_000, corrupted=5, seed=3, clients=500)
@@ -78,7 +80,7 @@ def _loaded(modules: set[str], name: str) -> list[str]:
 
 
 @pytest.mark.parametrize("name", [*NOT_IN_A_PLAIN_RUN, *SIGNED_MIDDLEWARE, "middleware.signed"])
-def test_importing_the_command_loads_no_feature(
+def test_the_command_before_reading_loads_no_feature(
     modules: tuple[set[str], set[str]], name: str
 ) -> None:
     assert _loaded(modules[0], name) == []
