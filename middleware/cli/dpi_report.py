@@ -15,7 +15,7 @@ from edgeward.logs import get_logger
 from middleware.edge.realip import RealClient
 from middleware.report.counts import count
 from middleware.report.inputs import STDIN, Collected, InputError, total_size
-from middleware.report.parallel import Reading, cpus, start
+from middleware.report.parallel import POOL_FROM, Reading, cpus, start
 from middleware.report.recover import MAX_TRIES
 
 # A plain run (`--asn-table T --json LOG`) imports only what reads, counts and writes JSON:
@@ -192,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=cpus(),
         metavar="N",
         help="processes reading the inputs (large plain logs are split by byte range; "
-        "under 8 MB in all, one); the report is the same for every N",
+        f"under {POOL_FROM >> 20} MB in all, one); the report is the same for every N",
     )
     return p
 

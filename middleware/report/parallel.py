@@ -70,7 +70,10 @@ from middleware.report.inputs import (
     total_size,
 )
 
-POOL_FROM: Final = 8 << 20  # bytes of input in all below which no process is started
+# Bytes of input in all below which no process is forked: one block (a lone file is not
+# split below two). Measured in instructions on the critical path (the busier process),
+# forked workers already win at 4.8 MB in one file: 668 M against 863 M for one process.
+POOL_FROM: Final = BLOCK
 _POLL: Final = 0.1  # seconds between progress updates while the workers finish
 _SLOT: Final = struct.Struct("q")  # one shared 64-bit counter
 
