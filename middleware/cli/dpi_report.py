@@ -24,6 +24,7 @@ from middleware.report.recover import MAX_TRIES
 # small log is not mostly start-up (tests/middleware/cli/test_dpi_report_imports.py).
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.progress import Progress, ProgressColumn
 
     from middleware.attribution.prefix_table import PrefixTable
     from middleware.report.build import Report, Tally
@@ -295,23 +296,25 @@ def _stderr() -> Console:
     return Console(stderr=True, emoji=False)
 
 
+def _bar(*columns: ProgressColumn) -> Progress:
+    """A progress bar on standard error (on a terminal), gone when done."""
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), *columns, console=_stderr(), transient=True
+    )
+
+
 def _finish(reading: Reading, paths: list[Path], quiet: bool) -> Collected:
     """What ``reading`` reads, with a progress bar on a terminal when it takes a while."""
     size = total_size(paths)
     if quiet or size < _PROGRESS_FROM:
         return reading.finish()
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import DownloadColumn, TimeRemainingColumn
 
     # Nothing logs while the bar is live (a log line would land inside it): the per-input
     # summaries are logged once the bar is gone.
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TimeRemainingColumn(),
-        console=_stderr(),
-        transient=True,
-    ) as progress:
+    with _bar(DownloadColumn(), TimeRemainingColumn()) as progress:
         names = ", ".join(p.name for p in paths[:3]) + (", ..." if len(paths) > 3 else "")
         task = progress.add_task(f"reading {names}", total=size)
         return reading.finish(advance=lambda n: progress.advance(task, n))
@@ -471,22 +474,9 @@ def _report(counts: Tally, args: argparse.Namespace, keys: KeyRing | None) -> in
     if args.no_progress or keys is None:  # no bar: rich is not even imported
         report = report_of(counts, **options)
     else:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-        )
+        from rich.progress import MofNCompleteColumn, TimeElapsedColumn
 
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=_stderr(),
-            transient=True,
-        ) as progress:
+        with _bar(MofNCompleteColumn(), TimeElapsedColumn()) as progress:
             rec = progress.add_task("recovering signed URLs", total=None)
             report = report_of(
                 counts,
