@@ -3,51 +3,41 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from typing import TYPE_CHECKING
 
 from edgeward.cli import EXIT_OK, UsageError, parser, run, whole
 from edgeward.logs import get_logger
-from middleware.attribution.prefix_table import PrefixTable, TableError
-from middleware.cli import dpi_report_tools
 from middleware.edge.realip import RealClient
-from middleware.report import dask_map
-from middleware.report.build import Report, Tally, report_of, tally
+from middleware.report.counts import count
 from middleware.report.inputs import STDIN, Collected, InputError, total_size
-from middleware.report.parallel import cpus, read_all
-from middleware.report.partial import (
-    Partial,
-    PartialError,
-    merge,
-    read_partial,
-    table_digest,
-    write_partial,
-)
+from middleware.report.parallel import POOL_FROM, Reading, cpus, start
 from middleware.report.recover import MAX_TRIES
-from middleware.report.render_html import render_html
-from middleware.report.render_json import render_json
-from middleware.report.render_text import count, render_text
-from middleware.signed import KeyFileError, KeyRing
+
+# A plain run (`--asn-table T --json LOG`) imports only what reads, counts and writes JSON:
+# every other feature (rich's bar and tables, HTML, partials, Dask, signed-URL recovery,
+# the demo-log and fetch-table tools) is imported where it is used, so that a run over a
+# small log is not mostly start-up (tests/middleware/cli/test_dpi_report_imports.py).
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, ProgressColumn
+
+    from middleware.attribution.prefix_table import PrefixTable
+    from middleware.report.build import Report, Tally
+    from middleware.report.partial import Partial
+    from middleware.signed import KeyRing
 
 log = get_logger("middleware.dpi_report")
 
-TOOLS: dict[str, tuple[Callable[[], argparse.ArgumentParser], Callable[[argparse.Namespace], int]]]
-TOOLS = {
-    "demo-log": (dpi_report_tools.demo_parser, dpi_report_tools.run_demo),
-    "fetch-table": (dpi_report_tools.fetch_parser, dpi_report_tools.run_fetch),
+# name → (module, its parser function, its run function): imported when the tool is run.
+TOOLS: dict[str, tuple[str, str, str]] = {
+    "demo-log": ("middleware.cli.dpi_report_tools", "demo_parser", "run_demo"),
+    "fetch-table": ("middleware.cli.dpi_report_tools", "fetch_parser", "run_fetch"),
+    "merge": (__name__, "merge_parser", "_run_merge"),
 }
 
 MAX_JOBS = 256  # more processes than that is a typo
@@ -203,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=cpus(),
         metavar="N",
         help="processes reading the inputs (large plain logs are split by byte range; "
-        "under 8 MB in all, one); the report is the same for every N",
+        f"under {POOL_FROM >> 20} MB in all, one); the report is the same for every N",
     )
     return p
 
@@ -285,6 +275,8 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _load_keys(path: str) -> KeyRing:
+    from middleware.signed import KeyFileError, KeyRing
+
     p = Path(path)
     if p.is_dir():
         raise UsageError(f"--keys {p}: is a directory, not a signed-url key file")
@@ -298,28 +290,34 @@ def _load_keys(path: str) -> KeyRing:
         raise UsageError(f"--keys {p}: cannot read: {exc}") from None
 
 
-def _read_all(
-    paths: list[Path], trusted: RealClient, err: Console, quiet: bool, jobs: int = 1
-) -> Collected:
+def _stderr() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, emoji=False)
+
+
+def _bar(*columns: ProgressColumn) -> Progress:
+    """A progress bar on standard error (on a terminal), gone when done."""
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), *columns, console=_stderr(), transient=True
+    )
+
+
+def _finish(reading: Reading, paths: list[Path], quiet: bool) -> Collected:
+    """What ``reading`` reads, with a progress bar on a terminal when it takes a while."""
     size = total_size(paths)
+    if quiet or size < _PROGRESS_FROM:
+        return reading.finish()
+    from rich.progress import DownloadColumn, TimeRemainingColumn
+
     # Nothing logs while the bar is live (a log line would land inside it): the per-input
     # summaries are logged once the bar is gone.
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        DownloadColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=quiet or size < _PROGRESS_FROM,
-    ) as progress:
+    with _bar(DownloadColumn(), TimeRemainingColumn()) as progress:
         names = ", ".join(p.name for p in paths[:3]) + (", ..." if len(paths) > 3 else "")
         task = progress.add_task(f"reading {names}", total=size)
-        collected = read_all(
-            paths, jobs=jobs, trusted=trusted, advance=lambda n: progress.advance(task, n)
-        )
-    _check_read(collected)
-    return collected
+        return reading.finish(advance=lambda n: progress.advance(task, n))
 
 
 def _check_options(args: argparse.Namespace, paths: list[str]) -> None:
@@ -350,7 +348,19 @@ def _check_options(args: argparse.Namespace, paths: list[str]) -> None:
                 raise UsageError(f"{option} {out}: is also an input; it would be overwritten")
 
 
+def _table_readable(path: str) -> None:
+    """Refuse a table file that cannot be opened before the inputs are (its contents are
+    checked by :func:`_load_table` while the workers read)."""
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--asn-table {path}: cannot read: {exc}") from None
+
+
 def _load_table(path: str) -> PrefixTable:
+    from middleware.attribution.prefix_table import PrefixTable, TableError
+
     try:
         return PrefixTable.load(path)
     except TableError as exc:
@@ -367,30 +377,58 @@ def _main(args: argparse.Namespace) -> int:
         trusted = RealClient(args.trusted_proxy)
     except ValueError as exc:
         raise UsageError(f"--trusted-proxy: {exc}") from None
-    table = _load_table(args.asn_table) if args.asn_table else None
+    if args.asn_table:
+        _table_readable(args.asn_table)
     keys = _load_keys(args.keys) if args.keys else None
-    err = Console(stderr=True, emoji=False)
+    table: PrefixTable | None = None
     try:
         if args.dask:
+            from middleware.report import dask_map
+
+            table = _load_table(args.asn_table) if args.asn_table else None
             collected = dask_map.read_on_dask(args.dask, args.inputs, args.trusted_proxy)
-            _check_read(collected)
         else:
             paths = [STDIN if p == "-" else Path(p) for p in args.inputs]
-            collected = _read_all(paths, trusted, err, args.no_progress, args.jobs)
+            with start(paths, jobs=args.jobs, trusted=trusted) as reading:
+                # The workers are reading already: the table and the code that writes the
+                # report are loaded meanwhile (this process then reads fewer parts).
+                table = _load_table(args.asn_table) if args.asn_table else None
+                _import_output(args)
+                collected = _finish(reading, paths, args.no_progress)
+        _check_read(collected)
     except InputError as exc:
         raise UsageError(str(exc)) from None
+    from middleware.report.build import tally
+
     counts = tally(collected, table)
     if args.partial:
+        from middleware.report.partial import Partial, table_digest
+
         digest = table_digest(Path(args.asn_table)) if args.asn_table else None
         name = Path(args.asn_table).name if args.asn_table else ""
-        return _write_partial(Path(args.partial), Partial(counts, digest, name), err)
-    return _report(counts, args, keys, err)
+        return _write_partial(Path(args.partial), Partial(counts, digest, name))
+    return _report(counts, args, keys)
+
+
+def _import_output(args: argparse.Namespace) -> None:
+    """Import what building and writing this run's output takes (otherwise imported after
+    the reading, when the workers are done and one core is idle)."""
+    importlib.import_module("middleware.report.build")
+    if args.partial:
+        importlib.import_module("middleware.report.partial")
+    elif args.json:
+        importlib.import_module("middleware.report.render_json")
+    elif args.html:
+        importlib.import_module("middleware.report.render_html")
+    else:
+        importlib.import_module("middleware.report.render_text")
 
 
 def _run_merge(args: argparse.Namespace) -> int:
+    from middleware.report.partial import PartialError, merge, read_partial
+
     _check_options(args, args.partials)
     keys = _load_keys(args.keys) if args.keys else None
-    err = Console(stderr=True, emoji=False)
     try:
         merged = merge([(p, read_partial(Path(p))) for p in args.partials])
     except PartialError as exc:
@@ -401,20 +439,19 @@ def _run_merge(args: argparse.Namespace) -> int:
             log.warning("%s: in more than one partial: its lines are counted again", i.path)
         seen.add(i.path)
     if args.partial:
-        return _write_partial(Path(args.partial), merged, err)
-    return _report(merged.counts, args, keys, err)
+        return _write_partial(Path(args.partial), merged)
+    return _report(merged.counts, args, keys)
 
 
-TOOLS["merge"] = (merge_parser, _run_merge)
+def _write_partial(out: Path, partial: Partial) -> int:
+    from middleware.report.partial import write_partial
 
-
-def _write_partial(out: Path, partial: Partial, err: Console) -> int:
     try:
         write_partial(out, partial)
     except OSError as exc:
         raise UsageError(f"--partial {out}: cannot write: {exc.strerror or exc}") from None
     counts = partial.counts
-    err.print(
+    _stderr().print(
         f"wrote {out} ({len(counts.inputs)} input(s), {count(sum(counts.requests.values()))} "
         f"requests, {count(len(counts.corrupted))} corrupted)",
         markup=False,
@@ -423,27 +460,29 @@ def _write_partial(out: Path, partial: Partial, err: Console) -> int:
     return EXIT_OK
 
 
-def _report(counts: Tally, args: argparse.Namespace, keys: KeyRing | None, err: Console) -> int:
+def _report(counts: Tally, args: argparse.Namespace, keys: KeyRing | None) -> int:
     """Build the report over ``counts`` (recovering URLs with ``keys``) and write it."""
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=args.no_progress or keys is None,
-    ) as progress:
-        rec = progress.add_task("recovering signed URLs", total=None)
-        report = report_of(
-            counts,
-            alpha=args.alpha,
-            keys=keys,
-            max_tries=args.max_tries,
-            recover_max=args.recover_max,
-            recover_seconds=args.recover_seconds,
-            on_recovery=lambda i, n: progress.update(rec, completed=i, total=n),
-        )
+    from middleware.report.build import report_of
+
+    options = {
+        "alpha": args.alpha,
+        "keys": keys,
+        "max_tries": args.max_tries,
+        "recover_max": args.recover_max,
+        "recover_seconds": args.recover_seconds,
+    }
+    if args.no_progress or keys is None:  # no bar: rich is not even imported
+        report = report_of(counts, **options)
+    else:
+        from rich.progress import MofNCompleteColumn, TimeElapsedColumn
+
+        with _bar(MofNCompleteColumn(), TimeElapsedColumn()) as progress:
+            rec = progress.add_task("recovering signed URLs", total=None)
+            report = report_of(
+                counts,
+                **options,
+                on_recovery=lambda i, n: progress.update(rec, completed=i, total=n),
+            )
     if report.recovery_skipped:
         log.warning(
             "signed-URL recovery budget spent: %s distinct URL(s) not tried "
@@ -452,23 +491,31 @@ def _report(counts: Tally, args: argparse.Namespace, keys: KeyRing | None, err: 
             args.recover_max,
             f"{args.recover_seconds:g}",
         )
-    _write_report(report, args, err)
+    _write_report(report, args)
     return EXIT_OK
 
 
-def _write_report(report: Report, args: argparse.Namespace, err: Console) -> None:
+def _write_report(report: Report, args: argparse.Namespace) -> None:
     if args.json:
+        from middleware.report.render_json import render_json
+
         sys.stdout.write(render_json(report))
     elif args.html:
+        from middleware.report.render_html import render_html
+
         out = Path(args.html)
         try:
             out.write_text(render_html(report), encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"--html {out}: cannot write: {exc.strerror or exc}") from None
-        err.print(
+        _stderr().print(
             f"wrote {out} ({len(report.flagged)} network(s) flagged)", markup=False, soft_wrap=True
         )
     else:
+        from rich.console import Console
+
+        from middleware.report.render_text import render_text
+
         # Piped output would otherwise wrap at 80 columns and fold the names.
         render_text(
             report,
@@ -511,8 +558,9 @@ def _check_read(collected: Collected) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] in TOOLS:  # `dpi-report demo-log ...`; a log named so: ./demo-log
-        build, func = TOOLS[args[0]]
-        return run(_one_line(func), build().parse_args(args[1:]))
+        module, build, func = TOOLS[args[0]]
+        tool = importlib.import_module(module)
+        return run(_one_line(getattr(tool, func)), getattr(tool, build)().parse_args(args[1:]))
     return run(_one_line(_main), build_parser().parse_args(args))
 
 

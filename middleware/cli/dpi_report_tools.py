@@ -9,8 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edgeward.cli import EXIT_FAILED, EXIT_OK, UsageError, parser
+from middleware.report.counts import count
 from middleware.report.fetch import MAX_BYTES, FetchError, check_url, fetch_table, redact
-from middleware.report.render_text import count
 from middleware.report.synthetic import SEED_ASN, SEED_NAME, default_corrupted, write_demo
 
 MAX_LINES = 20_000_000  # ~3 GB of log; a bigger test log is a typo

@@ -16,10 +16,12 @@ bounds the work per URL whatever the input.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from middleware.corruption.classify import classify
-from middleware.signed import KeyRing, verify_url
+
+if TYPE_CHECKING:  # (imported by a run with --keys only: dpi-report's parser needs MAX_TRIES)
+    from middleware.signed import KeyRing
 
 URL_CHARS: Final = (
     b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@/?%"
@@ -59,6 +61,8 @@ def recover(target: bytes, keyring: KeyRing, *, max_tries: int = MAX_TRIES) -> R
 
     Expired links count as recovered: the signature matched, which is the proof.
     """
+    from middleware.signed import verify_url
+
     tries = 0
     for w in _windows(target):
         head, tail = target[:w], target[w + 2 :]

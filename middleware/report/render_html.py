@@ -15,11 +15,11 @@ from collections import Counter
 from typing import Final
 
 from middleware.report.build import DAY, HOUR, REASONS, Report
+from middleware.report.counts import count
 from middleware.report.render_capture import render_capture_html
 from middleware.report.render_json import escape_bytes
 from middleware.report.render_text import (
     asn_text,
-    count,
     p_text,
     rate_and_interval,
     span_text,

@@ -15,12 +15,8 @@ from rich.table import Table
 from rich.text import Text
 
 from middleware.report.build import REASONS, AsnRow, Report
+from middleware.report.counts import count
 from middleware.report.render_capture import render_capture_text
-
-
-def count(n: int) -> str:
-    """Every count in every output: thousands separated by commas."""
-    return f"{n:,}"
 
 
 def _unit(x: float) -> tuple[float, str]:

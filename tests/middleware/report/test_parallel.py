@@ -5,11 +5,16 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import math
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,9 +22,10 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from middleware.edge.realip import RealClient
+from middleware.report import parallel
 from middleware.report.build import build_report
-from middleware.report.inputs import Collected, Part, PartRead, joined, read_part
-from middleware.report.parallel import _checked, _quotes, plan, read_all
+from middleware.report.inputs import Collected, InputError, Part, PartRead, joined, read_part
+from middleware.report.parallel import _checked, _quotes, plan, read_all, shares
 from middleware.report.render_json import render_json
 from middleware.report.render_text import render_text
 from middleware.report.synthetic import generate_log, make_networks, write_iptoasn
@@ -273,3 +279,109 @@ def test_trusted_proxies_reach_the_workers(tmp_path: Path) -> None:
     two = read_all(paths, jobs=2, block=BLOCK, pool_from=0, trusted=trusted)
     assert two == one
     assert b"203.0.113.4" in two.clients and b"10.0.0.1" not in two.clients
+
+
+# --- the forked workers ---------------------------------------------------------------------
+
+
+def _in_worker(marker: Path, then: Callable[[], object]) -> Callable[..., PartRead]:
+    """``read_part`` that, in a forked worker (a copy of this process, so it runs what the
+    test patched), notes that it started and runs ``then``; this process waits for that
+    before its first read, so a worker surely takes a part."""
+    parent = os.getpid()
+
+    def read(part: Part, **kwargs: Any) -> PartRead:
+        if os.getpid() != parent:
+            with marker.open("a") as f:
+                f.write(f"{os.getpid()}\n")
+            then()
+        deadline = time.monotonic() + 60
+        while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return read_part(part, **kwargs)
+
+    return read
+
+
+def test_a_killed_worker_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = write(tmp_path, CASES["several files"])
+    kill = _in_worker(tmp_path / "started", lambda: os.kill(os.getpid(), signal.SIGKILL))
+    monkeypatch.setattr(parallel, "read_part", kill)
+    with pytest.raises(InputError, match=r"ended without its result \(killed by signal 9\)"):
+        read_all(paths, jobs=2, block=BLOCK, pool_from=0)
+
+
+class Unpicklable(Exception):
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        raise TypeError("not this one")
+
+
+def test_an_error_that_does_not_pickle_still_reaches_the_parent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail() -> None:
+        raise Unpicklable("odd")
+
+    paths = write(tmp_path, CASES["several files"])
+    monkeypatch.setattr(parallel, "read_part", _in_worker(tmp_path / "started", fail))
+    with pytest.raises(RuntimeError, match="Unpicklable"):
+        read_all(paths, jobs=2, block=BLOCK, pool_from=0)
+
+
+def test_ctrl_c_in_the_parent_stops_and_reaps_the_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pids = tmp_path / "pids"
+
+    read = _in_worker(pids, lambda: time.sleep(300))  # a worker reading for a long time
+
+    def interrupted(part: Part, **kwargs: Any) -> PartRead:
+        read(part, **kwargs)  # (returns here once a worker has started)
+        raise KeyboardInterrupt
+
+    paths = write(tmp_path, CASES["several files"])
+    monkeypatch.setattr(parallel, "read_part", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        read_all(paths, jobs=3, block=BLOCK, pool_from=0)
+    workers = [int(x) for x in pids.read_text().split()]
+    assert workers and all(not Path(f"/proc/{pid}").exists() for pid in workers)  # reaped
+
+
+def test_a_worker_leaves_the_parents_buffers_alone(tmp_path: Path) -> None:
+    """A worker exits with os._exit: what this process has buffered is written once."""
+    paths = write(tmp_path, CASES["several files"])
+    out = tmp_path / "out"
+    with out.open("wb") as f:
+        f.write(b"once")  # buffered, not yet written, when the workers are forked
+        read_all(paths, jobs=3, block=BLOCK, pool_from=0)
+    assert out.read_bytes() == b"once"
+
+
+def test_without_more_processes_this_one_reads_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    paths = write(tmp_path, CASES["several files"])
+    one = read_all(paths, jobs=1, block=BLOCK)
+    monkeypatch.setattr(os, "fork", no_fork)
+    assert read_all(paths, jobs=4, block=BLOCK, pool_from=0) == one
+
+
+@pytest.mark.parametrize("jobs", [2, 3, 8])
+def test_every_part_is_read_once_whoever_takes_it(tmp_path: Path, jobs: int) -> None:
+    """Many small parts, more processes than cores: each part lands in the result once."""
+    paths = write(tmp_path, {f"{i}.log": log(40 + i) for i in range(12)})
+    assert read_all(paths, jobs=jobs, block=64, pool_from=0) == read_all(paths, jobs=1, block=64)
+
+
+@given(st.integers(1, 100_000), st.integers(1, 256))
+def test_parts_cover_the_file_and_shrink_to_one_block(blocks: int, jobs: int) -> None:
+    sizes = shares(blocks, jobs)
+    assert sum(sizes) == blocks and min(sizes) >= 1
+    assert sizes == sorted(sizes, reverse=True)  # the queue takes them in file order
+    assert sizes[-1] == 1  # the last part taken is one block: the processes end together
+    assert len(sizes) <= 2 * jobs * (1 + math.log(blocks)) + 1  # few parts to merge

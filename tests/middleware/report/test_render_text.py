@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from middleware.report.build import AsnRow, Report
-from middleware.report.render_text import count, duration, rate_and_interval, render_text
+from middleware.report.render_text import duration, rate_and_interval, render_text
 
 LONG = "SINGTEL-AS-AP Singapore Telecommunications Ltd, Magix Services " * 3
 
@@ -63,7 +63,3 @@ def test_a_rate_and_its_interval_share_one_unit(
 )
 def test_a_duration_uses_one_unit(seconds: float, want: str) -> None:
     assert duration(seconds) == want
-
-
-def test_counts_share_one_format() -> None:
-    assert [count(n) for n in (0, 999, 1000, 1_234_567)] == ["0", "999", "1,000", "1,234,567"]
