@@ -38,9 +38,8 @@ NOT_IN_A_PLAIN_RUN = [
     "middleware.report.render_html",
     "middleware.report.render_text",
 ]
-# Only for --keys; today middleware.signed's __init__ imports its ASGI middleware (and
-# with it prometheus_client's HTTP exposition), and middleware.report.build imports
-# middleware.signed for a type: ~20 % of a plain run's start-up instructions.
+# The ASGI middleware and prometheus_client's HTTP exposition: middleware.signed loads
+# SignedURLMiddleware on first use only (they were ~20 % of a plain run's start-up).
 SIGNED_MIDDLEWARE = ["starlette", "prometheus_client", "http.server", "ssl", "urllib.request"]
 
 PROBE = """
@@ -93,11 +92,6 @@ def test_a_plain_json_run_loads_no_other_feature(
     assert _loaded(modules[1], name) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="middleware/signed/__init__.py imports SignedURLMiddleware eagerly (and "
-    "middleware/report/build.py imports middleware.signed): remove this mark once lazy",
-)
 @pytest.mark.parametrize("name", SIGNED_MIDDLEWARE)
 def test_a_plain_json_run_loads_no_asgi_middleware(
     modules: tuple[set[str], set[str]], name: str
