@@ -1,34 +1,16 @@
 """Shared fixtures: a state directory with devices, its rendered tree (``out``), the CLI run
-in-process, and ``run_tool`` for the real validators."""
+in-process (the helpers they use are in ``tests/support/vpn.py``)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.support.vpn import CLI, Ran, make_state
 from vpn_provision.cli import main
 from vpn_provision.render import render, snapshot, write_tree
-from vpn_provision.settings import Settings
-from vpn_provision.state import State, init
-
-HOST = "vpn.example.org"
-# `vpn-provision init`'s required options, as a user types them
-INIT = ["--host", HOST, "--net4", "10.77.0.0/24", "--net6", "fd77::/64"]
-
-
-@dataclass
-class Ran:
-    code: int
-    out: str
-    err: str
-
-
-CLI = Callable[..., Ran]
+from vpn_provision.state import State
 
 
 @pytest.fixture
@@ -42,26 +24,6 @@ def cli(capsys: pytest.CaptureFixture[str]) -> CLI:
         return Ran(code, out, err)
 
     return run
-
-
-def serve_argv(root: Path, port: int, metrics: str = "off") -> list[str]:
-    """`vpn-provision serve` for the state ``root`` on 127.0.0.1:``port``."""
-    return [
-        sys.executable, "-m", "vpn_provision", "serve", "--state", str(root),
-        "--listen", f"127.0.0.1:{port}", "--metrics-listen", metrics,
-    ]  # fmt: skip
-
-
-def make_state(root: Path, os_name: str = "linux", **extra: object) -> State:
-    settings = Settings(
-        host=HOST,
-        net4="10.77.0.0/24",
-        net6="fd77::/64",
-        os=os_name,  # type: ignore[arg-type]
-        external_interface="vio0" if os_name == "openbsd" else "eth0",
-        **extra,  # type: ignore[arg-type]
-    )
-    return init(root, settings)
 
 
 @pytest.fixture
@@ -82,7 +44,3 @@ def out(state: State, tmp_path: Path) -> Path:
     o = tmp_path / "out"
     write_tree(o, render(snapshot(state), ["linux", "openbsd"]))
     return o
-
-
-def run_tool(*argv: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, capture_output=True, text=True, input=stdin, timeout=60)

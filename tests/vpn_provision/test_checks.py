@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.support.tools import require_tool
-from tests.vpn_provision.conftest import run_tool
+from tests.support.vpn import run_tool
 from vpn_provision import checks
 from vpn_provision.state import State
 

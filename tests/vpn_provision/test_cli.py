@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.vpn_provision.conftest import CLI, INIT
+from tests.support.vpn import CLI, INIT
 from vpn_provision.cli import SUBCOMMANDS
 
 

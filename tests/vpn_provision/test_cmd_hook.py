@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from edgeward import pki
-from tests.vpn_provision.conftest import CLI, make_state
+from tests.support.vpn import CLI, make_state
 
 
 def _le_pair(folder: Path, ca: pki.Issued) -> pki.Issued:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.vpn_provision.conftest import CLI, make_state
+from tests.support.vpn import CLI, make_state
 from vpn_provision.state import State
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.vpn_provision.conftest import CLI
+from tests.support.vpn import CLI
 from vpn_provision.state import State
 
 

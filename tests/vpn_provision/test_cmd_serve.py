@@ -9,8 +9,7 @@ import pytest
 
 from tests.support.net import free_port
 from tests.support.servers import process
-from tests.vpn_provision.conftest import CLI, serve_argv
-from tests.vpn_provision.test_cmd_link import issue_link
+from tests.support.vpn import CLI, issue_link, serve_argv
 from vpn_provision.state import State
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.vpn_provision.conftest import CLI
+from tests.support.vpn import CLI
 from vpn_provision.keys import wg_public_key
 from vpn_provision.state import State
 

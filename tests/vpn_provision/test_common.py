@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.vpn_provision.conftest import CLI, INIT, make_state
+from tests.support.vpn import CLI, INIT, make_state
 from vpn_provision.common import (
     add_json_argument,
     add_state_argument,

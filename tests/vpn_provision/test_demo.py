@@ -10,7 +10,7 @@ import pytest
 from edgeward.run import read_procfile
 from tests.support.net import free_port
 from tests.support.servers import process
-from tests.vpn_provision.conftest import serve_argv
+from tests.support.vpn import serve_argv
 from vpn_provision.demo import DEVICE, prepare
 from vpn_provision.state import State
 

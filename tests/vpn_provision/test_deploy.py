@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.net import free_port
 from tests.support.servers import nginx, process
-from tests.vpn_provision.conftest import CLI, serve_argv
+from tests.support.vpn import CLI, serve_argv
 from vpn_provision.state import State
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ import pytest
 
 from edgeward.secrets import Secret
 from tests.support.tools import require_tool
-from tests.vpn_provision.conftest import run_tool
+from tests.support.vpn import run_tool
 from vpn_provision import keys
 
 

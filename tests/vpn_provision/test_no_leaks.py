@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY, generate_latest
 
 from edgeward.cli import UsageError
 from tests.support.servers import uvicorn_server
-from tests.vpn_provision.conftest import CLI
+from tests.support.vpn import CLI
 from vpn_provision.cli import SUBCOMMANDS
 from vpn_provision.render import snapshot
 from vpn_provision.state import State

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edgeward.cli import UsageError
-from tests.vpn_provision.conftest import HOST, make_state
+from tests.support.vpn import HOST, make_state
 from vpn_provision.keys import wg_public_key
 from vpn_provision.settings import Settings
 from vpn_provision.state import State, check_device_name

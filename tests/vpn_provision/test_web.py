@@ -13,8 +13,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from prometheus_client import REGISTRY
 
 from tests.support.servers import uvicorn_server
-from tests.vpn_provision.conftest import CLI
-from tests.vpn_provision.test_cmd_link import issue_link
+from tests.support.vpn import CLI, issue_link
 from vpn_provision.state import State
 from vpn_provision.web import create_app, store
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.tools import require_tool
-from tests.vpn_provision.conftest import make_state
+from tests.support.vpn import make_state
 from vpn_provision import checks
 from vpn_provision.render import render, snapshot
 from vpn_provision.state import State

@@ -21,7 +21,7 @@ import pytest
 
 from tests.support.netns import Pair, namespace_pair, wait_for
 from tests.support.tools import require_tool
-from tests.vpn_provision.render.test_wireguard_tunnel import CONNECT, ECHO, PORT
+from tests.support.vpn import CONNECT, ECHO, PORT
 from vpn_provision.render import render, snapshot, suites, write_tree
 from vpn_provision.state import State
 

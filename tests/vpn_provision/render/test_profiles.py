@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from tests.support.appleschema import BIT, COMMON, DATA, INT, ROOT, A, B, D, K, S
 from tests.support.appleschema import check_profile as check_schema
 from tests.support.tools import require_tool
-from tests.vpn_provision.conftest import make_state
+from tests.support.vpn import make_state
 from vpn_provision.render import render, snapshot
 from vpn_provision.render.wireguard import client_conf
 from vpn_provision.state import State

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.vpn_provision.conftest import HOST
+from tests.support.vpn import HOST
 from vpn_provision.render import snapshot, suites
 from vpn_provision.render.strongswan import swanctl_conf
 from vpn_provision.state import State

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.support.tools import require_tool
-from tests.vpn_provision.conftest import run_tool
+from tests.support.vpn import run_tool
 from vpn_provision.render.wireguard import strip_wg_quick
 from vpn_provision.state import State
 

@@ -13,32 +13,12 @@ import pytest
 
 from tests.support.netns import Pair, namespace_pair, wait_for
 from tests.support.tools import require_tool
+from tests.support.vpn import CONNECT, ECHO, PORT
 from vpn_provision.render import render, snapshot
 from vpn_provision.render.wireguard import strip_wg_quick
 from vpn_provision.state import State
 
 pytestmark = pytest.mark.slow
-
-PORT = 7000
-# Echo server: answers each connection with the address it came from, then closes.
-ECHO = """
-import socket
-s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("::", %d))
-s.listen(8)
-print("listening", flush=True)
-while True:
-    c, peer = s.accept()
-    c.sendall(peer[0].removeprefix("::ffff:").encode() + b"\\n")
-    c.close()
-"""
-CONNECT = """
-import socket, sys
-c = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=float(sys.argv[3]))
-print(c.recv(100).decode().strip())
-"""
 
 
 class WG:
