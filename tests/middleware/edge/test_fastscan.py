@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
@@ -13,6 +14,8 @@ from middleware.edge.fastscan import (
     candidate_lines,
     candidate_lines_reference,
     needs_classify,
+    percent_runs,
+    suspect_lines,
 )
 from middleware.edge.nginx_log import MalformedLine, parse_combined
 from middleware.edge.realip import RealClient
@@ -196,3 +199,50 @@ def test_candidate_lines_equal_the_reference(lines: list[bytes]) -> None:
 )
 def test_candidate_lines(chunk: bytes, expected: list[bytes]) -> None:
     assert candidate_lines(chunk) == expected == candidate_lines_reference(chunk)
+
+
+_LINES = st.lists(
+    st.lists(st.one_of(st.sampled_from(_PIECES), st.binary(max_size=4)), max_size=12).map(
+        lambda parts: b"".join(parts).replace(b"\n", b"")
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=300)
+@given(_LINES)
+def test_percent_runs_equal_a_findall(lines: list[bytes]) -> None:
+    chunk = b"".join(x + b"\n" for x in lines)
+    runs = re.findall(rb"%[0-9A-Fa-f]{2}(?:%[0-9A-Fa-f]{2})*", chunk)
+    assert percent_runs(chunk) == set(runs)
+
+
+@settings(max_examples=300)
+@given(_LINES, st.booleans())
+def test_suspect_lines(lines: list[bytes], clean: bool) -> None:
+    """Clean runs leave the escaped lines; otherwise every candidate, in the same order."""
+    chunk = b"".join(x + b"\n" for x in lines)
+    seen: list[set[bytes]] = []
+
+    def runs_clean(runs: set[bytes]) -> bool:
+        seen.append(runs)
+        return clean
+
+    escaped = [x for x in lines if b"\\x" in x]
+    expected = escaped if clean else candidate_lines(chunk)
+    assert suspect_lines(chunk, runs_clean) == expected
+    assert seen == [percent_runs(chunk)]
+
+
+def test_a_scan_with_runs_clean_keeps_only_lines_that_may_be_corrupted() -> None:
+    lines = [line(c, t) for c, t in VALID] * 3
+    chunk = b"".join(x + b"\n" for x in lines)
+    plain, checked = CombinedScan(), CombinedScan(runs_clean=lambda runs: True)
+    plain.feed(chunk)
+    checked.feed(chunk)
+    dirty = CombinedScan(runs_clean=lambda runs: False)
+    dirty.feed(chunk)
+    assert checked.candidates == [line(b"121.6.1.2", b"/ca\\x80\\x01.jpg")] * 3
+    assert dirty.candidates == plain.candidates and len(plain.candidates) == 9
+    assert checked.take() == plain.take() == dirty.take()
