@@ -6,7 +6,7 @@ per-line Python work to the rare lines that need it:
 
 1. **Shape check.** A chunk of ``n`` lines passes when it holds only printable ASCII
    (nginx's escaping guarantees it), ``n`` lines that start with an address and end with
-   a double quote, and as many double quotes as ``n`` times the log's quotes per line
+   a double quote, and in each line the log's quotes per line
    (6, 8 or 10: ``combined``, Debian's ``main``, ``edgeward_combined``; the first line
    that passes fixes which). Otherwise it
    is halved until the odd lines are in small pieces, which are parsed line by line
@@ -56,6 +56,9 @@ _PRINTABLE: Final = bytes(range(0x20, 0x7F)) + b"\n"
 # Deleting every printable byte but '"' leaves a chunk's skeleton: its quotes, newlines
 # and any byte nginx would have escaped. One C pass; the counts then run on a few bytes.
 _SKELETON: Final = bytes(b for b in range(0x20, 0x7F) if b != 0x22)
+# A well-shaped chunk's skeleton is its lines' skeletons, each q quotes and a newline:
+# one comparison with this times n checks every line's quotes and bytes at once.
+_LINE_SKELETON: Final = {q: b'"' * q + b"\n" for q in _QUOTES}
 _SMALL: Final = 64  # lines: below this a chunk that fails the shape check is parsed line by line
 
 
@@ -186,21 +189,20 @@ class CombinedScan:
 
     def _feed(self, chunk: bytes) -> None:
         skeleton = chunk.translate(None, _SKELETON)
-        n = skeleton.count(b"\n")
-        quotes = skeleton.count(b'"')
         first = _FIRST.match(chunk)
         clients = _CLIENTS.findall(chunk)  # lines 2 to n
         # Learnt from one whole line, never from a chunk's total: three long lines and a
         # fragment can add up to four lines of a shorter format.
         q = self.quotes or chunk[: chunk.find(b"\n")].count(b'"')
-        shaped = q in _QUOTES and quotes == q * n
+        n = len(clients) + 1
         if (
             first is None
-            or len(clients) != n - 1
-            or not shaped
+            or q not in _QUOTES
+            # n lines of q quotes each, and no byte but printable ones, '"' and \n
+            or skeleton != _LINE_SKELETON[q] * n
             or not chunk.endswith(b'"\n')
-            or len(skeleton) != n + quotes  # a byte that is neither printable, '"' nor \n
         ):
+            n = skeleton.count(b"\n")
             if n <= _SMALL:
                 self._slow(chunk)
                 return

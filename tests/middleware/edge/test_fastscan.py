@@ -114,6 +114,18 @@ def test_a_truncated_line_cannot_hide_behind_lines_of_a_longer_format() -> None:
     assert sorted(scan.take()) == [b"10.0.0.5"] * 3 + [b"8.8.8.8"]
 
 
+def test_a_line_short_of_a_quote_cannot_hide_behind_one_with_a_quote_too_many() -> None:
+    # 5 + 7 quotes make 6 a line on average: each line must have its own 6.
+    short = CLEAN.replace(b'"-"', b"-", 1) + b'"'  # 5 quotes, still ending in one
+    long = line(b"1.1.1.1", b'/a"b')  # 7 quotes
+    lines = [CLEAN, short, long, CLEAN]
+    scan = CombinedScan()
+    scan.feed(b"".join(x + b"\n" for x in lines))
+    clients, malformed, _ = reference(lines)
+    assert (scan.lines, scan.malformed, Counter(scan.take())) == (4, malformed, clients)
+    assert malformed == 2
+
+
 def test_one_odd_line_does_not_send_the_chunk_down_the_slow_path() -> None:
     lines = [CLEAN] * 5000
     lines[2500] = b"garbage"
