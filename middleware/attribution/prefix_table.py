@@ -17,6 +17,7 @@ sensor's hot loop can stay on small integers (:meth:`PrefixTable.lookup_v4_int`)
 
 from __future__ import annotations
 
+import functools
 import gzip
 import ipaddress
 import socket
@@ -36,6 +37,8 @@ _MAX_ASN: Final = (1 << 32) - 1
 _BUCKETS: Final = 1 << 16  # IPv4 index: one bucket per /16
 _V4_MAPPED: Final = 0xFFFF << 32  # ::ffff:a.b.c.d
 _V4_MAPPED_MASK: Final = ((1 << 128) - 1) ^ 0xFFFFFFFF
+_INET4: Final = functools.partial(socket.inet_pton, socket.AF_INET)
+_FROM_BE: Final = functools.partial(int.from_bytes, byteorder="big")
 
 
 class TableError(ValueError):
@@ -230,6 +233,26 @@ class PrefixTable:
             return self.lookup_v4_int(value)
         r = self._find_v6(value)
         return r.asn if r else 0
+
+    def asns_of(self, addresses: list[bytes]) -> list[int]:
+        """The AS number of each address as a log holds it (ASCII text), in order; 0 where
+        no prefix holds it or it is no address (as :meth:`lookup_asn`).
+
+        Many addresses at once, for a report's or a sensor's distinct clients: IPv4 text
+        is turned into integers by a chain of C callables (``map``), and only a list that
+        holds something else (IPv6, an odd byte) is looked up one address at a time."""
+        try:
+            ints = list(map(_FROM_BE, map(_INET4, map(bytes.decode, addresses))))
+        except (OSError, ValueError, UnicodeDecodeError):  # ValueError: an embedded NUL
+            return [self._asn_of_bytes(a) for a in addresses]
+        return list(map(self.lookup_v4_int, ints))
+
+    def _asn_of_bytes(self, address: bytes) -> int:
+        text = address.decode("ascii", "replace")
+        try:  # the integer IPv4 path; text parsing only for IPv6 and oddities
+            return self.lookup_v4_int(int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big"))
+        except (OSError, ValueError):
+            return self.lookup_asn(text)
 
     def lookup(self, ip: str) -> ASNInfo | None:
         """AS number, AS name and matching prefix of ``ip``; ``None`` if unrouted.

@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import socket
 import time
 from collections import Counter
 from collections.abc import Container, Iterable, Mapping
@@ -55,8 +53,6 @@ from middleware.metrics import (
 
 log = get_logger("middleware.edge.watch")
 
-_INET4: Final = functools.partial(socket.inet_pton, socket.AF_INET)
-_FROM_BE: Final = functools.partial(int.from_bytes, byteorder="big")
 _CACHE_SIZE: Final = 100_000  # distinct client addresses whose AS is remembered
 _PARSED = EDGE_LOG_LINES.labels("parsed")
 _MALFORMED = EDGE_LOG_LINES.labels("malformed")
@@ -181,29 +177,11 @@ class EdgeIngest:
             pending[asn] = pending.get(asn, 0) + n
 
     def _lookup_many(self, clients: list[bytes]) -> Iterable[tuple[bytes, int]]:
-        """``(client, asn)`` pairs; IPv4 through a chain of C callables, no Python frame
-        per address. Any address that is not IPv4 sends the batch through :meth:`_lookup`."""
+        """``(client, asn)`` pairs (:meth:`PrefixTable.asns_of`)."""
         table = self.attributor.table
         if table is None:
             return zip(clients, repeat(0))
-        try:
-            packed = list(map(_INET4, map(bytes.decode, clients)))
-        except (OSError, ValueError, UnicodeDecodeError):
-            return zip(clients, map(self._lookup, clients), strict=True)
-        ints = map(_FROM_BE, packed)
-        return zip(clients, map(table.lookup_v4_int, ints), strict=True)
-
-    def _lookup(self, client: bytes) -> int:
-        table = self.attributor.table
-        if table is None:
-            return 0
-        text = client.decode("ascii", "replace")
-        try:  # the table's integer IPv4 path; text parsing only for IPv6 and oddities
-            return table.lookup_v4_int(
-                int.from_bytes(socket.inet_pton(socket.AF_INET, text), "big")
-            )
-        except (OSError, ValueError):  # ValueError: an embedded NUL
-            return table.lookup_asn(text)
+        return zip(clients, table.asns_of(clients), strict=True)
 
     def _inspect(self, record: LogRecord, client: str | None = None) -> None:
         finding = classify(record.request)

@@ -233,8 +233,13 @@ def tally(collected: Collected, table: PrefixTable | None) -> Tally:
         return asn
 
     out = Tally(inputs=list(collected.inputs))
-    for client, n in collected.clients.items():
-        out.requests[asn_of(client.decode("ascii", "replace"))] += n
+    clients = list(collected.clients)
+    asns = table.asns_of(clients) if table is not None else [0] * len(clients)
+    requests: dict[int, int] = {}
+    get = requests.get
+    for asn, n in zip(asns, collected.clients.values(), strict=True):
+        requests[asn] = get(asn, 0) + n
+    out.requests.update(requests)  # into an empty Counter: one C-level dict update
     out.corrupted = [
         c if c.asn is not None else replace(c, asn=asn_of(c.client)) for c in collected.corrupted
     ]

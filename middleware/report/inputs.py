@@ -27,7 +27,6 @@ import io
 import itertools
 import json
 import os
-import re
 import stat
 import sys
 import zlib
@@ -40,7 +39,7 @@ from typing import Final, Literal, cast
 from middleware.capture import CaptureError, CaptureStats, Evidence, read_capture
 from middleware.capture import sniff as sniff_capture
 from middleware.corruption.classify import classify
-from middleware.edge.fastscan import CombinedScan, needs_classify
+from middleware.edge.fastscan import CombinedScan, needs_classify, percent_runs
 from middleware.edge.nginx_log import LogRecord, MalformedLine, parse_combined, parse_json
 from middleware.edge.realip import RealClient
 
@@ -415,7 +414,7 @@ def _scan_blocks(
 ) -> PartRead:
     into = Collected()
     stats = InputStats(path, kind)
-    scan = CombinedScan(trusted) if kind == "nginx-combined" else None
+    scan = CombinedScan(trusted, runs_clean=_runs_clean) if kind == "nginx-combined" else None
     if scan is not None:
         scan.quotes = quotes
     for block in blocks:
@@ -487,7 +486,6 @@ def joined(parts: list[PartRead]) -> Collected:
 
 _GROUP_FROM: Final = 8  # candidate lines: a group this small is parsed line by line
 _PRINTABLE: Final = bytes(range(0x20, 0x7F))
-_RUNS: Final = re.compile(rb"%[0-9A-Fa-f]{2}(?:%[0-9A-Fa-f]{2})*")  # adjacent escapes
 
 
 def _candidates(
@@ -548,7 +546,13 @@ def _clean(lines: bytes) -> bool:
     """
     if b"\\x" in lines or lines.translate(None, _PRINTABLE):
         return False
-    return all(classify(run) is None for run in set(_RUNS.findall(lines)))
+    return _runs_clean(percent_runs(lines))
+
+
+def _runs_clean(runs: set[bytes]) -> bool:
+    """Whether :func:`classify` finds nothing in any of these runs of ``%XX`` escapes (the
+    scan's check of a whole block: see :func:`_clean` for why runs are enough)."""
+    return all(classify(run) is None for run in runs)
 
 
 def _block_span(block: bytes, stats: InputStats) -> None:

@@ -290,3 +290,25 @@ def test_an_iptoasn_file_round_trips(points: list[int], gz: bool) -> None:
             assert info is not None and (info.asn, info.name) == (asn, f"NET-{asn}")
             assert table.lookup_v4_int(ip) == asn
         assert table.lookup_v4_int(b + 1) in (0, *(x[2] for x in ranges if x[0] == b + 1))
+
+
+_IPV4 = st.one_of(
+    st.sampled_from([ip.encode() for ip, _, _ in CASES if ":" not in ip]),
+    st.integers(0, 2**32 - 1).map(lambda i: str(ipaddress.IPv4Address(i)).encode()),
+)
+_OTHER = st.sampled_from(
+    [
+        *(b"2001:db8:1::5", b"::ffff:20.1.2.3", b"fe80::1%eth0", b"20.1.2.3\x00", b"", b"-"),
+        *(b"20.1.2", b"\xff\xfe", b"caf\xc3\xa9", b" 20.1.2.3"),
+    ]
+)
+
+
+@settings(max_examples=200)
+@given(st.one_of(st.lists(_IPV4, max_size=20), st.lists(st.one_of(_IPV4, _OTHER), max_size=20)))
+def test_asns_of_many_equals_one_at_a_time(addresses: list[bytes]) -> None:
+    """The batch path (C callables for an all-IPv4 list) and its fallback answer as
+    lookup_asn does, address by address."""
+    table = PrefixTable(((p, asn) for p, (asn, _) in NETWORKS.items()))
+    expected = [table.lookup_asn(a.decode("ascii", "replace")) for a in addresses]
+    assert table.asns_of(addresses) == expected

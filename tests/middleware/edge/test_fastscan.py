@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
@@ -13,6 +14,8 @@ from middleware.edge.fastscan import (
     candidate_lines,
     candidate_lines_reference,
     needs_classify,
+    percent_runs,
+    suspect_lines,
 )
 from middleware.edge.nginx_log import MalformedLine, parse_combined
 from middleware.edge.realip import RealClient
@@ -111,6 +114,18 @@ def test_a_truncated_line_cannot_hide_behind_lines_of_a_longer_format() -> None:
     assert sorted(scan.take()) == [b"10.0.0.5"] * 3 + [b"8.8.8.8"]
 
 
+def test_a_line_short_of_a_quote_cannot_hide_behind_one_with_a_quote_too_many() -> None:
+    # 5 + 7 quotes make 6 a line on average: each line must have its own 6.
+    short = CLEAN.replace(b'"-"', b"-", 1) + b'"'  # 5 quotes, still ending in one
+    long = line(b"1.1.1.1", b'/a"b')  # 7 quotes
+    lines = [CLEAN, short, long, CLEAN]
+    scan = CombinedScan()
+    scan.feed(b"".join(x + b"\n" for x in lines))
+    clients, malformed, _ = reference(lines)
+    assert (scan.lines, scan.malformed, Counter(scan.take())) == (4, malformed, clients)
+    assert malformed == 2
+
+
 def test_one_odd_line_does_not_send_the_chunk_down_the_slow_path() -> None:
     lines = [CLEAN] * 5000
     lines[2500] = b"garbage"
@@ -196,3 +211,50 @@ def test_candidate_lines_equal_the_reference(lines: list[bytes]) -> None:
 )
 def test_candidate_lines(chunk: bytes, expected: list[bytes]) -> None:
     assert candidate_lines(chunk) == expected == candidate_lines_reference(chunk)
+
+
+_LINES = st.lists(
+    st.lists(st.one_of(st.sampled_from(_PIECES), st.binary(max_size=4)), max_size=12).map(
+        lambda parts: b"".join(parts).replace(b"\n", b"")
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=300)
+@given(_LINES)
+def test_percent_runs_equal_a_findall(lines: list[bytes]) -> None:
+    chunk = b"".join(x + b"\n" for x in lines)
+    runs = re.findall(rb"%[0-9A-Fa-f]{2}(?:%[0-9A-Fa-f]{2})*", chunk)
+    assert percent_runs(chunk) == set(runs)
+
+
+@settings(max_examples=300)
+@given(_LINES, st.booleans())
+def test_suspect_lines(lines: list[bytes], clean: bool) -> None:
+    """Clean runs leave the escaped lines; otherwise every candidate, in the same order."""
+    chunk = b"".join(x + b"\n" for x in lines)
+    seen: list[set[bytes]] = []
+
+    def runs_clean(runs: set[bytes]) -> bool:
+        seen.append(runs)
+        return clean
+
+    escaped = [x for x in lines if b"\\x" in x]
+    expected = escaped if clean else candidate_lines(chunk)
+    assert suspect_lines(chunk, runs_clean) == expected
+    assert seen == [percent_runs(chunk)]
+
+
+def test_a_scan_with_runs_clean_keeps_only_lines_that_may_be_corrupted() -> None:
+    lines = [line(c, t) for c, t in VALID] * 3
+    chunk = b"".join(x + b"\n" for x in lines)
+    plain, checked = CombinedScan(), CombinedScan(runs_clean=lambda runs: True)
+    plain.feed(chunk)
+    checked.feed(chunk)
+    dirty = CombinedScan(runs_clean=lambda runs: False)
+    dirty.feed(chunk)
+    assert checked.candidates == [line(b"121.6.1.2", b"/ca\\x80\\x01.jpg")] * 3
+    assert dirty.candidates == plain.candidates and len(plain.candidates) == 9
+    assert checked.take() == plain.take() == dirty.take()

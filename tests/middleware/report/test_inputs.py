@@ -16,7 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
+from middleware.corruption.classify import classify
 from middleware.edge.fastscan import CombinedScan
+from middleware.edge.nginx_log import MalformedLine, parse_combined
 from middleware.report import inputs
 from middleware.report.build import build_report
 from middleware.report.inputs import MAX_TIME, Collected, InputError, event_of, read_file, sniff
@@ -215,3 +217,69 @@ def test_a_block_s_candidates_are_classified_and_dropped(
     stats = read_file(path, into)
     assert (stats.lines, stats.malformed, len(into.corrupted)) == (120_004, 0, 4)
     assert len(held) > 1 and set(held) == {0}
+
+
+# -- the fast path finds exactly the corrupted requests a line-by-line parse finds --------
+
+_TARGETS = [
+    b"/",
+    b"/a%20b",  # a clean run
+    b"/caf%C3%A9",  # percent-encoded UTF-8: clean
+    b"/x%80%01y",  # the seed's damage, percent-encoded
+    b"/x%C3/y",  # a lone lead byte
+    b"/%e2%82%ac%e2%82",  # valid, then truncated, in one run
+    b"/a\\x80\\x01.jpg",  # the seed's damage as nginx logs it
+    b"/%7F",
+    b"/%00x",
+    b"/%25C3%A9",  # an escaped '%': the run is '%25'
+    b"/q?%F0%9F%98%80",
+]
+_REFERERS = [b"-", b"http://x/%80%01", b"http://x/caf%C3%A9", b"http://x/\\x01"]
+
+
+def _log_line(client: bytes, target: bytes, referer: bytes) -> bytes:
+    return (
+        client
+        + b' - - [27/Nov/2026:03:35:15 +0000] "GET '
+        + target
+        + b' HTTP/1.1" 200 1 "'
+        + referer
+        + b'" "ua"\n'
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.builds(
+                _log_line,
+                st.sampled_from([b"8.8.8.8", b"1.1.1.1", b"2001:db8::5"]),
+                st.sampled_from(_TARGETS),
+                st.sampled_from(_REFERERS),
+            ),
+            st.sampled_from([b"garbage\n", LINE[:50] + b"\n"]),
+        ),
+        min_size=1,
+        max_size=200,
+    )
+)
+def test_corrupted_requests_equal_a_line_by_line_parse(lines: list[bytes]) -> None:
+    """Percent runs cleared a block at a time, candidates cleared in groups: the corrupted
+    requests found are those a parse and :func:`classify` of every line finds."""
+    expected = []
+    for line in lines:
+        try:
+            record = parse_combined(line.rstrip(b"\n"))
+        except MalformedLine:
+            continue
+        finding = classify(record.request)
+        if finding is not None:
+            expected.append((record.client, finding.kind, finding.evidence_hex, finding.offset))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "access.log"
+        path.write_bytes(b"".join(lines))
+        into = Collected()
+        read_file(path, into)
+    found = [(c.client, c.kind, c.evidence_hex, c.offset) for c in into.corrupted]
+    assert sorted(found) == sorted(expected)
