@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from edgeward.logs import get_logger
 from edgeward.secrets import Secret
-from middleware.metrics import SIGNED_URL_CHECKS
+from middleware.metrics import SIGNED_URL_CHECKS, ticker
 from middleware.signed.keyring import KeyRing
 from middleware.signed.native import verify_url
 from middleware.signed.nginx_scheme import DEFAULT_TEMPLATE, NginxScheme
@@ -41,8 +41,11 @@ Clock = Callable[[], float]
 
 log = get_logger("middleware.signed")
 
-_COUNTERS: Final = {result: SIGNED_URL_CHECKS.labels(result) for result in RESULTS}
+# One lock-free "+1" per result (middleware/metrics.py); creating the children also
+# exports every result at zero from start-up.
+_COUNT: Final = {result: ticker(SIGNED_URL_CHECKS.labels(result)) for result in RESULTS}
 _tuple_new: Final = tuple.__new__
+_SIGNED_CACHE: Final = 4096
 
 
 class SignedURLMiddleware:
@@ -76,6 +79,7 @@ class SignedURLMiddleware:
         self._clock = clock
         self._keyring: KeyRing | None = None
         self._nginx: NginxScheme | None = None
+        self._signed: dict[tuple[str | None, int | None], SignedURL] = {}
         if scheme == "native":
             if keyring is None:
                 raise ValueError("the native scheme needs keyring=KeyRing.from_file(...)")
@@ -109,24 +113,39 @@ class SignedURLMiddleware:
         else:
             verdict = self.check(target, scope)
         result = verdict.result
-        _COUNTERS[result].inc()
+        _COUNT[result]()
         if result != "valid":
             await self._refuse(verdict, scope, send)
             return
-        # The app gets a copy (ASGI: a middleware never changes its caller's scope), built
-        # in one dict display each; the SignedURL straight from its tuple (a NamedTuple's
-        # own constructor is a Python function).
+        # The app gets a copy (ASGI: a middleware never changes its caller's scope): a
+        # dict's copy clones its table in one C call, where a display with ``**scope``
+        # and two more keys built a second dict to merge (1.3 µs against 0.3 µs). The
+        # SignedURL (immutable) is shared by every request with the same key and expiry:
+        # building a NamedTuple and freeing it cost about 2,400 instructions, a cache
+        # hit a tenth of that.
+        child = dict(scope)
+        child["query_string"] = verdict.target[len(raw_path) + 1 :]
+        key = (verdict.kid, verdict.exp)
+        signed = self._signed.get(key)
+        if signed is None:
+            signed = self._signed_url(key)
         state = scope.get("state")
-        signed = _tuple_new(SignedURL, (self.scheme, verdict.kid, verdict.exp))
-        await self.app(
-            {
-                **scope,
-                "query_string": verdict.target[len(raw_path) + 1 :],
-                "state": {**state, "signed_url": signed} if state else {"signed_url": signed},
-            },
-            receive,
-            send,
-        )
+        if state:
+            state = dict(state)
+            state["signed_url"] = signed
+            child["state"] = state
+        else:
+            child["state"] = {"signed_url": signed}
+        await self.app(child, receive, send)
+
+    def _signed_url(self, key: tuple[str | None, int | None]) -> SignedURL:
+        """The SignedURL for ``key`` (kid, exp), remembered (a bounded cache: forgotten all
+        at once when full, as links of a few thousand distinct expiries are in use)."""
+        signed: SignedURL = _tuple_new(SignedURL, (self.scheme, *key))
+        if len(self._signed) >= _SIGNED_CACHE:
+            self._signed.clear()
+        self._signed[key] = signed
+        return signed
 
     def is_protected(self, path: str) -> bool:
         if path.startswith(self.protect):
