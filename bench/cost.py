@@ -256,30 +256,50 @@ def callgrind_server(config: str, dat: Path, tmp: Path) -> Iterator[tuple[int, i
         log.close()
 
 
-def per_request(config: str, dat: Path, tmp: Path, n: int, rounds: int, warm: int) -> list[float]:
+def per_request(
+    config: str, dat: Path, tmp: Path, args: argparse.Namespace, profile: Path | None
+) -> list[float]:
     """Instructions per request of ``config``, one figure per round; one more try when
     the server under valgrind does not come up (a shared machine: a port taken between
     probing and binding, a process killed from outside)."""
     try:
-        return _per_request(config, dat, tmp, n, rounds, warm)
+        return _per_request(config, dat, tmp, args, profile)
     except (RuntimeError, OSError) as exc:
         print(f"({config}: {str(exc).splitlines()[0]}; trying once more)", file=sys.stderr)
-        return _per_request(config, dat, tmp, n, rounds, warm)
+        return _per_request(config, dat, tmp, args, profile)
 
 
-def _per_request(config: str, dat: Path, tmp: Path, n: int, rounds: int, warm: int) -> list[float]:
+def _per_request(
+    config: str, dat: Path, tmp: Path, args: argparse.Namespace, profile: Path | None
+) -> list[float]:
     out: list[float] = []
+    n = args.n
     with callgrind_server(config, dat, tmp) as (port, pid, prefix):
         client = Client(port, pid)
         try:
-            client.get(warm)  # imports, caches and the specialising interpreter settle
-            for _ in range(rounds):
+            client.get(args.warm)  # imports, caches and the specialising interpreter settle
+            for _ in range(args.rounds):
                 counts = []
                 for batch in (n, 2 * n):
                     _control(pid, prefix, "--zero")
                     client.get(batch)
                     counts.append(instructions(pid, prefix))
                 out.append((counts[1] - counts[0]) / n)
+            if profile is not None:
+                # Two more batches, n and 2n requests, each dumped on its own: what a
+                # profile holds besides requests (the zeroing, the dumping) cancels in
+                # their difference, as the counts do above. (The first dump of a process
+                # also holds costs from before the last zeroing: made and dropped first.)
+                _control(pid, prefix, f"--dump={config}-0")
+                for batch in (n, 2 * n):
+                    _control(pid, prefix, "--zero")
+                    client.get(batch)
+                    _control(pid, prefix, f"--dump={config}-{batch}")
+                    dumped = max(  # callgrind numbers its dumps .1, .2, ...
+                        tmp.glob(f"callgrind.{config}.{pid}.*"),
+                        key=lambda p: int(p.suffix[1:]),
+                    )
+                    shutil.copy(dumped, profile / f"callgrind.{config}.{batch}.out")
         finally:
             client.close()
     return out
@@ -302,10 +322,12 @@ def one_run(args: argparse.Namespace, tmp: Path) -> dict[str, list[float]]:
     fresh server processes."""
     dat = tmp / "ipasn.dat"
     write_dat(synthetic_prefixes(PREFIXES), dat)
+    profile = Path(args.profile) if args.profile else None
+    if profile is not None:
+        profile.mkdir(parents=True, exist_ok=True)
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
         futures = {
-            c: pool.submit(per_request, c, dat, tmp, args.n, args.rounds, args.warm)
-            for c in CONFIGS
+            c: pool.submit(per_request, c, dat, tmp, args, profile) for c in ("without", *args.only)
         }
         return {c: f.result() for c, f in futures.items()}
 
@@ -317,6 +339,20 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1, help="runs, each with fresh servers")
     parser.add_argument("--warm", type=int, default=100, help="warm-up requests")
     parser.add_argument("--jobs", type=int, default=2, help="servers under valgrind at once")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=CONFIGS[1:],
+        default=list(CONFIGS[1:]),
+        metavar="CONFIG",
+        help=f"measure only these beside 'without' ({', '.join(CONFIGS[1:])}; default: all)",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="also write callgrind profiles of n and 2n requests per configuration to "
+        "DIR/callgrind.CONFIG.{n,2n}.out (callgrind_annotate; their difference is n requests)",
+    )
     parser.add_argument("--dat", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -325,7 +361,8 @@ def main() -> int:
     if not (shutil.which("valgrind") and shutil.which("callgrind_control")):
         print("bench/cost.py: valgrind is not installed (apt-get install valgrind); skipped")
         return 0
-    medians: dict[str, list[float]] = {c: [] for c in NAMES}
+    names = {c: NAMES[c] for c in args.only}
+    medians: dict[str, list[float]] = {c: [] for c in names}
     for run in range(1, args.runs + 1):
         started = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="edgeward-cost-") as tmp:
@@ -336,7 +373,7 @@ def main() -> int:
             f"requests, {args.rounds} rounds, {time.monotonic() - started:.0f} s): without "
             f"{statistics.median(base):,.0f} (spread {spread(base):.2f} %)"
         )
-        for config, (name, target) in NAMES.items():
+        for config, (name, target) in names.items():
             ratios = [w / c for w, c in zip(base, ir[config], strict=True)]
             medians[config].append(statistics.median(ratios))
             goal = f" (target >= {target})" if target else ""
@@ -347,7 +384,7 @@ def main() -> int:
                 f"{statistics.median(ir[config]) - statistics.median(base):+,.0f} instructions "
                 f"per request)"
             )
-    for config, (name, target) in NAMES.items():
+    for config, (name, target) in names.items():
         got = medians[config]
         verdict = "" if target is None else ("  met" if min(got) >= target else "  NOT met")
         print(

@@ -71,6 +71,18 @@ class AsnLabels:
         """The most label values this policy can ever produce."""
         return self._top_n + self._event_slots + 2
 
+    @property
+    def admitted(self) -> int:
+        """How many AS numbers have a label of their own (it only grows)."""
+        return len(self._admitted)
+
+    def final(self, label: str) -> bool:
+        """Whether ``label``, just returned by :meth:`request`, is what that AS number
+        gets from now until the next admission (so a caller may remember it), and
+        :meth:`request` would count nothing for it: an admitted label, ``unknown``, or
+        ``other`` once every volume slot is taken."""
+        return label != OTHER or self._full
+
     def values(self) -> set[str]:
         return {*self._admitted.values(), OTHER, UNKNOWN}
 

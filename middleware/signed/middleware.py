@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from edgeward.logs import get_logger
 from edgeward.secrets import Secret
-from middleware.metrics import SIGNED_URL_CHECKS
+from middleware.metrics import SIGNED_URL_CHECKS, ticker
 from middleware.signed.keyring import KeyRing
 from middleware.signed.native import verify_url
 from middleware.signed.nginx_scheme import DEFAULT_TEMPLATE, NginxScheme
@@ -41,8 +41,12 @@ Clock = Callable[[], float]
 
 log = get_logger("middleware.signed")
 
-_COUNTERS: Final = {result: SIGNED_URL_CHECKS.labels(result) for result in RESULTS}
+# One lock-free "+1" per result (middleware/metrics.py); creating the children also
+# exports every result at zero from start-up.
+_COUNT: Final = {result: ticker(SIGNED_URL_CHECKS.labels(result)) for result in RESULTS}
+_COUNT_VALID: Final = _COUNT["valid"]
 _tuple_new: Final = tuple.__new__
+_SIGNED_CACHE: Final = 4096
 
 
 class SignedURLMiddleware:
@@ -74,8 +78,11 @@ class SignedURLMiddleware:
         self.leeway = leeway
         self.debug = debug
         self._clock = clock
+        # verify_url reads time.time itself, and only for a link with an expiry.
+        self._now: Clock | None = None if clock is time.time else clock
         self._keyring: KeyRing | None = None
         self._nginx: NginxScheme | None = None
+        self._signed: dict[tuple[str | None, int | None], SignedURL] = {}
         if scheme == "native":
             if keyring is None:
                 raise ValueError("the native scheme needs keyring=KeyRing.from_file(...)")
@@ -98,35 +105,60 @@ class SignedURLMiddleware:
         if not (path.startswith(self.protect) or self.is_protected(path)):
             await self.app(scope, receive, send)
             return
-        raw_path = scope.get("raw_path")
+        try:  # a subscript costs less than .get(), and an ASGI server sends both keys
+            raw_path = scope["raw_path"]
+            query = scope["query_string"]
+        except KeyError:
+            raw_path = scope.get("raw_path")
+            query = scope.get("query_string")
         if raw_path is None:  # servers without raw_path: the closest re-encoding
             raw_path = quote(path, safe=PATH_SAFE, errors="backslashreplace").encode()
-        query = scope.get("query_string")
-        target = raw_path + b"?" + query if query else raw_path
+        # One join allocates once; two concatenations allocated twice (160 instructions).
+        target = b"?".join((raw_path, query)) if query else raw_path
         keyring = self._keyring
         if keyring is not None:  # inline: the common case pays for no extra call
-            verdict = verify_url(target, keyring, now=self._clock(), leeway=self.leeway)
+            clock = self._now
+            verdict = verify_url(
+                target, keyring, now=None if clock is None else clock(), leeway=self.leeway
+            )
         else:
             verdict = self.check(target, scope)
         result = verdict.result
-        _COUNTERS[result].inc()
         if result != "valid":
+            _COUNT[result]()
             await self._refuse(verdict, scope, send)
             return
+        _COUNT_VALID()
         # The app gets a copy (ASGI: a middleware never changes its caller's scope), built
-        # in one dict display each; the SignedURL straight from its tuple (a NamedTuple's
-        # own constructor is a Python function).
+        # by one dict() call: the table is cloned in C, where a display with ``**scope``
+        # and two more keys built a second dict to merge. The SignedURL (immutable) is
+        # shared by every request with the same key and expiry: a NamedTuple built with
+        # tuple.__new__ and freed again cost about 1,000 instructions, a cache hit less
+        # than half of that. (Callgrind, in-process: 46,030 -> 40,255 instructions per
+        # request with the lock-free count, against 25,450 for verify_url alone.)
+        key = verdict[2:4]  # (kid, exp)
+        signed = self._signed.get(key)
+        if signed is None:
+            signed = self._signed_url(key)
         state = scope.get("state")
-        signed = _tuple_new(SignedURL, (self.scheme, verdict.kid, verdict.exp))
         await self.app(
-            {
-                **scope,
-                "query_string": verdict.target[len(raw_path) + 1 :],
-                "state": {**state, "signed_url": signed} if state else {"signed_url": signed},
-            },
+            dict(
+                scope,
+                query_string=verdict.target[len(raw_path) + 1 :],
+                state=dict(state, signed_url=signed) if state else {"signed_url": signed},
+            ),
             receive,
             send,
         )
+
+    def _signed_url(self, key: tuple[str | None, int | None]) -> SignedURL:
+        """The SignedURL for ``key`` (kid, exp), remembered (a bounded cache: forgotten all
+        at once when full, as links of a few thousand distinct expiries are in use)."""
+        signed: SignedURL = _tuple_new(SignedURL, (self.scheme, *key))
+        if len(self._signed) >= _SIGNED_CACHE:
+            self._signed.clear()
+        self._signed[key] = signed
+        return signed
 
     def is_protected(self, path: str) -> bool:
         if path.startswith(self.protect):

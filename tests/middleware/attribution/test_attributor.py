@@ -13,10 +13,13 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
 from middleware.attribution.attributor import Attributor
 from middleware.attribution.events import CorruptionEvent
+from middleware.attribution.labels import AsnLabels
 from middleware.attribution.prefix_table import PrefixTable
 
 TABLE = PrefixTable(
@@ -259,3 +262,52 @@ def test_a_crash_loses_no_event_already_attributed(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [e["client"] for e in lines] == ["116.14.0.0", "116.14.0.1", "116.14.0.2"]
     assert {e["asn"] for e in lines} == {9506}
+
+
+# --- count_request's cache of final labels ------------------------------------------------
+
+_CACHE_TABLE = PrefixTable([(f"30.{i}.0.0/16", 65000 + i) for i in range(6)])
+_CLIENTS = [f"30.{i % 6}.0.{i}" for i in range(12)] + ["10.0.0.1", "garbage"]
+_LABELS = [str(65000 + i) for i in range(6)] + ["other", "unknown"]
+
+
+def _requests_by_label() -> dict[str, float]:
+    return {label: sample("edgeward_requests_by_asn_total", asn=label) for label in _LABELS}
+
+
+@given(
+    ops=st.lists(
+        st.tuples(st.sampled_from(["request"] * 5 + ["event"]), st.integers(0, len(_CLIENTS) - 1)),
+        max_size=80,
+    ),
+    top_n=st.integers(0, 3),
+    event_slots=st.integers(0, 2),
+)
+@settings(max_examples=150, deadline=None)
+def test_remembered_labels_count_exactly_what_the_label_policy_says(
+    ops: list[tuple[str, int]], top_n: int, event_slots: int
+) -> None:
+    """count_request remembers a client's series once its label is final (admitted,
+    unknown, or other when no volume slot is left) and forgets them all when an event
+    admits an AS number: every request still lands in the series that the label policy,
+    asked for every request, would give it (a small warm-up, so labels change often)."""
+    attributor = Attributor(_CACHE_TABLE)
+    attributor.labels = AsnLabels(top_n, event_slots=event_slots, warmup=3, rerank_every=4)
+    model = AsnLabels(top_n, event_slots=event_slots, warmup=3, rerank_every=4)
+    expected = dict.fromkeys(_LABELS, 0)
+    before = _requests_by_label()
+
+    async def main() -> None:
+        for op, index in ops:
+            client = _CLIENTS[index]
+            asn = _CACHE_TABLE.lookup_asn(client)
+            if op == "request":
+                attributor.count_request(client)
+                expected[model.request(asn)] += 1
+            else:
+                await attributor._record(event(client, kind="test_cache"))
+                model.event(asn)
+
+    asyncio.run(main())
+    after = _requests_by_label()
+    assert {label: after[label] - before[label] for label in _LABELS} == expected

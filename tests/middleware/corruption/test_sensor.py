@@ -19,7 +19,7 @@ from starlette.types import Receive, Scope, Send
 from middleware.attribution.attributor import Attributor
 from middleware.attribution.prefix_table import PrefixTable
 from middleware.corruption.classify import classify
-from middleware.corruption.sensor import CorruptionSensorMiddleware
+from middleware.corruption.sensor import _FLAG, CorruptionSensorMiddleware
 from middleware.signed import KeyRing, SignedURLMiddleware, new_key_line, sign_url
 from tests.support.servers import uvicorn_server
 from tests.support.wait import wait_until
@@ -314,3 +314,14 @@ def test_the_inlined_fast_path_flags_exactly_what_classify_flags(
     asyncio.run(run())
     assert len(seen) == 1
     assert seen[0].get("state", {}).get("corruption") == expected
+
+
+@pytest.mark.parametrize("byte", range(256))
+def test_the_fast_path_table_passes_exactly_printable_ascii_but_percent(byte: int) -> None:
+    """``field.translate(_FLAG) is field`` is the sensor's "clean" test: true for a field
+    of printable ASCII without "%" only (what classify() passes without looking)."""
+    field = b"/media/" + bytes([byte]) + b"x"
+    clean = 0x20 <= byte < 0x7F and byte != ord("%")
+    assert (field.translate(_FLAG) is field) == clean
+    if clean:
+        assert classify(field) is None

@@ -20,7 +20,8 @@ from starlette.types import Message, Receive, Scope, Send
 
 from edgeward.secrets import Secret
 from middleware import KeyRing, SignedURLMiddleware, sign_url
-from middleware.signed.outcome import BODY, RESULTS
+from middleware.signed.middleware import _SIGNED_CACHE
+from middleware.signed.outcome import BODY, RESULTS, SignedURL
 from tests.middleware.signed.conftest import OTHER_SECRET, VECTOR_SECRET
 from tests.support.rawhttp import fetch
 from tests.support.servers import uvicorn_server
@@ -268,3 +269,56 @@ def test_fuzzed_targets_never_raise_or_500(raw_path: bytes, query: bytes) -> Non
     assert sent[0]["status"] in (200, 400, 403, 410)
     if sent[0]["status"] == 200 and raw_path.startswith(b"/media/"):
         assert b"sig=" not in inner.scopes[0]["query_string"]
+
+
+# --- the valid path: the copy the app gets ------------------------------------------------
+
+_values = st.one_of(st.none(), st.integers(), st.text(max_size=5), st.binary(max_size=5))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    extra=st.dictionaries(st.text(max_size=8).filter(lambda k: k != "state"), _values, max_size=6),
+    state=st.one_of(st.none(), st.dictionaries(st.text(max_size=8), _values, max_size=4)),
+    exp=st.one_of(st.none(), st.integers(int(NOW), 4_000_000_000)),
+    query=st.sampled_from(["", "w=640", "a=1&b=%20"]),
+)
+def test_the_app_gets_the_scope_a_plain_copy_would_give(
+    extra: dict[str, Any], state: dict[str, Any] | None, exp: int | None, query: str
+) -> None:
+    """The app's scope is the caller's with the signing parameters gone and the SignedURL in
+    a copy of the state, exactly as ``{**scope, ...}`` would build it; the caller's scope
+    and state stay as they were. (The middleware copies with dict() and reuses SignedURLs.)"""
+    target = "/media/cat.jpg" + (f"?{query}" if query else "")
+    path, _, signed_query = sign_url(target, RING, expires_at=exp).partition("?")
+    scope: dict[str, Any] = {**extra, **http_scope(path.encode(), signed_query.encode())}
+    if state is not None:
+        scope["state"] = state
+    before = {**scope, "state": dict(state)} if state is not None else dict(scope)
+    inner = Recorder()
+    sent = call(SignedURLMiddleware(inner, keyring=RING, clock=lambda: NOW), scope)
+    assert sent[0]["status"] == 200
+    signed = SignedURL("native", "k2", exp)
+    assert inner.scopes == [
+        {
+            **scope,
+            "query_string": query.encode(),
+            "state": {**(state or {}), "signed_url": signed},
+        }
+    ]
+    assert scope == before and inner.scopes[0] is not scope
+    if state is not None:
+        assert scope["state"] is state and "signed_url" not in state
+
+
+def test_signed_urls_are_shared_per_key_and_expiry_and_the_cache_stays_bounded() -> None:
+    inner = Recorder()
+    app = SignedURLMiddleware(inner, keyring=RING, clock=lambda: NOW)
+    expiries = [int(NOW) + 100 + i for i in range(_SIGNED_CACHE + 10)]
+    for exp in [*expiries, expiries[-1]]:
+        path, _, query = sign_url("/media/a.png", RING, expires_at=exp).partition("?")
+        assert call(app, http_scope(path.encode(), query.encode()))[0]["status"] == 200
+    seen = [scope["state"]["signed_url"] for scope in inner.scopes]
+    assert seen == [SignedURL("native", "k2", exp) for exp in [*expiries, expiries[-1]]]
+    assert seen[-1] is seen[-2]  # the same link again: the same (immutable) object
+    assert len(app._signed) <= _SIGNED_CACHE
