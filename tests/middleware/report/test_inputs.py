@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
+from middleware.capture.files import format_of
 from middleware.corruption.classify import classify
 from middleware.edge.fastscan import CombinedScan
 from middleware.edge.nginx_log import MalformedLine, parse_combined
@@ -49,7 +50,13 @@ def test_any_bytes_are_read_and_every_line_accounted_for(parts: list[bytes], gz:
         path = Path(tmp) / ("in.gz" if gz else "in.log")
         path.write_bytes(gzip.compress(data) if gz else data)
         into = Collected()
-        stats = read_file(path, into)
+        try:
+            stats = read_file(path, into)
+        except InputError:
+            # Only bytes that announce a packet capture may be refused (one clear error,
+            # e.g. a pcap header cut short): every other input is read as a log.
+            assert format_of(data[:4]) is not None
+            return
     assert stats.malformed <= stats.lines
     if stats.kind != "events":
         assert sum(into.clients.values()) == stats.lines - stats.malformed
