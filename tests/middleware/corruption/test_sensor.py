@@ -21,26 +21,11 @@ from middleware.attribution.prefix_table import PrefixTable
 from middleware.corruption.classify import classify
 from middleware.corruption.sensor import _FLAG, CorruptionSensorMiddleware
 from middleware.signed import KeyRing, SignedURLMiddleware, new_key_line, sign_url
+from tests.support.apps import echo
 from tests.support.servers import uvicorn_server
 from tests.support.wait import wait_until
 
 TABLE = PrefixTable([("116.14.0.0/15", 9506), ("20.0.0.0/8", 8075)], {9506: "SINGTEL"})
-
-
-async def echo(scope: Scope, receive: Receive, send: Send) -> None:
-    """Answers 200 with what it was given: the finding the sensor stored, if any."""
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            else:
-                await send({"type": "lifespan.shutdown.complete"})
-                return
-    finding = scope.get("state", {}).get("corruption")
-    body = json.dumps({"kind": finding.kind if finding else None}).encode()
-    await send({"type": "http.response.start", "status": 200, "headers": []})
-    await send({"type": "http.response.body", "body": body})
 
 
 def sample(name: str, **labels: str) -> float:

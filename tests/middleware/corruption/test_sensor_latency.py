@@ -18,7 +18,7 @@ from middleware.attribution.attributor import Attributor
 from middleware.attribution.prefix_table import PrefixTable
 from middleware.attribution.whois import WhoisResolver
 from middleware.corruption.sensor import CorruptionSensorMiddleware
-from tests.middleware.corruption.test_sensor import echo
+from tests.support.apps import echo
 from tests.support.cymru_dns import cymru_dns
 from tests.support.servers import uvicorn_server
 

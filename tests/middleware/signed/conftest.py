@@ -5,11 +5,7 @@ from __future__ import annotations
 import pytest
 
 from middleware.signed.keyring import KeyRing
-
-VECTOR_SECRET = "c2VjcmV0LWtleS1mb3ItdGVzdC12ZWN0b3JzLTAwMDE"
-VECTOR_SECRET_BYTES = b"secret-key-for-test-vectors-0001"
-OTHER_SECRET = "b3RoZXIta2V5LWZvci1yb3RhdGlvbi10ZXN0cy0wMDAy"  # other-key-for-rotation-tests-0002
-NOW = 1_800_000_000.0  # before the vectors' exp=1893456000
+from tests.support.signed_url import OTHER_SECRET, VECTOR_SECRET
 
 
 @pytest.fixture

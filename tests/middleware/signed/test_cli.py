@@ -10,8 +10,7 @@ import pytest
 
 from middleware.cli.signed_url import main
 from middleware.signed.keyring import KeyRing
-from tests.middleware.signed.conftest import VECTOR_SECRET
-from tests.middleware.signed.test_native import VECTORS
+from tests.support.signed_url import VECTOR_SECRET, VECTORS
 
 V1 = VECTORS[0][3]
 DOCS = "/s/link?md5=_e4Nc3iduzkWRm01TBBNYw&expires=2147483647"

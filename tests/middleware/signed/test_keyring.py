@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from middleware.signed.keyring import KeyFileError, KeyRing, decode_secret, new_key_line
-from tests.middleware.signed.conftest import OTHER_SECRET, VECTOR_SECRET, VECTOR_SECRET_BYTES
+from tests.support.signed_url import OTHER_SECRET, VECTOR_SECRET, VECTOR_SECRET_BYTES
 
 
 @pytest.mark.parametrize(

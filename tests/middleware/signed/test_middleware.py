@@ -22,9 +22,9 @@ from edgeward.secrets import Secret
 from middleware import KeyRing, SignedURLMiddleware, sign_url
 from middleware.signed.middleware import _SIGNED_CACHE
 from middleware.signed.outcome import BODY, RESULTS, SignedURL
-from tests.middleware.signed.conftest import OTHER_SECRET, VECTOR_SECRET
 from tests.support.rawhttp import fetch
 from tests.support.servers import uvicorn_server
+from tests.support.signed_url import OTHER_SECRET, VECTOR_SECRET
 
 RING = KeyRing.parse(f"k2 {OTHER_SECRET}\nk1 {VECTOR_SECRET}")
 V1 = "/media/cat.jpg?w=640&exp=1893456000&kid=k1&sig=TMcIkLTxPEOGj13GmfqCAzO76DSMvvZL8Uw3K3HxG3s"

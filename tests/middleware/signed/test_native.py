@@ -12,28 +12,16 @@ from hypothesis import strategies as st
 from middleware.signed.keyring import KeyRing
 from middleware.signed.native import _verify_plain, sign_url, verify_url
 from middleware.signed.quoting import TargetError
-from tests.middleware.signed.conftest import NOW, OTHER_SECRET, VECTOR_SECRET, VECTOR_SECRET_BYTES
+from tests.support.signed_url import (
+    NOW,
+    OTHER_SECRET,
+    VECTOR_SECRET,
+    VECTOR_SECRET_BYTES,
+    VECTORS,
+    expiries,
+    targets,
+)
 
-VECTORS = [
-    (
-        "k1",
-        "/media/cat.jpg?w=640",
-        1893456000,
-        "/media/cat.jpg?w=640&exp=1893456000&kid=k1&sig=TMcIkLTxPEOGj13GmfqCAzO76DSMvvZL8Uw3K3HxG3s",
-    ),
-    (
-        "k1",
-        "/media/a%20b/%C3%A9t%C3%A9.png",
-        None,
-        "/media/a%20b/%C3%A9t%C3%A9.png?kid=k1&sig=FjddKeltDaVhb5uPeVJ--x-a0TwBa5TKicOXEkJH_Wk",
-    ),
-    (
-        "2026-11",
-        "/dl/report.pdf",
-        1893456000,
-        "/dl/report.pdf?exp=1893456000&kid=2026-11&sig=w9yJ8tveTnuCg8zBjiwfKZVBT0u8sxGLxCopNjuxsD4",
-    ),
-]
 VALID = VECTORS[0][3]
 
 
@@ -196,20 +184,7 @@ def test_round_trip_for_targets_that_look_like_signing_params(
 
 # --- properties ---------------------------------------------------------------
 
-_PCHARS = "abcXYZ019-._~!$'()*+,;:@"
-_segment = st.lists(
-    st.one_of(st.sampled_from(list(_PCHARS)), st.sampled_from(["%20", "%C3%A9", "%2F", "%80"])),
-    max_size=8,
-).map("".join)
-_path = st.lists(_segment, min_size=1, max_size=4).map(lambda s: "/" + "/".join(s))
 # Names and values close to the signing parameters ("xexp", "kid=..." inside a value).
-_param = st.tuples(
-    st.text("abexpkidsg", min_size=1, max_size=4).filter(lambda n: n not in ("exp", "kid", "sig")),
-    st.text(_PCHARS + "/?=expkidsg0123456789", max_size=8),
-).map(lambda kv: f"{kv[0]}={kv[1]}")
-_query = st.one_of(st.none(), st.just(""), st.lists(_param, min_size=1, max_size=4).map("&".join))
-targets = st.builds(lambda p, q: p if q is None else f"{p}?{q}", _path, _query)
-expiries = st.one_of(st.none(), st.integers(min_value=1, max_value=2**40))
 
 
 @settings(max_examples=150)

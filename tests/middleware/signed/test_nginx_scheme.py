@@ -19,7 +19,7 @@ from middleware.signed.nginx_scheme import (
 )
 from middleware.signed.outcome import RESULTS
 from middleware.signed.quoting import TargetError
-from tests.middleware.signed.test_native import targets
+from tests.support.signed_url import targets
 
 DOCS = NginxScheme(Secret("secret"))
 DOCS_URL = "/s/link?md5=_e4Nc3iduzkWRm01TBBNYw&expires=2147483647"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.middleware.signed.conftest import VECTOR_SECRET
+from tests.support.signed_url import VECTOR_SECRET
 
 
 @pytest.fixture(autouse=True)

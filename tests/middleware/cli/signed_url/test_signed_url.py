@@ -12,8 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.middleware.signed.conftest import VECTOR_SECRET
-from tests.support.signed_url import run
+from tests.support.signed_url import VECTOR_SECRET, run
 
 NGINX_SIGN = ["sign", "--scheme", "nginx", "--secret-file", "{secret}"]
 
